@@ -1,0 +1,62 @@
+"""The final evaluation on the test split: metrics, intervals, curves."""
+
+from __future__ import annotations
+
+import numpy as np
+from sklearn.metrics import confusion_matrix, roc_curve
+
+from . import bootstrap, metrics
+from .constants import DEFAULT_CALIBRATION_BINS
+
+ROC_POINTS = 200
+
+
+def roc_points(y: np.ndarray, p: np.ndarray) -> dict[str, list[float]]:
+    """The ROC curve, thinned to at most `ROC_POINTS` points for the KFP UI."""
+    fpr, tpr, thresholds = roc_curve(y, p)
+    keep = np.unique(np.linspace(0, len(fpr) - 1, min(ROC_POINTS, len(fpr))).astype(int))
+    return {
+        "fpr": fpr[keep].tolist(),
+        "tpr": tpr[keep].tolist(),
+        "thresholds": np.minimum(thresholds[keep], 1.0).tolist(),
+    }
+
+
+def evaluate(y: np.ndarray, p: np.ndarray, threshold: float, groups: np.ndarray | None,
+             bootstrap_samples: int, seed: int, ks: tuple[int, ...]) -> dict:
+    """Scores the test split once.
+
+    Args:
+        y: Test labels.
+        p: Test scores.
+        threshold: The threshold chosen on validation; applied unchanged.
+        groups: Group ids for the cluster bootstrap, or None.
+        bootstrap_samples: Number of bootstrap resamples.
+        seed: Seed of the bootstrap.
+        ks: The k of precision@k.
+
+    Returns:
+        The test metrics, the design's headline fields, intervals, calibration bins, the
+        ROC curve and the confusion matrix.
+    """
+    test_metrics = metrics.point_metrics(y, p, threshold)
+    at_k, notes = metrics.precision_at_k(y, p, ks)
+    ece, bins = metrics.calibration(y, p, DEFAULT_CALIBRATION_BINS)
+    ci = bootstrap.bootstrap_intervals(y, p, threshold, bootstrap_samples, seed, groups)
+    matrix = confusion_matrix(y, (p >= threshold).astype(int), labels=[0, 1])
+    return {
+        "test_metrics": test_metrics,
+        "optimal_threshold": threshold,
+        "precision_at_k": {str(k): v for k, v in at_k.items()},
+        "confidence_interval": ci["intervals"],
+        "bootstrap_samples": bootstrap_samples,
+        "details": {
+            "bootstrap": {k: v for k, v in ci.items() if k != "intervals"},
+            "calibration_bins": bins,
+            "calibration_error": ece,
+            "notes": notes,
+            "test_samples": int(len(y)),
+            "roc_curve": roc_points(y, p),
+            "confusion_matrix": matrix.tolist(),
+        },
+    }

@@ -1,0 +1,100 @@
+"""Point metrics, the validation-chosen threshold, calibration and precision@k."""
+
+from __future__ import annotations
+
+import numpy as np
+from sklearn import metrics as skm
+
+from .constants import (
+    ACCURACY,
+    AUC,
+    BRIER,
+    CALIBRATION_ERROR,
+    DEFAULT_CALIBRATION_BINS,
+    F1,
+    LOG_LOSS,
+    PR_AUC,
+    PRECISION,
+    RECALL,
+)
+from .errors import InvalidInputError
+
+THRESHOLD_METHODS = ("f1", "youden")
+
+
+def calibration(y: np.ndarray, p: np.ndarray, bins: int = DEFAULT_CALIBRATION_BINS) -> tuple[float, list[dict]]:
+    """Expected calibration error over equal-width probability bins.
+
+    Returns:
+        The ECE and, per non-empty bin, its range, count, mean score and observed rate.
+    """
+    edges = np.linspace(0.0, 1.0, bins + 1)
+    index = np.clip(np.digitize(p, edges[1:-1], right=True), 0, bins - 1)
+    table, ece = [], 0.0
+    for b in range(bins):
+        mask = index == b
+        if not mask.any():
+            continue
+        confidence, observed = float(p[mask].mean()), float(y[mask].mean())
+        ece += mask.mean() * abs(confidence - observed)
+        table.append({"low": float(edges[b]), "high": float(edges[b + 1]), "count": int(mask.sum()),
+                      "mean_score": confidence, "observed_rate": observed})
+    return float(ece), table
+
+
+def point_metrics(y: np.ndarray, p: np.ndarray, threshold: float) -> dict[str, float]:
+    """The standard metrics of one split at a given decision threshold.
+
+    Raises:
+        InvalidInputError: The split has a single class, so AUC is undefined.
+    """
+    if len(np.unique(y)) < 2:
+        raise InvalidInputError("metrics need both classes in the split; it has one")
+    predicted = (p >= threshold).astype(int)
+    return {
+        AUC: float(skm.roc_auc_score(y, p)),
+        PR_AUC: float(skm.average_precision_score(y, p)),
+        BRIER: float(skm.brier_score_loss(y, p)),
+        LOG_LOSS: float(skm.log_loss(y, p, labels=[0, 1])),
+        PRECISION: float(skm.precision_score(y, predicted, zero_division=0)),
+        RECALL: float(skm.recall_score(y, predicted, zero_division=0)),
+        F1: float(skm.f1_score(y, predicted, zero_division=0)),
+        ACCURACY: float(skm.accuracy_score(y, predicted)),
+        CALIBRATION_ERROR: calibration(y, p)[0],
+    }
+
+
+def choose_threshold(y: np.ndarray, p: np.ndarray, method: str = "f1") -> float:
+    """Chooses the decision threshold on the validation split.
+
+    Args:
+        y: Validation labels.
+        p: Validation scores.
+        method: "f1" (maximum F1) or "youden" (maximum TPR - FPR).
+
+    Raises:
+        InvalidInputError: Unknown method.
+    """
+    if method == "f1":
+        precision, recall, thresholds = skm.precision_recall_curve(y, p)
+        f1 = np.divide(2 * precision * recall, precision + recall, out=np.zeros_like(precision), where=(precision + recall) > 0)
+        return float(thresholds[int(np.argmax(f1[:-1]))])
+    if method == "youden":
+        fpr, tpr, thresholds = skm.roc_curve(y, p)
+        return float(min(thresholds[int(np.argmax(tpr - fpr))], 1.0))
+    raise InvalidInputError(f"threshold method must be one of {THRESHOLD_METHODS}, got {method!r}")
+
+
+def precision_at_k(y: np.ndarray, p: np.ndarray, ks: tuple[int, ...]) -> tuple[dict[int, float], list[str]]:
+    """Precision among the k highest scores, for each k.
+
+    When k exceeds the number of rows the whole split is used, and a note says so.
+    """
+    order = np.argsort(-p, kind="stable")
+    values, notes = {}, []
+    for k in ks:
+        used = min(k, len(y))
+        if used < k:
+            notes.append(f"precision@{k} uses all {used} rows: the split has fewer than {k}")
+        values[k] = float(y[order[:used]].mean())
+    return values, notes

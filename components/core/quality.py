@@ -1,0 +1,199 @@
+"""The data-quality report and the QC gate."""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from .constants import (
+    DEFAULT_RATIOS,
+    MAX_CATEGORY_LEVELS,
+    QC_FAILED,
+    QC_PASSED,
+    QC_STATUSES,
+    QC_TRAINABLE,
+    QC_WARNING,
+)
+from .errors import InvalidInputError, QCGateBlockedError
+from .schema import DatasetSpec, group_keys, positive_label
+
+_SCORE = {QC_PASSED: 1.0, QC_WARNING: 0.5, QC_FAILED: 0.0}
+MISSING_RATE_WARNING = 0.5
+MINORITY_RATE_WARNING = 0.01
+
+
+@dataclass
+class QCCheck:
+    """One check of the report."""
+
+    name: str
+    status: str
+    detail: str
+
+
+@dataclass
+class QCReport:
+    """The design's QCReport, with the per-check detail behind its status."""
+
+    status: str
+    overall_score: float
+    checks: list[QCCheck] = field(default_factory=list)
+    source: str = "sealtrain.check_data_quality"
+
+    @property
+    def problems(self) -> list[QCCheck]:
+        """The checks that did not pass."""
+        return [c for c in self.checks if c.status != QC_PASSED]
+
+    def to_json(self) -> str:
+        """Serialises the report."""
+        return json.dumps(asdict(self), indent=2)
+
+
+def min_groups_needed(ratios: dict[str, float] = DEFAULT_RATIOS) -> int:
+    """The fewest groups that can give every split at least one group."""
+    return math.ceil(1 / min(ratios.values()))
+
+
+def _check_label(frame: pd.DataFrame, spec: DatasetSpec) -> QCCheck:
+    try:
+        positive = positive_label(frame[spec.label], spec)
+    except InvalidInputError as exc:
+        return QCCheck("label_binary", QC_FAILED, str(exc))
+    rate = float((frame[spec.label].astype(str) == positive).mean())
+    minority = min(rate, 1 - rate)
+    if minority < MINORITY_RATE_WARNING:
+        return QCCheck("label_binary", QC_WARNING, f"positive rate {rate:.4f} is extreme")
+    return QCCheck("label_binary", QC_PASSED, f"positive class {positive!r}, rate {rate:.4f}")
+
+
+def _check_groups(frame: pd.DataFrame, spec: DatasetSpec, needed: int) -> QCCheck:
+    try:
+        keys = group_keys(frame, spec)
+    except InvalidInputError as exc:
+        return QCCheck("groups", QC_FAILED, str(exc))
+    count = int(keys.nunique())
+    unit = f"groups in {spec.group!r}" if spec.group else "distinct rows"
+    if count < needed:
+        return QCCheck("groups", QC_FAILED, f"{count} {unit}; at least {needed} are needed to fill four splits")
+    return QCCheck("groups", QC_PASSED, f"{count} {unit}")
+
+
+def _check_features(features: pd.DataFrame) -> list[QCCheck]:
+    checks = []
+    rates = features.isna().mean()
+    empty = sorted(rates[rates == 1.0].index)
+    high = sorted(rates[(rates > MISSING_RATE_WARNING) & (rates < 1.0)].index)
+    if empty or high:
+        detail = f"all missing (dropped): {empty}; over {MISSING_RATE_WARNING:.0%} missing: {high}"
+        checks.append(QCCheck("missing_values", QC_WARNING, detail))
+    else:
+        checks.append(QCCheck("missing_values", QC_PASSED, f"max missing rate {rates.max():.3f}"))
+    constant = sorted(c for c in features.columns if features[c].nunique(dropna=True) == 1)
+    checks.append(
+        QCCheck("constant_columns", QC_WARNING, f"constant (dropped): {constant}")
+        if constant
+        else QCCheck("constant_columns", QC_PASSED, "none")
+    )
+    numeric = features.select_dtypes(include=[np.number])
+    infinite = sorted(c for c in numeric.columns if np.isinf(numeric[c].to_numpy(dtype=float)).any())
+    checks.append(
+        QCCheck("infinite_values", QC_FAILED, f"infinite values in {infinite}")
+        if infinite
+        else QCCheck("infinite_values", QC_PASSED, "none")
+    )
+    categorical = features.drop(columns=list(numeric.columns))
+    wide = sorted(c for c in categorical.columns if categorical[c].nunique() > MAX_CATEGORY_LEVELS)
+    checks.append(
+        QCCheck(
+            "category_levels",
+            QC_WARNING,
+            f"more than {MAX_CATEGORY_LEVELS} levels (rare levels pooled): {wide}",
+        )
+        if wide
+        else QCCheck("category_levels", QC_PASSED, f"at most {MAX_CATEGORY_LEVELS} levels")
+    )
+    return checks
+
+
+def compute_report(frame: pd.DataFrame, spec: DatasetSpec, ratios: dict[str, float] = DEFAULT_RATIOS) -> QCReport:
+    """Checks a raw table against the dataset contract.
+
+    Args:
+        frame: The table as loaded.
+        spec: The user's column roles.
+        ratios: The split ratios, to know how many groups are needed.
+
+    Returns:
+        A report whose status is FAILED if any check failed, WARNING if any warned.
+    """
+    missing = spec.missing_columns(frame)
+    if missing:
+        checks = [QCCheck("required_columns", QC_FAILED, f"{', '.join(missing)} not found; the columns are {list(frame.columns)}")]
+        return _summarise(checks)
+    checks = [QCCheck("required_columns", QC_PASSED, "label, group and drop columns present")]
+    checks.append(_check_label(frame, spec))
+    checks.append(_check_groups(frame, spec, min_groups_needed(ratios)))
+    features = frame[spec.feature_columns(frame)]
+    if features.shape[1] == 0:
+        checks.append(QCCheck("features", QC_FAILED, "no feature columns left after label, group and drop"))
+    else:
+        checks.extend(_check_features(features))
+    duplicated = int(frame.duplicated().sum())
+    checks.append(
+        QCCheck("duplicate_rows", QC_WARNING, f"{duplicated} exact duplicate rows (kept in one split)")
+        if duplicated
+        else QCCheck("duplicate_rows", QC_PASSED, "none")
+    )
+    return _summarise(checks)
+
+
+def _summarise(checks: list[QCCheck]) -> QCReport:
+    statuses = {c.status for c in checks}
+    status = QC_FAILED if QC_FAILED in statuses else QC_WARNING if QC_WARNING in statuses else QC_PASSED
+    score = round(sum(_SCORE[c.status] for c in checks) / len(checks), 4)
+    return QCReport(status=status, overall_score=score, checks=checks)
+
+
+def parse_report(text: str, source: str = "QC report") -> QCReport:
+    """Reads a QC report handed over by an upstream data-quality step.
+
+    Raises:
+        InvalidInputError: The text is not JSON or has no valid `status`.
+    """
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InvalidInputError(f"{source}: not valid JSON ({exc})") from exc
+    if not isinstance(data, dict) or data.get("status") not in QC_STATUSES:
+        raise InvalidInputError(f"{source}: 'status' must be one of {list(QC_STATUSES)}")
+    checks = [QCCheck(**c) for c in data.get("checks", [])]
+    score = data.get("overall_score")
+    return QCReport(
+        status=data["status"],
+        overall_score=float(score) if score is not None else float("nan"),
+        checks=checks,
+        source=str(data.get("source", source)),
+    )
+
+
+def gate(report: QCReport) -> str:
+    """Lets training continue only on a PASSED or WARNING report.
+
+    Returns:
+        The report's status.
+
+    Raises:
+        QCGateBlockedError: The report says FAILED; the message carries the score and the
+            failing checks.
+    """
+    if report.status in QC_TRAINABLE:
+        return report.status
+    failing = "; ".join(f"{c.name}: {c.detail}" for c in report.checks if c.status == QC_FAILED)
+    raise QCGateBlockedError(
+        f"Cannot train: QC failed with score {report.overall_score}" + (f" ({failing})" if failing else "")
+    )

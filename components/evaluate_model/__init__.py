@@ -1,0 +1,3 @@
+from .component import evaluate_model
+
+__all__ = ["evaluate_model"]

@@ -1,0 +1,3 @@
+from .component import fit_preprocessor
+
+__all__ = ["fit_preprocessor"]

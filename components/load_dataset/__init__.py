@@ -1,0 +1,3 @@
+from .component import load_dataset
+
+__all__ = ["load_dataset"]

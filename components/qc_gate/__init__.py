@@ -1,0 +1,3 @@
+from .component import qc_gate
+
+__all__ = ["qc_gate"]

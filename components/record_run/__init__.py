@@ -1,0 +1,3 @@
+from .component import record_run
+
+__all__ = ["record_run"]

@@ -1,0 +1,3 @@
+from .component import split_dataset
+
+__all__ = ["split_dataset"]

@@ -1,0 +1,3 @@
+from .component import train_model
+
+__all__ = ["train_model"]

@@ -1,0 +1,3 @@
+from .component import tune_hyperparameters
+
+__all__ = ["tune_hyperparameters"]

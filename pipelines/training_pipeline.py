@@ -1,0 +1,175 @@
+"""The training pipeline: every split flows only to the tasks the contract allows.
+
+    load_dataset -> check_data_quality -> qc_gate -> split_dataset
+    split_dataset.train      -> fit_preprocessor, tune_hyperparameters, train_model
+    split_dataset.validation -> tune_hyperparameters, train_model
+    split_dataset.test       -> evaluate_model
+    split_dataset.holdout    -> (nothing)
+"""
+
+from typing import NamedTuple
+
+from kfp import dsl
+from kfp.dsl import Artifact, Dataset, Model
+
+from sealtrain.components.check_data_quality import check_data_quality
+from sealtrain.components.core.constants import (
+    DEFAULT_ALGORITHM,
+    DEFAULT_BOOTSTRAP_SAMPLES,
+    DEFAULT_N_TRIALS,
+    DEFAULT_PRECISION_AT_K,
+    DEFAULT_SPLIT_SALT,
+    DEFAULT_TOLERANCE,
+    HOLDOUT,
+    TEST,
+    TRAIN,
+    VALIDATION,
+)
+from sealtrain.components.evaluate_model import evaluate_model
+from sealtrain.components.fit_preprocessor import fit_preprocessor
+from sealtrain.components.load_dataset import load_dataset
+from sealtrain.components.qc_gate import qc_gate
+from sealtrain.components.record_run import record_run
+from sealtrain.components.split_dataset import split_dataset
+from sealtrain.components.train_model import train_model
+from sealtrain.components.tune_hyperparameters import tune_hyperparameters
+
+PIPELINE_NAME = "sealtrain-training"
+
+PipelineOutputs = NamedTuple(
+    "PipelineOutputs",
+    [
+        ("trained_model", Artifact),
+        ("validation_metrics", Artifact),
+        ("split_manifest", Artifact),
+        ("holdout", Dataset),
+        ("preprocessor", Model),
+        ("model", Model),
+        ("best_hyperparameters", Artifact),
+    ],
+)
+
+
+@dsl.pipeline(name=PIPELINE_NAME, description="Train a binary classifier with DAG-enforced split isolation.")
+def training_pipeline(
+    data_uri: str,
+    label_column: str,
+    positive_class: str = "",
+    group_column: str = "",
+    drop_columns: list = [],
+    data_fingerprint: str = "",
+    qc_report: str = "",
+    algorithm: str = DEFAULT_ALGORITHM,
+    hyperparameter_space: str = "",
+    n_trials: int = DEFAULT_N_TRIALS,
+    seed: int = 42,
+    split_salt: str = DEFAULT_SPLIT_SALT,
+    split_tolerance: float = DEFAULT_TOLERANCE,
+    fail_on_duplicates: bool = False,
+    threshold_method: str = "f1",
+    bootstrap_samples: int = DEFAULT_BOOTSTRAP_SAMPLES,
+    precision_at_k: list = list(DEFAULT_PRECISION_AT_K),
+    experiment_id: str = "sealtrain",
+    model_version_id: str = "",
+    mlflow_tracking_uri: str = "",
+    run_db_url: str = "",
+) -> PipelineOutputs:
+    """Trains, evaluates and records one model with the split contract enforced by the DAG.
+
+    Args:
+        data_uri: Path of the input table (CSV/TSV/Parquet).
+        label_column: The binary target column.
+        positive_class: The positive label value; empty infers it for 0/1 and true/false.
+        group_column: Patient/group id column; no id ever appears in two splits.
+        drop_columns: Columns that must not become features.
+        data_fingerprint: SHA-256 of the input file; keys the cache to the data's content.
+        qc_report: An upstream QC report (JSON); empty computes one.
+        algorithm: xgboost, logistic_regression, random_forest or hist_gradient_boosting.
+        hyperparameter_space: JSON search space; empty uses the algorithm's default.
+        n_trials: Optuna trials on the validation split.
+        seed: Seed of tuning, training and the bootstrap.
+        split_salt: Salt of the group hash that assigns splits.
+        split_tolerance: Allowed deviation of each split's share of rows.
+        fail_on_duplicates: Fail when identical feature rows fall in two splits.
+        threshold_method: How validation picks the decision threshold: f1 or youden.
+        bootstrap_samples: Resamples for the test confidence intervals.
+        precision_at_k: The k of precision@k.
+        experiment_id: MLflow experiment and run-table experiment id.
+        model_version_id: Version id of the model candidate; empty derives one.
+        mlflow_tracking_uri: MLflow URI; empty reads MLFLOW_TRACKING_URI in the task.
+        run_db_url: Run-table URL; empty reads SEALTRAIN_DB_URL in the task.
+
+    Returns:
+        The TrainedModel and ValidationMetrics records, the split manifest, the locked
+        holdout split, the preprocessor, the model and the tuning result.
+    """
+    loaded = load_dataset(data_uri=data_uri, data_fingerprint=data_fingerprint)
+    checked = check_data_quality(
+        dataset=loaded.outputs["dataset"],
+        label_column=label_column,
+        positive_class=positive_class,
+        group_column=group_column,
+        drop_columns=drop_columns,
+        upstream_report=qc_report,
+    )
+    gate = qc_gate(qc_report=checked.outputs["qc_report"])
+    split = split_dataset(
+        dataset=loaded.outputs["dataset"],
+        qc_status=gate.output,
+        label_column=label_column,
+        positive_class=positive_class,
+        group_column=group_column,
+        drop_columns=drop_columns,
+        split_salt=split_salt,
+        split_tolerance=split_tolerance,
+        fail_on_duplicates=fail_on_duplicates,
+    )
+    preprocess = fit_preprocessor(train=split.outputs[TRAIN])
+    tune = tune_hyperparameters(
+        train=split.outputs[TRAIN],
+        validation=split.outputs[VALIDATION],
+        preprocessor=preprocess.outputs["preprocessor"],
+        algorithm=algorithm,
+        hyperparameter_space=hyperparameter_space,
+        n_trials=n_trials,
+        seed=seed,
+    )
+    train = train_model(
+        train=split.outputs[TRAIN],
+        validation=split.outputs[VALIDATION],
+        preprocessor=preprocess.outputs["preprocessor"],
+        best_hyperparameters=tune.outputs["best_hyperparameters"],
+        seed=seed,
+        threshold_method=threshold_method,
+    )
+    evaluate = evaluate_model(
+        test=split.outputs[TEST],
+        preprocessor=preprocess.outputs["preprocessor"],
+        model=train.outputs["model"],
+        bootstrap_samples=bootstrap_samples,
+        seed=seed,
+        precision_at_k=precision_at_k,
+    )
+    record = record_run(
+        training_run_id=dsl.PIPELINE_JOB_ID_PLACEHOLDER,
+        experiment_id=experiment_id,
+        model_version_id=model_version_id,
+        mlflow_tracking_uri=mlflow_tracking_uri,
+        run_db_url=run_db_url,
+        split_manifest=split.outputs["split_manifest"],
+        preprocessor=preprocess.outputs["preprocessor"],
+        model=train.outputs["model"],
+        best_hyperparameters=tune.outputs["best_hyperparameters"],
+        trials=tune.outputs["trials"],
+        evaluation=evaluate.outputs["evaluation"],
+    )
+    record.set_caching_options(False)
+    return PipelineOutputs(
+        trained_model=record.outputs["trained_model"],
+        validation_metrics=record.outputs["validation_metrics"],
+        split_manifest=split.outputs["split_manifest"],
+        holdout=split.outputs[HOLDOUT],
+        preprocessor=preprocess.outputs["preprocessor"],
+        model=train.outputs["model"],
+        best_hyperparameters=tune.outputs["best_hyperparameters"],
+    )
