@@ -42,6 +42,7 @@ PipelineOutputs = NamedTuple(
         ("trained_model", Artifact),
         ("validation_metrics", Artifact),
         ("split_manifest", Artifact),
+        ("qc_report", Artifact),
         ("holdout", Dataset),
         ("preprocessor", Model),
         ("model", Model),
@@ -58,7 +59,7 @@ def training_pipeline(
     group_column: str = "",
     drop_columns: list = [],
     data_fingerprint: str = "",
-    qc_report: str = "",
+    upstream_qc_report: str = "",
     algorithm: str = DEFAULT_ALGORITHM,
     hyperparameter_space: str = "",
     n_trials: int = DEFAULT_N_TRIALS,
@@ -83,7 +84,7 @@ def training_pipeline(
         group_column: Patient/group id column; no id ever appears in two splits.
         drop_columns: Columns that must not become features.
         data_fingerprint: SHA-256 of the input file; keys the cache to the data's content.
-        qc_report: An upstream QC report (JSON); empty computes one.
+        upstream_qc_report: A QC report (JSON) from upstream; empty computes one.
         algorithm: xgboost, logistic_regression, random_forest or hist_gradient_boosting.
         hyperparameter_space: JSON search space; empty uses the algorithm's default.
         n_trials: Optuna trials on the validation split.
@@ -100,7 +101,7 @@ def training_pipeline(
         run_db_url: Run-table URL; empty reads SEALTRAIN_DB_URL in the task.
 
     Returns:
-        The TrainedModel and ValidationMetrics records, the split manifest, the locked
+        The TrainedModel and ValidationMetrics records, the split manifest, the QC report, the locked
         holdout split, the preprocessor, the model and the tuning result.
     """
     loaded = load_dataset(data_uri=data_uri, data_fingerprint=data_fingerprint)
@@ -110,7 +111,7 @@ def training_pipeline(
         positive_class=positive_class,
         group_column=group_column,
         drop_columns=drop_columns,
-        upstream_report=qc_report,
+        upstream_report=upstream_qc_report,
     )
     gate = qc_gate(qc_report=checked.outputs["qc_report"])
     split = split_dataset(
@@ -168,6 +169,7 @@ def training_pipeline(
         trained_model=record.outputs["trained_model"],
         validation_metrics=record.outputs["validation_metrics"],
         split_manifest=split.outputs["split_manifest"],
+        qc_report=checked.outputs["qc_report"],
         holdout=split.outputs[HOLDOUT],
         preprocessor=preprocess.outputs["preprocessor"],
         model=train.outputs["model"],

@@ -66,3 +66,5 @@ LABEL_COLUMN = "__label__"
 GROUP_COLUMN = "__group__"
 RESERVED_COLUMNS = (LABEL_COLUMN, GROUP_COLUMN)
 MAX_CATEGORY_LEVELS = 50
+# Numbers in artifact metadata are written as floats: KFP stores them as protobuf doubles,
+# and an int that comes back as a float would change the cache key of every downstream step.

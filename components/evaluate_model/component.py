@@ -60,5 +60,8 @@ def evaluate_model(
     roc = result["details"]["roc_curve"]
     classification_metrics.log_roc_curve(roc["fpr"], roc["tpr"], roc["thresholds"])
     classification_metrics.log_confusion_matrix(["negative", "positive"], result["details"]["confusion_matrix"])
+    # KFP keeps these in metadata only; files at the paths let the step be cached.
+    for output in (test_metrics, classification_metrics):
+        Path(output.path).write_text(json.dumps(output.metadata, indent=2))
     auc, ci = result["test_metrics"]["auc"], result["confidence_interval"]["auc"]
     print(f"[sealtrain] test AUC {auc:.4f} (95% CI {ci[0]:.4f}-{ci[1]:.4f}, {bootstrap_samples} resamples)")

@@ -26,8 +26,8 @@ def fit_preprocessor(train: Input[Dataset], preprocessor: Output[Model]):
     preprocessor.metadata.update({
         META_TRAIN_FINGERPRINT: train.metadata[META_FINGERPRINT],
         META_MANIFEST_FINGERPRINT: train.metadata[META_MANIFEST_FINGERPRINT],
-        "features_in": len(fitted.features),
-        "features_out": len(fitted.feature_names_out()),
+        "features_in": float(len(fitted.features)),
+        "features_out": float(len(fitted.feature_names_out())),
     })
     for warning in fitted.warnings:
         print(f"[sealtrain] preprocessing: {warning}")

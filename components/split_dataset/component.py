@@ -72,7 +72,7 @@ def split_dataset(
             META_ROLE: name,
             META_FINGERPRINT: entry["fingerprint"],
             META_MANIFEST_FINGERPRINT: manifest["fingerprint"],
-            META_ROWS: entry["rows"],
+            META_ROWS: float(entry["rows"]),
         })
         print(f"[sealtrain] {name}: {entry['rows']} rows, {entry['groups']} groups, positive rate {entry['positive_rate']:.3f}")
     Path(split_manifest.path).write_text(json.dumps(manifest, indent=2))

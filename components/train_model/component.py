@@ -77,5 +77,7 @@ def train_model(
     for split, values in split_metrics.items():
         for name, value in values.items():
             fit_metrics.log_metric(METRIC_PREFIX[split] + name, value)
+    # KFP keeps metrics in metadata only; a file at the path lets the step be cached.
+    Path(fit_metrics.path).write_text(json.dumps(fit_metrics.metadata, indent=2))
     print(f"[sealtrain] trained {algo.name} in {duration:.1f}s: train AUC {split_metrics[TRAIN]['auc']:.4f}, "
           f"validation AUC {split_metrics[VALIDATION]['auc']:.4f}, threshold {threshold:.4f}")

@@ -61,4 +61,4 @@ def tune_hyperparameters(
         "trial_states": counts,
         "seed": seed,
     }, indent=2))
-    best_hyperparameters.metadata.update({"best_validation_auc": result.best_value, "split_manifest_fingerprint": manifest, **counts})
+    best_hyperparameters.metadata.update({"best_validation_auc": result.best_value, "split_manifest_fingerprint": manifest, **{k: float(v) for k, v in counts.items()}})

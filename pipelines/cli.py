@@ -1,0 +1,218 @@
+"""The `sealtrain` command: run the pipeline locally, compile it, verify a compiled spec."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+DEMO = {
+    "data": Path(__file__).parent / "demo" / "covid_testing.csv.gz",
+    "label": "result",
+    "positive_class": "positive",
+    "group": "subject_id",
+}
+ANSI = re.compile(r"\x1b\[[0-9;]*m")
+TASK_START = re.compile(r"Executing task '([\w-]+)'")
+TASK_END = re.compile(r"Task '([\w-]+)' finished with status (\w+)")
+ERROR_LINE = re.compile(r"^\s*(?:[\w]+\.)*(\w*(?:Error|Exception)): (.*)$")
+PROGRESS_PREFIX = "[sealtrain] "
+
+
+class UsageError(Exception):
+    """A flag or file the user gave cannot be used."""
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.NamedTemporaryFile("w", dir=path.parent, prefix=f".{path.name}.", delete=False) as handle:
+        handle.write(text)
+    os.replace(handle.name, path)
+
+
+def _pipeline_arguments(args: argparse.Namespace, out: Path) -> dict:
+    from sealtrain.components.core import quality, tables
+    from sealtrain.components.core.errors import InvalidInputError
+
+    if args.data is None:
+        data, label = DEMO["data"], args.label or DEMO["label"]
+        positive = args.positive_class if args.positive_class is not None else DEMO["positive_class"]
+        group = args.group if args.group is not None else DEMO["group"]
+    elif not args.label:
+        raise UsageError("--label is required with --data")
+    else:
+        data, label, positive, group = Path(args.data), args.label, args.positive_class or "", args.group or ""
+    data = data.resolve()
+    try:
+        fingerprint = tables.file_sha256(str(data))
+        upstream = ""
+        if args.qc_report:
+            upstream = Path(args.qc_report).read_text()
+            quality.parse_report(upstream, f"--qc-report {args.qc_report}")
+    except InvalidInputError as exc:
+        raise UsageError(str(exc)) from None
+    except OSError as exc:
+        raise UsageError(f"--qc-report {args.qc_report}: {exc.strerror}") from None
+    return {
+        "data_uri": str(data),
+        "label_column": label,
+        "positive_class": positive,
+        "group_column": group,
+        "drop_columns": list(args.drop),
+        "data_fingerprint": fingerprint,
+        "upstream_qc_report": upstream,
+        "algorithm": args.algorithm,
+        "n_trials": args.trials,
+        "seed": args.seed,
+        "bootstrap_samples": args.bootstrap_samples,
+        "experiment_id": args.experiment,
+        "mlflow_tracking_uri": args.mlflow_uri or f"sqlite:///{out / 'mlflow.db'}",
+        "run_db_url": args.db_url or f"sqlite:///{out / 'runs.db'}",
+    }
+
+
+class Progress:
+    """Turns kfp.local's log stream into one line per stage, and remembers failures."""
+
+    def __init__(self, tasks: list[str]):
+        self.tasks, self.done, self.started = tasks, 0, {}
+        self.failed: str | None = None
+        self.error: str | None = None
+        self._last_error: str | None = None
+
+    def feed(self, line: str) -> None:
+        """Consumes one line of the child's output."""
+        if match := TASK_START.search(line):
+            self.started[match.group(1)] = time.monotonic()
+            self._last_error = None
+            print(f"[{self.done + 1}/{len(self.tasks)}] {match.group(1)} ...", flush=True)
+        elif match := TASK_END.search(line):
+            name, status = match.groups()
+            self.done += 1
+            took = time.monotonic() - self.started.get(name, time.monotonic())
+            print(f"      {name}: {status.lower()} ({took:.1f}s)", flush=True)
+            if status != "SUCCESS" and self.failed is None:
+                self.failed, self.error = name, self._last_error
+        elif PROGRESS_PREFIX in line:
+            print("      " + line.split(PROGRESS_PREFIX, 1)[1], flush=True)
+        elif match := ERROR_LINE.match(line):
+            self._last_error = f"{match.group(1)}: {match.group(2)}"
+
+
+def _run(args: argparse.Namespace) -> int:
+    out = Path(args.output).resolve()
+    arguments = _pipeline_arguments(args, out)
+    from sealtrain.pipelines.summary import build_summary, render
+    from sealtrain.pipelines.training_pipeline import training_pipeline
+
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
+    log_path = out / "logs" / f"run-{stamp}.log"
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    pipeline_root = out / "pipeline_root"
+    tasks = list(training_pipeline.pipeline_spec.root.dag.tasks)
+    print(f"sealtrain: training on {arguments['data_uri']} (label {arguments['label_column']!r}"
+          + (f", group {arguments['group_column']!r}" if arguments["group_column"] else "") + ")")
+    print(f"sealtrain: output in {out}, full log in {log_path}")
+    with tempfile.TemporaryDirectory() as scratch:
+        config = Path(scratch) / "config.json"
+        result = Path(scratch) / "result.json"
+        config.write_text(json.dumps({
+            "pipeline_root": str(pipeline_root), "enable_caching": args.cache,
+            "arguments": arguments, "result_path": str(result),
+        }))
+        progress = Progress(tasks)
+        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        with log_path.open("w") as log, subprocess.Popen(
+            [sys.executable, "-m", "sealtrain.pipelines.local_runner", str(config)],
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
+        ) as child:
+            for raw in child.stdout:
+                line = ANSI.sub("", raw)
+                log.write(line)
+                progress.feed(line.rstrip("\n"))
+        if child.returncode != 0 or not result.exists():
+            where = f" in {progress.failed}" if progress.failed else ""
+            print(f"error{where}: {progress.error or 'the pipeline failed'}", file=sys.stderr)
+            print(f"full log: {log_path}", file=sys.stderr)
+            return 1
+        outputs = json.loads(result.read_text())
+    # kfp.local says nothing about a cache hit; a task that never started came from the cache.
+    cached = [t for t in tasks if t not in progress.started]
+    summary = build_summary(outputs, str(pipeline_root), cached)
+    print()
+    print(render(summary))
+    if args.summary_json:
+        _write_atomically(Path(args.summary_json), json.dumps(summary, indent=2))
+        print(f"Summary written to {args.summary_json}")
+    return 0
+
+
+def _compile(args: argparse.Namespace) -> int:
+    if args.image:
+        os.environ["SEALTRAIN_IMAGE"] = args.image
+    from sealtrain.pipelines.compile import compile_pipeline
+
+    compile_pipeline(Path(args.output))
+    print(f"compiled pipeline written to {args.output}")
+    return 0
+
+
+def _parser() -> argparse.ArgumentParser:
+    from sealtrain.components.core.algorithms import REGISTRY
+    from sealtrain.components.core.constants import DEFAULT_ALGORITHM, DEFAULT_BOOTSTRAP_SAMPLES, DEFAULT_N_TRIALS
+
+    parser = argparse.ArgumentParser(prog="sealtrain", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    run = commands.add_parser("run", help="run the training pipeline locally with kfp.local",
+                              description="Run the whole pipeline locally. Without --data it trains on the bundled "
+                                          "covid_testing demo (label 'result', group 'subject_id').")
+    run.add_argument("--data", help="input table: CSV, TSV (optionally .gz) or Parquet; default: the bundled demo")
+    run.add_argument("--label", help="binary label column (required with --data)")
+    run.add_argument("--positive-class", help="label value that counts as positive (inferred for 0/1, true/false)")
+    run.add_argument("--group", help="patient/group id column: no id ever appears in two splits")
+    run.add_argument("--drop", nargs="+", action="extend", default=[], metavar="COL", help="columns that are not features")
+    run.add_argument("--algorithm", default=DEFAULT_ALGORITHM, choices=sorted(REGISTRY))
+    run.add_argument("--trials", type=int, default=DEFAULT_N_TRIALS, help="Optuna trials (default %(default)s)")
+    run.add_argument("--seed", type=int, default=42, help="seed of tuning, training and bootstrap (default %(default)s)")
+    run.add_argument("--bootstrap-samples", type=int, default=DEFAULT_BOOTSTRAP_SAMPLES,
+                     help="bootstrap resamples for the test intervals (default %(default)s)")
+    run.add_argument("--qc-report", metavar="FILE", help="QC report (JSON) from an upstream data-quality step")
+    run.add_argument("--experiment", default="sealtrain", help="MLflow experiment / experiment id (default %(default)s)")
+    run.add_argument("--output", default="sealtrain-output", metavar="DIR",
+                     help="artifacts, logs and the embedded stores (default ./%(default)s)")
+    run.add_argument("--summary-json", metavar="FILE", help="write the run summary as JSON")
+    run.add_argument("--mlflow-uri", metavar="URI", help="MLflow tracking URI (default: SQLite in --output)")
+    run.add_argument("--db-url", metavar="URL", help="run-table database, e.g. postgresql://... (default: SQLite in --output)")
+    run.add_argument("--cache", action="store_true", help="reuse results of unchanged steps from earlier runs")
+    run.set_defaults(handler=_run)
+
+    comp = commands.add_parser("compile", help="compile the pipeline to KFP YAML")
+    comp.add_argument("-o", "--output", required=True, metavar="FILE", help="where to write the YAML")
+    comp.add_argument("--image", help="runtime image of every component (default sealtrain:<version>)")
+    comp.set_defaults(handler=_compile)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the `sealtrain` console script."""
+    args = _parser().parse_args(argv)
+    if getattr(args, "trials", 1) < 1:
+        print("error: --trials must be at least 1", file=sys.stderr)
+        return 2
+    try:
+        return args.handler(args)
+    except UsageError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,91 @@
+"""The run summary: the JSON contract of `sealtrain run --summary-json` and its text form."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from sealtrain.components.core.constants import MODEL_META_FILE, SPLITS, TEST, TRAIN, VALIDATION
+
+SUMMARY_METRICS = ("auc", "pr_auc", "precision", "recall", "f1", "brier_score", "calibration_error")
+
+
+def _read(path: str) -> dict:
+    return json.loads(Path(path).read_text())
+
+
+def build_summary(outputs: dict[str, dict], pipeline_root: str, cached: list[str]) -> dict:
+    """Assembles the summary from the pipeline's output artifacts.
+
+    Args:
+        outputs: `path` and `metadata` of each pipeline output, by output name.
+        pipeline_root: Where kfp.local wrote the artifacts.
+        cached: Tasks whose results came from the cache.
+    """
+    paths = {name: output["path"] for name, output in outputs.items()}
+    manifest = _read(paths["split_manifest"])
+    trained = _read(paths["trained_model"])
+    validation = _read(paths["validation_metrics"])
+    best = _read(paths["best_hyperparameters"])
+    qc = _read(paths["qc_report"])
+    model_meta = _read(str(Path(paths["model"]) / MODEL_META_FILE))
+    recorded = outputs["trained_model"]["metadata"]
+    return {
+        "training_run_id": trained["training_run_id"],
+        "status": "completed",
+        "qc": {"status": qc["status"], "overall_score": qc["overall_score"],
+               "warnings": [f"{c['name']}: {c['detail']}" for c in qc["checks"] if c["status"] != "PASSED"]},
+        "dataset": manifest["dataset"],
+        "splits": {
+            name: {key: manifest["splits"][name][key] for key in ("rows", "groups", "positive_rate", "fingerprint")}
+            | {"path": manifest["splits"][name]["uri"]}
+            for name in SPLITS
+        },
+        "split_manifest_fingerprint": manifest["fingerprint"],
+        "artifacts": {"preprocessor": paths["preprocessor"], "model": paths["model"],
+                      "model_artifact_uri": trained["model_artifact_uri"],
+                      "preprocessing_artifact_uri": trained["preprocessing_artifact_uri"]},
+        "algorithm": trained["algorithm_name"],
+        "best_hyperparameters": trained["best_hyperparameters"],
+        "best_iteration": model_meta["best_iteration"],
+        "tuning_trials": trained["tuning_trials"],
+        "trial_states": best["trial_states"],
+        "threshold": validation["optimal_threshold"],
+        "metrics": {TRAIN: validation["train_metrics"], VALIDATION: validation["validation_metrics"],
+                    TEST: validation["test_metrics"]},
+        "confidence_interval": validation["confidence_interval"],
+        "precision_at_k": validation["precision_at_k"],
+        "mlflow": {"tracking_uri": recorded["mlflow_tracking_uri"], "run_id": recorded["mlflow_run_id"]},
+        "cached_tasks": cached,
+        "pipeline_root": pipeline_root,
+    }
+
+
+def render(summary: dict) -> str:
+    """The short human summary printed at the end of a run."""
+    lines = [f"Run {summary['training_run_id']} {summary['status']}", ""]
+    lines.append(f"QC {summary['qc']['status']} (score {summary['qc']['overall_score']})")
+    lines += [f"  warning: {w}" for w in summary["qc"]["warnings"]]
+    lines.append("")
+    lines.append(f"{'split':<11}{'rows':>8}{'groups':>8}{'positive':>10}")
+    for name, s in summary["splits"].items():
+        lines.append(f"{name:<11}{s['rows']:>8}{s['groups']:>8}{s['positive_rate']:>10.3f}")
+    lines.append("")
+    params = ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in summary["best_hyperparameters"].items())
+    states = ", ".join(f"{v} {k.lower()}" for k, v in summary["trial_states"].items() if v)
+    lines.append(f"{summary['algorithm']}: {summary['tuning_trials']} trials ({states})")
+    lines.append(f"  best: {params}")
+    lines.append(f"  threshold {summary['threshold']:.4f}, chosen on validation")
+    lines.append("")
+    lines.append(f"{'metric':<19}{'train':>8}{'valid.':>8}{'test':>8}  test 95% CI")
+    for name in SUMMARY_METRICS:
+        row = [summary["metrics"][s].get(name) for s in (TRAIN, VALIDATION, TEST)]
+        ci = summary["confidence_interval"].get(name)
+        interval = f"  [{ci[0]:.4f}, {ci[1]:.4f}]" if ci else ""
+        lines.append(f"{name:<19}" + "".join(f"{v:>8.4f}" for v in row) + interval)
+    lines.append("")
+    lines.append(f"MLflow run {summary['mlflow']['run_id']} at {summary['mlflow']['tracking_uri']}")
+    if summary["cached_tasks"]:
+        lines.append(f"From cache: {', '.join(summary['cached_tasks'])}")
+    lines.append(f"Artifacts under {summary['pipeline_root']}")
+    return "\n".join(lines)
