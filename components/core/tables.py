@@ -102,6 +102,8 @@ def read_parquet(path: str) -> pd.DataFrame:
 
 def file_sha256(path: str) -> str:
     """SHA-256 of a file's bytes: the data fingerprint that keys cached pipeline steps."""
+    if not Path(path).is_file():
+        raise InvalidInputError(f"{path}: no such file")
     digest = hashlib.sha256()
     try:
         with open(path, "rb") as handle:

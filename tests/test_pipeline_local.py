@@ -1,0 +1,126 @@
+"""The real pipeline, run end to end through the `sealtrain` CLI and kfp.local."""
+
+import json
+import sqlite3
+import subprocess
+import sys
+
+import pandas as pd
+import pytest
+
+SPLITS = ("train", "validation", "test", "holdout")
+pytestmark = pytest.mark.pipeline
+
+
+def sealtrain(*args, cwd=None):
+    return subprocess.run([sys.executable, "-m", "sealtrain.pipelines.cli", *args], capture_output=True, text=True, cwd=cwd)
+
+
+@pytest.fixture(scope="module")
+def kostecki_run(tmp_path_factory, kostecki):
+    """One cached-enabled run on KosteckiDillon (string label, group column), then an identical rerun."""
+    work = tmp_path_factory.mktemp("kostecki")
+    data = work / "kostecki.csv"
+    kostecki.to_csv(data, index=False)
+    args = ["run", "--data", str(data), "--label", "headache", "--positive-class", "yes", "--group", "id",
+            "--drop", "rownames", "--trials", "8", "--bootstrap-samples", "200", "--output", str(work / "out"), "--cache"]
+    first = sealtrain(*args, "--summary-json", str(work / "first.json"))
+    second = sealtrain(*args, "--summary-json", str(work / "second.json"))
+    return work, first, second
+
+
+def test_run_succeeds_with_a_printed_summary(kostecki_run):
+    _, first, _ = kostecki_run
+    assert first.returncode == 0, first.stderr + first.stdout[-3000:]
+    assert "[9/9] record-run" in first.stdout
+    assert "auc" in first.stdout and "test 95% CI" in first.stdout
+
+
+def test_summary_has_four_disjoint_splits_and_test_metrics(kostecki_run):
+    work, _, _ = kostecki_run
+    summary = json.loads((work / "first.json").read_text())
+    assert summary["status"] == "completed"
+    assert set(summary["splits"]) == set(SPLITS)
+    owners = {}
+    for name in SPLITS:
+        frame = pd.read_parquet(summary["splits"][name]["path"])
+        assert len(frame) == summary["splits"][name]["rows"]
+        for group in frame["__group__"].unique():
+            assert owners.setdefault(group, name) == name
+        assert "headache" not in frame.columns and "id" not in frame.columns and "rownames" not in frame.columns
+    total = sum(s["rows"] for s in summary["splits"].values())
+    assert abs(summary["splits"]["train"]["rows"] / total - 0.60) <= 0.02
+    for name in ("auc", "pr_auc", "precision", "recall", "f1", "brier_score", "calibration_error"):
+        assert 0.0 <= summary["metrics"]["test"][name] <= 1.0
+    low, high = summary["confidence_interval"]["auc"]
+    assert low <= summary["metrics"]["test"]["auc"] <= high
+    assert summary["tuning_trials"] == 8
+    for key in ("preprocessor", "model"):
+        assert summary["artifacts"][key].startswith(summary["pipeline_root"])
+
+
+def test_mlflow_and_run_table_record_the_run(kostecki_run):
+    import mlflow
+
+    work, _, _ = kostecki_run
+    summary = json.loads((work / "first.json").read_text())
+    client = mlflow.MlflowClient(summary["mlflow"]["tracking_uri"])
+    run = client.get_run(summary["mlflow"]["run_id"])
+    assert {"train_auc", "val_auc", "test_auc", "test_auc_ci_low"} <= set(run.data.metrics)
+    assert run.data.tags["split_manifest_fingerprint"] == summary["split_manifest_fingerprint"]
+    artifacts = {a.path for a in client.list_artifacts(run.info.run_id)}
+    assert {"model", "preprocessor", "split_manifest"} <= artifacts
+    with sqlite3.connect(work / "out" / "runs.db") as db:
+        row = db.execute("select status, mlflow_run_id, train_samples from ml_training_runs where training_run_id = ?",
+                         (summary["training_run_id"],)).fetchone()
+    assert row == ("completed", summary["mlflow"]["run_id"], summary["splits"]["train"]["rows"])
+
+
+def test_cached_rerun_skips_every_compute_step_but_records_a_new_run(kostecki_run):
+    work, first, second = kostecki_run
+    assert second.returncode == 0, second.stderr
+    a, b = (json.loads((work / f"{n}.json").read_text()) for n in ("first", "second"))
+    assert a["cached_tasks"] == []
+    assert len(b["cached_tasks"]) == 8 and "record-run" not in b["cached_tasks"]
+    assert b["training_run_id"] != a["training_run_id"]
+    assert b["mlflow"]["run_id"] != a["mlflow"]["run_id"]
+    assert b["metrics"]["test"] == a["metrics"]["test"]
+    with sqlite3.connect(work / "out" / "runs.db") as db:
+        assert db.execute("select count(*) from ml_training_runs where status = 'completed'").fetchone() == (2,)
+
+
+def test_failed_qc_blocks_training_and_writes_no_summary(tmp_path, kostecki):
+    few = kostecki[kostecki["id"].isin(kostecki["id"].unique()[:12])]
+    few.to_csv(tmp_path / "few.csv", index=False)
+    result = sealtrain("run", "--data", str(tmp_path / "few.csv"), "--label", "headache", "--positive-class", "yes",
+                       "--group", "id", "--trials", "2", "--output", str(tmp_path / "out"),
+                       "--summary-json", str(tmp_path / "summary.json"))
+    assert result.returncode == 1
+    assert "error in qc-gate: QCGateBlockedError: Cannot train: QC failed with score" in result.stderr
+    assert "12 groups in 'id'; at least 20 are needed" in result.stderr
+    assert "split-dataset" not in result.stdout
+    assert not (tmp_path / "summary.json").exists()
+
+
+def test_upstream_failed_report_blocks_before_any_split(tmp_path):
+    report = tmp_path / "qc.json"
+    report.write_text(json.dumps({"status": "FAILED", "overall_score": 0.31}))
+    result = sealtrain("run", "--qc-report", str(report), "--trials", "1", "--output", str(tmp_path / "out"))
+    assert result.returncode == 1
+    assert "QCGateBlockedError: Cannot train: QC failed with score 0.31" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--data", "missing.csv", "--label", "y"], "missing.csv: no such file"),
+        (["--data", "x.csv"], "--label is required with --data"),
+        (["--qc-report", "nope.json"], "--qc-report nope.json"),
+        (["--trials", "0"], "--trials must be at least 1"),
+    ],
+)
+def test_bad_arguments_fail_fast_with_exit_code_2(tmp_path, args, message):
+    (tmp_path / "x.csv").write_text("a,y\n1,0\n")
+    result = sealtrain("run", *args, "--output", str(tmp_path / "out"), cwd=tmp_path)
+    assert result.returncode == 2
+    assert message in result.stderr
