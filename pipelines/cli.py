@@ -38,7 +38,8 @@ def _write_atomically(path: Path, text: str) -> None:
 
 
 def _pipeline_arguments(args: argparse.Namespace, out: Path) -> dict:
-    from sealtrain.components.core import quality, tables
+    from sealtrain.components.core import quality, splitting, tables
+    from sealtrain.components.core.constants import SPLITS
     from sealtrain.components.core.errors import InvalidInputError
 
     if args.data is None:
@@ -51,6 +52,7 @@ def _pipeline_arguments(args: argparse.Namespace, out: Path) -> dict:
         data, label, positive, group = Path(args.data), args.label, args.positive_class or "", args.group or ""
     data = data.resolve()
     try:
+        splitting.check_ratios(dict(zip(SPLITS, args.split_ratios)), args.split_tolerance)
         fingerprint = tables.file_sha256(str(data))
         upstream = ""
         if args.qc_report:
@@ -66,6 +68,12 @@ def _pipeline_arguments(args: argparse.Namespace, out: Path) -> dict:
         "positive_class": positive,
         "group_column": group,
         "drop_columns": list(args.drop),
+        "time_column": args.time_column or "",
+        "split_ratios": list(args.split_ratios),
+        "split_salt": args.split_salt,
+        "split_tolerance": args.split_tolerance,
+        "stratify": args.stratify,
+        "fail_on_duplicates": args.fail_on_duplicates,
         "data_fingerprint": fingerprint,
         "upstream_qc_report": upstream,
         "algorithm": args.algorithm,
@@ -186,7 +194,10 @@ def _verify(args: argparse.Namespace) -> int:
 
 def _parser() -> argparse.ArgumentParser:
     from sealtrain.components.core.algorithms import REGISTRY
-    from sealtrain.components.core.constants import DEFAULT_ALGORITHM, DEFAULT_BOOTSTRAP_SAMPLES, DEFAULT_N_TRIALS
+    from sealtrain.components.core.constants import (
+        DEFAULT_ALGORITHM, DEFAULT_BOOTSTRAP_SAMPLES, DEFAULT_N_TRIALS, DEFAULT_RATIOS, DEFAULT_SPLIT_SALT,
+        DEFAULT_TOLERANCE, SPLITS,
+    )
 
     parser = argparse.ArgumentParser(prog="sealtrain", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -199,6 +210,16 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--positive-class", help="label value that counts as positive (inferred for 0/1, true/false)")
     run.add_argument("--group", help="patient/group id column: no id ever appears in two splits")
     run.add_argument("--drop", nargs="+", action="extend", default=[], metavar="COL", help="columns that are not features")
+    run.add_argument("--time-column", metavar="COL", help="date/number column: later periods go to test and holdout")
+    run.add_argument("--split-ratios", nargs=4, type=float, default=[DEFAULT_RATIOS[s] for s in SPLITS],
+                     metavar=("TRAIN", "VAL", "TEST", "HOLDOUT"), help="shares of rows (default 0.60 0.20 0.15 0.05)")
+    run.add_argument("--split-tolerance", type=float, default=DEFAULT_TOLERANCE,
+                     help="allowed deviation of each split's share (default %(default)s)")
+    run.add_argument("--split-salt", default=DEFAULT_SPLIT_SALT,
+                     help="salt of the patient hash; keep it to keep every patient's split (default %(default)s)")
+    run.add_argument("--stratify", action="store_true", help="give every split its share of positive patients")
+    run.add_argument("--fail-on-duplicates", action="store_true",
+                     help="fail when identical feature rows land in two splits (default: report the count)")
     run.add_argument("--algorithm", default=DEFAULT_ALGORITHM, choices=sorted(REGISTRY))
     run.add_argument("--trials", type=int, default=DEFAULT_N_TRIALS, help="Optuna trials (default %(default)s)")
     run.add_argument("--seed", type=int, default=42, help="seed of tuning, training and bootstrap (default %(default)s)")

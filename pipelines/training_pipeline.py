@@ -18,9 +18,11 @@ from sealtrain.components.core.constants import (
     DEFAULT_BOOTSTRAP_SAMPLES,
     DEFAULT_N_TRIALS,
     DEFAULT_PRECISION_AT_K,
+    DEFAULT_RATIOS,
     DEFAULT_SPLIT_SALT,
     DEFAULT_TOLERANCE,
     HOLDOUT,
+    SPLITS,
     TEST,
     TRAIN,
     VALIDATION,
@@ -58,14 +60,17 @@ def training_pipeline(
     positive_class: str = "",
     group_column: str = "",
     drop_columns: list = [],
+    time_column: str = "",
     data_fingerprint: str = "",
     upstream_qc_report: str = "",
     algorithm: str = DEFAULT_ALGORITHM,
     hyperparameter_space: str = "",
     n_trials: int = DEFAULT_N_TRIALS,
     seed: int = 42,
+    split_ratios: list = [DEFAULT_RATIOS[s] for s in SPLITS],
     split_salt: str = DEFAULT_SPLIT_SALT,
     split_tolerance: float = DEFAULT_TOLERANCE,
+    stratify: bool = False,
     fail_on_duplicates: bool = False,
     threshold_method: str = "f1",
     bootstrap_samples: int = DEFAULT_BOOTSTRAP_SAMPLES,
@@ -83,14 +88,17 @@ def training_pipeline(
         positive_class: The positive label value; empty infers it for 0/1 and true/false.
         group_column: Patient/group id column; no id ever appears in two splits.
         drop_columns: Columns that must not become features.
+        time_column: Date/number column for a time-ordered split; empty for the hash split.
         data_fingerprint: SHA-256 of the input file; keys the cache to the data's content.
         upstream_qc_report: A QC report (JSON) from upstream; empty computes one.
         algorithm: xgboost, logistic_regression, random_forest or hist_gradient_boosting.
         hyperparameter_space: JSON search space; empty uses the algorithm's default.
         n_trials: Optuna trials on the validation split.
         seed: Seed of tuning, training and the bootstrap.
+        split_ratios: Shares of rows of train, validation, test and holdout, in that order.
         split_salt: Salt of the group hash that assigns splits.
         split_tolerance: Allowed deviation of each split's share of rows.
+        stratify: Give every split its share of patients with a positive label.
         fail_on_duplicates: Fail when identical feature rows fall in two splits.
         threshold_method: How validation picks the decision threshold: f1 or youden.
         bootstrap_samples: Resamples for the test confidence intervals.
@@ -111,6 +119,7 @@ def training_pipeline(
         positive_class=positive_class,
         group_column=group_column,
         drop_columns=drop_columns,
+        time_column=time_column,
         upstream_report=upstream_qc_report,
     )
     gate = qc_gate(qc_report=checked.outputs["qc_report"])
@@ -121,8 +130,11 @@ def training_pipeline(
         positive_class=positive_class,
         group_column=group_column,
         drop_columns=drop_columns,
+        time_column=time_column,
+        split_ratios=split_ratios,
         split_salt=split_salt,
         split_tolerance=split_tolerance,
+        stratify=stratify,
         fail_on_duplicates=fail_on_duplicates,
     )
     preprocess = fit_preprocessor(train=split.outputs[TRAIN])

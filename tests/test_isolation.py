@@ -31,7 +31,8 @@ def _split():
     loaded = load_dataset(data_uri="x.csv", data_fingerprint="")
     return split_dataset(
         dataset=loaded.outputs["dataset"], qc_status="PASSED", label_column="y", positive_class="", group_column="",
-        drop_columns=[], split_salt="s", split_tolerance=0.02, fail_on_duplicates=False,
+        drop_columns=[], time_column="", split_ratios=[], split_salt="s", split_tolerance=0.02, stratify=False,
+        fail_on_duplicates=False,
     )
 
 

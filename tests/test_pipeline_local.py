@@ -124,3 +124,44 @@ def test_bad_arguments_fail_fast_with_exit_code_2(tmp_path, args, message):
     result = sealtrain("run", *args, "--output", str(tmp_path / "out"), cwd=tmp_path)
     assert result.returncode == 2
     assert message in result.stderr
+
+
+def _bad_inputs(kostecki):
+    nan_ids = kostecki.astype({"id": "float64"})
+    nan_ids.loc[5, "id"] = float("nan")
+    infinite = kostecki.copy()
+    infinite.loc[0, "airq"] = float("inf")
+    three = kostecki.copy()
+    three.loc[0, "headache"] = "maybe"
+    return {
+        "empty.csv": ("", [], "load-dataset: InvalidInputError: ", "the file is empty"),
+        "data.xlsx": ("x", [], "load-dataset: InvalidInputError: ", "unknown table format"),
+        "dup.csv": ("a,headache,a\n1,yes,2\n", [], "load-dataset: InvalidInputError: ", "duplicate column names ['a']"),
+        "nolabel.csv": (kostecki, ["--label", "nope"], "qc-gate: QCGateBlockedError: ", "label column 'nope' not found"),
+        "nogroup.csv": (kostecki, ["--group", "patient"], "qc-gate: QCGateBlockedError: ", "group column 'patient' not found"),
+        "three.csv": (three, [], "qc-gate: QCGateBlockedError: ", "label column 'headache' must have exactly two values, found 3"),
+        "positive.csv": (kostecki, ["--positive-class", "often"], "qc-gate: QCGateBlockedError: ", "positive class 'often' does not occur"),
+        "nan_ids.csv": (nan_ids, [], "qc-gate: QCGateBlockedError: ", "group column 'id' has 1 missing ids"),
+        "infinite.csv": (infinite, [], "qc-gate: QCGateBlockedError: ", "infinite values in ['airq']"),
+    }
+
+
+@pytest.mark.parametrize("name", [
+    "empty.csv", "data.xlsx", "dup.csv", "nolabel.csv", "nogroup.csv", "three.csv", "positive.csv", "nan_ids.csv",
+    "infinite.csv",
+])
+def test_bad_input_fails_in_the_pipeline_with_a_named_cause(tmp_path, kostecki, name):
+    content, extra, where, message = _bad_inputs(kostecki)[name]
+    path = tmp_path / name
+    if isinstance(content, str):
+        path.write_text(content)
+    else:
+        content.to_csv(path, index=False)
+    args = {"--label": "headache", "--positive-class": "yes", "--group": "id"}
+    args.update(dict(zip(extra[::2], extra[1::2])))
+    flat = [item for pair in args.items() for item in pair]
+    result = sealtrain("run", "--data", str(path), *flat, "--trials", "1", "--output", str(tmp_path / "out"),
+                       "--summary-json", str(tmp_path / "summary.json"))
+    assert result.returncode == 1
+    assert f"error in {where}" in result.stderr and message in result.stderr, result.stderr
+    assert not (tmp_path / "summary.json").exists()

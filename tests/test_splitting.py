@@ -93,3 +93,38 @@ def test_without_a_group_column_exact_duplicates_stay_together(kostecki):
     spec = schema.DatasetSpec("headache", "yes", drop=("rownames",))
     result = splitting.split_table(schema.prepare(doubled, spec, "k"))
     assert result.manifest["duplicate_rows_across_splits"] == 0
+
+
+def test_stratified_split_gives_each_split_its_share_of_positive_patients(covid):
+    result = splitting.split_table(schema.prepare(covid, COVID_SPEC, "c"), stratify=True)
+    assert result.manifest["stratified"] is True
+    positives = {name: t.groupby(GROUP_COLUMN)[LABEL_COLUMN].max().sum() for name, t in result.tables.items()}
+    total = sum(positives.values())
+    for name in SPLITS:
+        assert abs(positives[name] / total - DEFAULT_RATIOS[name]) <= 0.02, positives
+
+
+def test_time_ordered_split_puts_later_periods_in_test_and_holdout(kostecki):
+    spec = schema.DatasetSpec("headache", "yes", "id", ("rownames",), time="dos")
+    prepared = schema.prepare(kostecki, spec, "k")
+    assert "dos" not in prepared.columns
+    times = schema.time_order(kostecki, spec)
+    assignment = splitting.assign_splits(prepared[GROUP_COLUMN], times=times)
+    first = pd.Series(times.to_numpy()).groupby(prepared[GROUP_COLUMN].to_numpy()).min()
+    starts = {name: first[pd.unique(prepared[GROUP_COLUMN][assignment == name])] for name in SPLITS}
+    assert starts["train"].max() <= starts["validation"].min()
+    assert starts["validation"].max() <= starts["test"].min()
+    assert starts["test"].max() <= starts["holdout"].min()
+    result = splitting.split_table(prepared, times=times)
+    assert result.manifest["time_ordered"] is True
+
+
+def test_dates_are_parsed_and_bad_times_named():
+    frame = pd.DataFrame({"when": ["2020-01-02", "2020-01-01", None]})
+    spec = schema.DatasetSpec("y", time="when")
+    with pytest.raises(InvalidInputError, match="time column 'when' has 1 missing values"):
+        schema.time_order(frame, spec)
+    ordered = schema.time_order(frame.dropna(), spec)
+    assert ordered.iloc[0] > ordered.iloc[1]
+    with pytest.raises(InvalidInputError, match="time column 'when' is neither numbers nor dates"):
+        schema.time_order(pd.DataFrame({"when": ["soon", "later"]}), spec)

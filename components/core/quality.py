@@ -19,7 +19,7 @@ from .constants import (
     QC_WARNING,
 )
 from .errors import InvalidInputError, QCGateBlockedError
-from .schema import DatasetSpec, group_keys, positive_label
+from .schema import DatasetSpec, group_keys, positive_label, time_order
 
 _SCORE = {QC_PASSED: 1.0, QC_WARNING: 0.5, QC_FAILED: 0.0}
 MISSING_RATE_WARNING = 0.5
@@ -138,6 +138,12 @@ def compute_report(frame: pd.DataFrame, spec: DatasetSpec, ratios: dict[str, flo
     checks = [QCCheck("required_columns", QC_PASSED, "label, group and drop columns present")]
     checks.append(_check_label(frame, spec))
     checks.append(_check_groups(frame, spec, min_groups_needed(ratios)))
+    if spec.time:
+        try:
+            time_order(frame, spec)
+            checks.append(QCCheck("time_column", QC_PASSED, f"{spec.time!r} orders the rows"))
+        except InvalidInputError as exc:
+            checks.append(QCCheck("time_column", QC_FAILED, str(exc)))
     features = frame[spec.feature_columns(frame)]
     if features.shape[1] == 0:
         checks.append(QCCheck("features", QC_FAILED, "no feature columns left after label, group and drop"))

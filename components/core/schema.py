@@ -24,24 +24,28 @@ class DatasetSpec:
         group: The column whose value (a patient id) must never appear in two splits; empty
             means each distinct row is its own group.
         drop: Columns that are neither features nor label (identifiers, leaky fields).
+        time: A date or number that orders the rows for a time-ordered split; not a feature.
     """
 
     label: str
     positive_class: str = ""
     group: str = ""
     drop: tuple[str, ...] = field(default_factory=tuple)
+    time: str = ""
 
     def missing_columns(self, frame: pd.DataFrame) -> list[str]:
         """Names the columns the spec refers to that the table lacks, with their role."""
         wanted = [("label", self.label)]
         if self.group:
             wanted.append(("group", self.group))
+        if self.time:
+            wanted.append(("time", self.time))
         wanted += [("drop", name) for name in self.drop]
         return [f"{role} column {name!r}" for role, name in wanted if name not in frame.columns]
 
     def feature_columns(self, frame: pd.DataFrame) -> list[str]:
-        """Returns every column that is not the label, the group or dropped."""
-        excluded = {self.label, self.group, *self.drop}
+        """Returns every column that is not the label, the group, the time or dropped."""
+        excluded = {self.label, self.group, self.time, *self.drop}
         return [c for c in frame.columns if c not in excluded]
 
 
@@ -111,6 +115,25 @@ def group_keys(frame: pd.DataFrame, spec: DatasetSpec) -> pd.Series:
         return keys.astype(str)
     hashed = pd.util.hash_pandas_object(frame[[*spec.feature_columns(frame), spec.label]], index=False)
     return hashed.map("{:016x}".format)
+
+
+def time_order(frame: pd.DataFrame, spec: DatasetSpec) -> pd.Series:
+    """The time column as sortable numbers (numbers as they are, dates as nanoseconds).
+
+    Raises:
+        InvalidInputError: Missing or unparseable times; the message names the column.
+    """
+    column = frame[spec.time]
+    missing = int(column.isna().sum())
+    if missing:
+        raise InvalidInputError(f"time column {spec.time!r} has {missing} missing values")
+    if pd.api.types.is_numeric_dtype(column):
+        return column.astype("float64").reset_index(drop=True)
+    try:
+        parsed = pd.to_datetime(column, format="mixed")
+    except (ValueError, TypeError) as exc:
+        raise InvalidInputError(f"time column {spec.time!r} is neither numbers nor dates ({exc})") from exc
+    return pd.Series(parsed.to_numpy().astype("datetime64[ns]").astype("int64"), dtype="float64")
 
 
 def coerce_features(frame: pd.DataFrame) -> pd.DataFrame:

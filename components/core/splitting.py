@@ -4,6 +4,7 @@ Each group (patient) gets a position in [0, 1) from a salted SHA-256 of its id. 
 ordered by position and the ordered list is cut into four contiguous runs. A cut starts at
 the position threshold of the ratios (so a patient's split depends only on its own id and
 the salt) and moves the fewest groups needed to bring the row ratios within tolerance.
+A time-ordered split uses each group's first time as its position instead.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from .constants import DEFAULT_RATIOS, DEFAULT_TOLERANCE, GROUP_COLUMN, LABEL_COLUMN, SPLITS, TEST, TRAIN, VALIDATION
+from .constants import DEFAULT_RATIOS, DEFAULT_SPLIT_SALT, DEFAULT_TOLERANCE, GROUP_COLUMN, LABEL_COLUMN, SPLITS, TEST, TRAIN, VALIDATION
 from .errors import DataLeakageError, InvalidInputError, SplitRatioViolationError
 from .tables import fingerprint
 
@@ -71,7 +72,8 @@ def _choose_cut(cum: np.ndarray, lo: int, target: float, prev: float, ratio: flo
 
 
 def assign_splits(groups: pd.Series, ratios: dict[str, float] = DEFAULT_RATIOS,
-                  tolerance: float = DEFAULT_TOLERANCE, salt: str = "sealtrain") -> np.ndarray:
+                  tolerance: float = DEFAULT_TOLERANCE, salt: str = DEFAULT_SPLIT_SALT,
+                  strata: pd.Series | None = None, times: pd.Series | None = None) -> np.ndarray:
     """Assigns every row a split name, keeping each group whole.
 
     Args:
@@ -79,14 +81,36 @@ def assign_splits(groups: pd.Series, ratios: dict[str, float] = DEFAULT_RATIOS,
         ratios: Expected share of rows per split, in `SPLITS` order.
         tolerance: Allowed absolute deviation of each split's row share.
         salt: Salt of the group hash; the same data and salt give the same assignment.
+        strata: A stratum per row (constant within a group); each stratum is split on its
+            own, so every split gets its share of each stratum.
+        times: A sortable time per row; groups are then ordered by their first time
+            instead of their hash, so later periods land in test and holdout.
 
     Returns:
         An array of split names aligned with `groups`.
     """
     check_ratios(ratios, tolerance)
+    if strata is None:
+        return _assign(groups, ratios, tolerance, salt, times)
+    assigned = np.empty(len(groups), dtype=object)
+    for stratum in sorted(pd.unique(strata)):
+        mask = (strata == stratum).to_numpy()
+        assigned[mask] = _assign(groups[mask], ratios, tolerance, salt, None if times is None else times[mask])
+    return assigned
+
+
+def _assign(groups: pd.Series, ratios: dict[str, float], tolerance: float, salt: str,
+            times: pd.Series | None) -> np.ndarray:
     sizes = groups.value_counts(sort=False)
     keys = sizes.index.astype(str)
     positions = unit_positions(keys, salt)
+    if times is not None:
+        # A group's position becomes the share of rows that came before its first time.
+        first = times.groupby(groups.to_numpy()).min().reindex(sizes.index).to_numpy()
+        by_time = np.lexsort((positions, first))
+        counts = sizes.to_numpy()[by_time]
+        positions = np.empty(len(keys))
+        positions[by_time] = (np.cumsum(counts) - counts) / len(groups)
     order = np.lexsort((np.asarray(keys), positions))
     sorted_pos = positions[order]
     cum = np.concatenate([[0.0], np.cumsum(sizes.to_numpy()[order]) / len(groups)])
@@ -177,8 +201,9 @@ class SplitResult:
 
 
 def split_table(prepared: pd.DataFrame, ratios: dict[str, float] = DEFAULT_RATIOS,
-                tolerance: float = DEFAULT_TOLERANCE, salt: str = "sealtrain",
-                fail_on_duplicates: bool = False) -> SplitResult:
+                tolerance: float = DEFAULT_TOLERANCE, salt: str = DEFAULT_SPLIT_SALT,
+                fail_on_duplicates: bool = False, stratify: bool = False,
+                times: pd.Series | None = None) -> SplitResult:
     """Splits a canonical table, verifies the result and builds its manifest.
 
     Args:
@@ -187,12 +212,17 @@ def split_table(prepared: pd.DataFrame, ratios: dict[str, float] = DEFAULT_RATIO
         tolerance: Allowed deviation per split.
         salt: Salt of the group hash.
         fail_on_duplicates: Treat identical feature rows in two splits as leakage.
+        stratify: Split groups with a positive row and the others separately, so every
+            split gets its share of positive patients.
+        times: A sortable time per row for a time-ordered split, or None.
 
     Returns:
         The verified split tables and a manifest with per-split rows, groups, positive rate
         and fingerprint, plus a fingerprint of the whole manifest.
     """
-    assignment = assign_splits(prepared[GROUP_COLUMN], ratios, tolerance, salt)
+    groups = prepared[GROUP_COLUMN]
+    strata = prepared.groupby(GROUP_COLUMN)[LABEL_COLUMN].transform("max") if stratify else None
+    assignment = assign_splits(groups, ratios, tolerance, salt, strata, times)
     tables = {name: prepared[assignment == name].reset_index(drop=True) for name in SPLITS}
     duplicates = verify_splits(tables, ratios, tolerance, fail_on_duplicates)
     per_split = {
@@ -208,6 +238,8 @@ def split_table(prepared: pd.DataFrame, ratios: dict[str, float] = DEFAULT_RATIO
     manifest = {
         "data_fingerprint": fingerprint(prepared),
         "salt": salt,
+        "stratified": stratify,
+        "time_ordered": times is not None,
         "ratios": ratios,
         "tolerance": tolerance,
         "total_rows": len(prepared),
