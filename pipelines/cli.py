@@ -80,10 +80,24 @@ def _pipeline_arguments(args: argparse.Namespace, out: Path) -> dict:
         "n_trials": args.trials,
         "seed": args.seed,
         "bootstrap_samples": args.bootstrap_samples,
+        "min_auc": args.min_auc,
         "experiment_id": args.experiment,
         "mlflow_tracking_uri": args.mlflow_uri or f"sqlite:///{out / 'mlflow.db'}",
         "run_db_url": args.db_url or f"sqlite:///{out / 'runs.db'}",
     }
+
+
+def leaf_tasks(spec) -> list[str]:
+    """The names of the container tasks of a pipeline spec, through nested DAGs, sorted."""
+    names, pending = [], [spec.root.dag]
+    while pending:
+        for name, task in pending.pop().tasks.items():
+            component = spec.components[task.component_ref.name]
+            if component.HasField("dag"):
+                pending.append(component.dag)
+            else:
+                names.append(name)
+    return sorted(names)
 
 
 class Progress:
@@ -124,7 +138,7 @@ def _run(args: argparse.Namespace) -> int:
     log_path = out / "logs" / f"run-{stamp}.log"
     log_path.parent.mkdir(parents=True, exist_ok=True)
     pipeline_root = out / "pipeline_root"
-    tasks = list(training_pipeline.pipeline_spec.root.dag.tasks)
+    tasks = leaf_tasks(training_pipeline.pipeline_spec)
     print(f"sealtrain: training on {arguments['data_uri']} (label {arguments['label_column']!r}"
           + (f", group {arguments['group_column']!r}" if arguments["group_column"] else "") + ")")
     print(f"sealtrain: output in {out}, full log in {log_path}")
@@ -150,10 +164,10 @@ def _run(args: argparse.Namespace) -> int:
             print(f"error{where}: {progress.error or 'the pipeline failed'}", file=sys.stderr)
             print(f"full log: {log_path}", file=sys.stderr)
             return 1
-        outputs = json.loads(result.read_text())
+        record = json.loads(result.read_text())
     # kfp.local says nothing about a cache hit; a task that never started came from the cache.
     cached = [t for t in tasks if t not in progress.started]
-    summary = build_summary(outputs, str(pipeline_root), cached)
+    summary = build_summary(record, str(pipeline_root), cached)
     print()
     print(render(summary))
     if args.summary_json:
@@ -225,6 +239,8 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--seed", type=int, default=42, help="seed of tuning, training and bootstrap (default %(default)s)")
     run.add_argument("--bootstrap-samples", type=int, default=DEFAULT_BOOTSTRAP_SAMPLES,
                      help="bootstrap resamples for the test intervals (default %(default)s)")
+    run.add_argument("--min-auc", type=float, default=0.0,
+                     help="register the model only if the lower 95%% bound of its test AUC reaches this")
     run.add_argument("--qc-report", metavar="FILE", help="QC report (JSON) from an upstream data-quality step")
     run.add_argument("--experiment", default="sealtrain", help="MLflow experiment / experiment id (default %(default)s)")
     run.add_argument("--output", default="sealtrain-output", metavar="DIR",

@@ -14,24 +14,25 @@ def _read(path: str) -> dict:
     return json.loads(Path(path).read_text())
 
 
-def build_summary(outputs: dict[str, dict], pipeline_root: str, cached: list[str]) -> dict:
-    """Assembles the summary from the pipeline's output artifacts.
+def build_summary(record: dict, pipeline_root: str, cached: list[str]) -> dict:
+    """Assembles the summary from the run record that `record_run` wrote.
 
     Args:
-        outputs: `path` and `metadata` of each pipeline output, by output name.
+        record: The run record: `training_run_id`, `mlflow` and the URI of every artifact.
         pipeline_root: Where kfp.local wrote the artifacts.
         cached: Tasks whose results came from the cache.
     """
-    paths = {name: output["path"] for name, output in outputs.items()}
+    paths = record["artifacts"]
     manifest = _read(paths["split_manifest"])
     trained = _read(paths["trained_model"])
     validation = _read(paths["validation_metrics"])
     best = _read(paths["best_hyperparameters"])
     qc = _read(paths["qc_report"])
     model_meta = _read(str(Path(paths["model"]) / MODEL_META_FILE))
-    recorded = outputs["trained_model"]["metadata"]
+    mlflow = record["mlflow"]
+    acceptance = validation["details"]["acceptance"]
     return {
-        "training_run_id": trained["training_run_id"],
+        "training_run_id": record["training_run_id"],
         "status": "completed",
         "qc": {"status": qc["status"], "overall_score": qc["overall_score"],
                "warnings": [f"{c['name']}: {c['detail']}" for c in qc["checks"] if c["status"] != "PASSED"]},
@@ -42,9 +43,15 @@ def build_summary(outputs: dict[str, dict], pipeline_root: str, cached: list[str
             for name in SPLITS
         },
         "split_manifest_fingerprint": manifest["fingerprint"],
-        "artifacts": {"preprocessor": paths["preprocessor"], "model": paths["model"],
-                      "model_artifact_uri": trained["model_artifact_uri"],
-                      "preprocessing_artifact_uri": trained["preprocessing_artifact_uri"]},
+        "duplicate_rows_across_splits": manifest["duplicate_rows_across_splits"],
+        "artifacts": {
+            "preprocessor": paths["preprocessor"],
+            "model": paths["model"],
+            "report": paths["report"],
+            "model_artifact_uri": trained["model_artifact_uri"],
+            "preprocessing_artifact_uri": trained["preprocessing_artifact_uri"],
+            "serving_model_uri": mlflow["serving_model_uri"],
+        },
         "algorithm": trained["algorithm_name"],
         "best_hyperparameters": trained["best_hyperparameters"],
         "best_iteration": model_meta["best_iteration"],
@@ -55,7 +62,13 @@ def build_summary(outputs: dict[str, dict], pipeline_root: str, cached: list[str
                     TEST: validation["test_metrics"]},
         "confidence_interval": validation["confidence_interval"],
         "precision_at_k": validation["precision_at_k"],
-        "mlflow": {"tracking_uri": recorded["mlflow_tracking_uri"], "run_id": recorded["mlflow_run_id"]},
+        "acceptance": acceptance,
+        "mlflow": {
+            "tracking_uri": mlflow["tracking_uri"],
+            "run_id": mlflow["run_id"],
+            "registered_model": mlflow.get("registered_model"),
+            "registered_version": mlflow.get("registered_version"),
+        },
         "cached_tasks": cached,
         "pipeline_root": pipeline_root,
     }
@@ -70,6 +83,8 @@ def render(summary: dict) -> str:
     lines.append(f"{'split':<11}{'rows':>8}{'groups':>8}{'positive':>10}")
     for name, s in summary["splits"].items():
         lines.append(f"{name:<11}{s['rows']:>8}{s['groups']:>8}{s['positive_rate']:>10.3f}")
+    if summary["duplicate_rows_across_splits"]:
+        lines.append(f"{summary['duplicate_rows_across_splits']} rows have exact feature duplicates in another split")
     lines.append("")
     params = ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in summary["best_hyperparameters"].items())
     states = ", ".join(f"{v} {k.lower()}" for k, v in summary["trial_states"].items() if v)
@@ -84,7 +99,13 @@ def render(summary: dict) -> str:
         interval = f"  [{ci[0]:.4f}, {ci[1]:.4f}]" if ci else ""
         lines.append(f"{name:<19}" + "".join(f"{v:>8.4f}" for v in row) + interval)
     lines.append("")
+    gate = summary["acceptance"]
+    lines.append(f"Validation gate: {'accepted' if gate['accepted'] else 'rejected'} ({gate['reason']})")
     lines.append(f"MLflow run {summary['mlflow']['run_id']} at {summary['mlflow']['tracking_uri']}")
+    if summary["mlflow"]["registered_version"]:
+        lines.append(f"Registered as {summary['mlflow']['registered_model']} version "
+                     f"{summary['mlflow']['registered_version']} (alias candidate)")
+    lines.append(f"Report: {summary['artifacts']['report']}")
     if summary["cached_tasks"]:
         lines.append(f"From cache: {', '.join(summary['cached_tasks'])}")
     lines.append(f"Artifacts under {summary['pipeline_root']}")

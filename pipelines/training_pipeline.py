@@ -1,16 +1,14 @@
 """The training pipeline: every split flows only to the tasks the contract allows.
 
-    load_dataset -> check_data_quality -> qc_gate -> split_dataset
+    start_run -> load_dataset -> check_data_quality -> qc_gate -> split_dataset
     split_dataset.train      -> fit_preprocessor, tune_hyperparameters, train_model
     split_dataset.validation -> tune_hyperparameters, train_model
     split_dataset.test       -> evaluate_model
     split_dataset.holdout    -> (nothing)
+    ... -> evaluate_model -> record_run; finalize_run (exit handler) marks a failed run.
 """
 
-from typing import NamedTuple
-
-from kfp import dsl
-from kfp.dsl import Artifact, Dataset, Model
+from kfp import dsl, kubernetes
 
 from sealtrain.components.check_data_quality import check_data_quality
 from sealtrain.components.core.constants import (
@@ -21,37 +19,48 @@ from sealtrain.components.core.constants import (
     DEFAULT_RATIOS,
     DEFAULT_SPLIT_SALT,
     DEFAULT_TOLERANCE,
-    HOLDOUT,
     SPLITS,
     TEST,
     TRAIN,
     VALIDATION,
 )
+from sealtrain.components.core.recording import DB_URL_ENV, TRACKING_URI_ENV
 from sealtrain.components.evaluate_model import evaluate_model
+from sealtrain.components.finalize_run import finalize_run
 from sealtrain.components.fit_preprocessor import fit_preprocessor
 from sealtrain.components.load_dataset import load_dataset
 from sealtrain.components.qc_gate import qc_gate
 from sealtrain.components.record_run import record_run
 from sealtrain.components.split_dataset import split_dataset
+from sealtrain.components.start_run import start_run
 from sealtrain.components.train_model import train_model
 from sealtrain.components.tune_hyperparameters import tune_hyperparameters
 
 PIPELINE_NAME = "sealtrain-training"
+# On a cluster the tasks that touch MLflow or the run table read their endpoints from this
+# ConfigMap and the run table's URL, credentials included, from this Secret (see manifests/).
+ENDPOINTS_CONFIG_MAP = "sealtrain-endpoints"
+DB_SECRET = "sealtrain-db"
+# CPU and memory (request, limit) per component; the rest get DEFAULT_RESOURCES.
+DEFAULT_RESOURCES = (("500m", "1"), ("1Gi", "2Gi"))
+RESOURCES = {
+    "tune-hyperparameters": (("2", "4"), ("4Gi", "8Gi")),
+    "train-model": (("2", "4"), ("4Gi", "8Gi")),
+    "evaluate-model": (("1", "2"), ("2Gi", "4Gi")),
+}
 
-PipelineOutputs = NamedTuple(
-    "PipelineOutputs",
-    [
-        ("trained_model", Artifact),
-        ("validation_metrics", Artifact),
-        ("split_manifest", Artifact),
-        ("qc_report", Artifact),
-        ("holdout", Dataset),
-        ("preprocessor", Model),
-        ("model", Model),
-        ("best_hyperparameters", Artifact),
-    ],
-)
 
+def _use_cluster_endpoints(task: dsl.PipelineTask) -> None:
+    kubernetes.use_config_map_as_env(task, ENDPOINTS_CONFIG_MAP, {TRACKING_URI_ENV: TRACKING_URI_ENV})
+    kubernetes.use_secret_as_env(task, DB_SECRET, {DB_URL_ENV: DB_URL_ENV})
+
+
+def _set_resources(task: dsl.PipelineTask) -> None:
+    (cpu_request, cpu_limit), (memory_request, memory_limit) = RESOURCES.get(
+        task.component_spec.name.replace("_", "-"), DEFAULT_RESOURCES
+    )
+    task.set_cpu_request(cpu_request).set_cpu_limit(cpu_limit)
+    task.set_memory_request(memory_request).set_memory_limit(memory_limit)
 
 @dsl.pipeline(name=PIPELINE_NAME, description="Train a binary classifier with DAG-enforced split isolation.")
 def training_pipeline(
@@ -75,11 +84,12 @@ def training_pipeline(
     threshold_method: str = "f1",
     bootstrap_samples: int = DEFAULT_BOOTSTRAP_SAMPLES,
     precision_at_k: list = list(DEFAULT_PRECISION_AT_K),
+    min_auc: float = 0.0,
     experiment_id: str = "sealtrain",
     model_version_id: str = "",
     mlflow_tracking_uri: str = "",
     run_db_url: str = "",
-) -> PipelineOutputs:
+) -> None:
     """Trains, evaluates and records one model with the split contract enforced by the DAG.
 
     Args:
@@ -103,87 +113,98 @@ def training_pipeline(
         threshold_method: How validation picks the decision threshold: f1 or youden.
         bootstrap_samples: Resamples for the test confidence intervals.
         precision_at_k: The k of precision@k.
+        min_auc: Register the model only if the lower 95% bound of its test AUC reaches
+            this; 0 sets no criterion.
         experiment_id: MLflow experiment and run-table experiment id.
         model_version_id: Version id of the model candidate; empty derives one.
         mlflow_tracking_uri: MLflow URI; empty reads MLFLOW_TRACKING_URI in the task.
         run_db_url: Run-table URL; empty reads SEALTRAIN_DB_URL in the task.
 
-    Returns:
-        The TrainedModel and ValidationMetrics records, the split manifest, the QC report, the locked
-        holdout split, the preprocessor, the model and the tuning result.
+    The records of the run are the outputs of `record_run`: the design's TrainedModel and
+    ValidationMetrics (JSON) and a run record that points at every artifact of the run.
     """
-    loaded = load_dataset(data_uri=data_uri, data_fingerprint=data_fingerprint)
-    checked = check_data_quality(
-        dataset=loaded.outputs["dataset"],
-        label_column=label_column,
-        positive_class=positive_class,
-        group_column=group_column,
-        drop_columns=drop_columns,
-        time_column=time_column,
-        upstream_report=upstream_qc_report,
-    )
-    gate = qc_gate(qc_report=checked.outputs["qc_report"])
-    split = split_dataset(
-        dataset=loaded.outputs["dataset"],
-        qc_status=gate.output,
-        label_column=label_column,
-        positive_class=positive_class,
-        group_column=group_column,
-        drop_columns=drop_columns,
-        time_column=time_column,
-        split_ratios=split_ratios,
-        split_salt=split_salt,
-        split_tolerance=split_tolerance,
-        stratify=stratify,
-        fail_on_duplicates=fail_on_duplicates,
-    )
-    preprocess = fit_preprocessor(train=split.outputs[TRAIN])
-    tune = tune_hyperparameters(
-        train=split.outputs[TRAIN],
-        validation=split.outputs[VALIDATION],
-        preprocessor=preprocess.outputs["preprocessor"],
-        algorithm=algorithm,
-        hyperparameter_space=hyperparameter_space,
-        n_trials=n_trials,
-        seed=seed,
-    )
-    train = train_model(
-        train=split.outputs[TRAIN],
-        validation=split.outputs[VALIDATION],
-        preprocessor=preprocess.outputs["preprocessor"],
-        best_hyperparameters=tune.outputs["best_hyperparameters"],
-        seed=seed,
-        threshold_method=threshold_method,
-    )
-    evaluate = evaluate_model(
-        test=split.outputs[TEST],
-        preprocessor=preprocess.outputs["preprocessor"],
-        model=train.outputs["model"],
-        bootstrap_samples=bootstrap_samples,
-        seed=seed,
-        precision_at_k=precision_at_k,
-    )
-    record = record_run(
-        training_run_id=dsl.PIPELINE_JOB_ID_PLACEHOLDER,
-        experiment_id=experiment_id,
-        model_version_id=model_version_id,
-        mlflow_tracking_uri=mlflow_tracking_uri,
-        run_db_url=run_db_url,
-        split_manifest=split.outputs["split_manifest"],
-        preprocessor=preprocess.outputs["preprocessor"],
-        model=train.outputs["model"],
-        best_hyperparameters=tune.outputs["best_hyperparameters"],
-        trials=tune.outputs["trials"],
-        evaluation=evaluate.outputs["evaluation"],
-    )
-    record.set_caching_options(False)
-    return PipelineOutputs(
-        trained_model=record.outputs["trained_model"],
-        validation_metrics=record.outputs["validation_metrics"],
-        split_manifest=split.outputs["split_manifest"],
-        qc_report=checked.outputs["qc_report"],
-        holdout=split.outputs[HOLDOUT],
-        preprocessor=preprocess.outputs["preprocessor"],
-        model=train.outputs["model"],
-        best_hyperparameters=tune.outputs["best_hyperparameters"],
-    )
+    finalize = finalize_run(training_run_id=dsl.PIPELINE_JOB_ID_PLACEHOLDER, run_db_url=run_db_url)
+    with dsl.ExitHandler(finalize, name="training"):
+        started = start_run(
+            training_run_id=dsl.PIPELINE_JOB_ID_PLACEHOLDER,
+            experiment_id=experiment_id,
+            model_version_id=model_version_id,
+            algorithm=algorithm,
+            hyperparameter_space=hyperparameter_space,
+            mlflow_tracking_uri=mlflow_tracking_uri,
+            run_db_url=run_db_url,
+        )
+        loaded = load_dataset(data_uri=data_uri, data_fingerprint=data_fingerprint).after(started)
+        checked = check_data_quality(
+            dataset=loaded.outputs["dataset"],
+            label_column=label_column,
+            positive_class=positive_class,
+            group_column=group_column,
+            drop_columns=drop_columns,
+            time_column=time_column,
+            upstream_report=upstream_qc_report,
+        )
+        gate = qc_gate(qc_report=checked.outputs["qc_report"])
+        split = split_dataset(
+            dataset=loaded.outputs["dataset"],
+            qc_status=gate.output,
+            label_column=label_column,
+            positive_class=positive_class,
+            group_column=group_column,
+            drop_columns=drop_columns,
+            time_column=time_column,
+            split_ratios=split_ratios,
+            split_salt=split_salt,
+            split_tolerance=split_tolerance,
+            stratify=stratify,
+            fail_on_duplicates=fail_on_duplicates,
+        )
+        preprocess = fit_preprocessor(train=split.outputs[TRAIN])
+        tune = tune_hyperparameters(
+            train=split.outputs[TRAIN],
+            validation=split.outputs[VALIDATION],
+            preprocessor=preprocess.outputs["preprocessor"],
+            algorithm=algorithm,
+            hyperparameter_space=hyperparameter_space,
+            n_trials=n_trials,
+            seed=seed,
+        )
+        train = train_model(
+            train=split.outputs[TRAIN],
+            validation=split.outputs[VALIDATION],
+            preprocessor=preprocess.outputs["preprocessor"],
+            best_hyperparameters=tune.outputs["best_hyperparameters"],
+            seed=seed,
+            threshold_method=threshold_method,
+        )
+        evaluate = evaluate_model(
+            test=split.outputs[TEST],
+            preprocessor=preprocess.outputs["preprocessor"],
+            model=train.outputs["model"],
+            bootstrap_samples=bootstrap_samples,
+            seed=seed,
+            precision_at_k=precision_at_k,
+            min_auc=min_auc,
+        )
+        record = record_run(
+            training_run_id=dsl.PIPELINE_JOB_ID_PLACEHOLDER,
+            experiment_id=experiment_id,
+            model_version_id=model_version_id,
+            mlflow_tracking_uri=mlflow_tracking_uri,
+            run_db_url=run_db_url,
+            split_manifest=split.outputs["split_manifest"],
+            preprocessor=preprocess.outputs["preprocessor"],
+            model=train.outputs["model"],
+            best_hyperparameters=tune.outputs["best_hyperparameters"],
+            trials=tune.outputs["trials"],
+            evaluation=evaluate.outputs["evaluation"],
+            report=evaluate.outputs["report"],
+            qc_report=checked.outputs["qc_report"],
+        )
+    for task in (started, record, finalize):
+        task.set_caching_options(False)
+        _use_cluster_endpoints(task)
+    for task in (started, finalize, tune, train, evaluate):
+        task.set_retry(num_retries=2, backoff_duration="10s", backoff_factor=2.0)
+    for task in (loaded, checked, gate, split, preprocess, tune, train, evaluate, record, started, finalize):
+        _set_resources(task)

@@ -36,30 +36,83 @@ def test_compiled_pipeline_loads_back_with_kfp(tmp_path):
     assert loaded.name == "sealtrain-training"
 
 
+SIDE_EFFECT_TASKS = {"start-run", "record-run", "finalize-run"}
+
+
+def _documents():
+    documents = list(yaml.safe_load_all(GOLDEN.read_text()))
+    return isolation.pipeline_document(documents), documents[1]["platforms"]["kubernetes"]["deploymentSpec"]["executors"]
+
+
+def _tasks(spec):
+    """Every container task of the spec by name, through nested DAGs."""
+    tasks, pending = {}, [spec["root"]["dag"]]
+    while pending:
+        for name, task in pending.pop().get("tasks", {}).items():
+            component = spec["components"][task["componentRef"]["name"]]
+            if "dag" in component:
+                pending.append(component["dag"])
+            else:
+                tasks[name] = task
+    return tasks
+
+
 def test_every_component_runs_the_one_versioned_image():
-    spec = isolation.pipeline_document(list(yaml.safe_load_all(GOLDEN.read_text())))
+    spec, _ = _documents()
     executors = spec["deploymentSpec"]["executors"]
-    assert len(executors) == 9
+    assert len(executors) == 11
     assert {e["container"]["image"] for e in executors.values()} == {DEFAULT_IMAGE}
 
 
 def test_image_can_be_overridden_at_compile_time(tmp_path):
-    spec = yaml.safe_load(_compile(tmp_path, SEALTRAIN_IMAGE="registry.example/sealtrain:abc").read_text())
+    compiled = _compile(tmp_path, SEALTRAIN_IMAGE="registry.example/sealtrain:abc").read_text()
+    spec = isolation.pipeline_document(list(yaml.safe_load_all(compiled)))
     assert {e["container"]["image"] for e in spec["deploymentSpec"]["executors"].values()} == {"registry.example/sealtrain:abc"}
 
 
-def test_side_effect_step_is_never_cached_and_compute_steps_are():
-    spec = isolation.pipeline_document(list(yaml.safe_load_all(GOLDEN.read_text())))
-    caching = {name: task.get("cachingOptions", {}).get("enableCache", False) for name, task in spec["root"]["dag"]["tasks"].items()}
-    assert caching.pop("record-run") is False
-    assert all(caching.values()), caching
+def test_side_effect_steps_are_never_cached_and_compute_steps_are():
+    spec, _ = _documents()
+    caching = {name: task.get("cachingOptions", {}).get("enableCache", False) for name, task in _tasks(spec).items()}
+    assert {name for name, cached in caching.items() if not cached} == SIDE_EFFECT_TASKS
+
+
+def test_failures_are_recorded_by_an_exit_handler_task():
+    spec, _ = _documents()
+    root = spec["root"]["dag"]["tasks"]
+    assert root["finalize-run"]["triggerPolicy"]["strategy"] == "ALL_UPSTREAM_TASKS_COMPLETED"
+    assert root["finalize-run"]["dependentTasks"] == ["exit-handler-1"]
+    status = spec["components"]["comp-finalize-run"]["inputDefinitions"]["parameters"]["status"]
+    assert status["parameterType"] == "TASK_FINAL_STATUS"
+
+
+def test_run_table_credentials_come_from_a_secret_and_never_appear_in_the_yaml():
+    spec, platform = _documents()
+    assert "postgresql://" not in GOLDEN.read_text() and "password" not in GOLDEN.read_text().lower()
+    defaults = spec["root"]["inputDefinitions"]["parameters"]
+    assert defaults["run_db_url"]["defaultValue"] == "" and defaults["mlflow_tracking_uri"]["defaultValue"] == ""
+    for executor in ("exec-start-run", "exec-record-run", "exec-finalize-run"):
+        secret = platform[executor]["secretAsEnv"][0]
+        assert secret["secretName"] == "sealtrain-db"
+        assert secret["keyToEnv"] == [{"envVar": "SEALTRAIN_DB_URL", "secretKey": "SEALTRAIN_DB_URL"}]
+        assert platform[executor]["configMapAsEnv"][0]["configMapName"] == "sealtrain-endpoints"
+
+
+def test_every_step_has_resources_and_retries_only_where_safe():
+    spec, _ = _documents()
+    for executor in spec["deploymentSpec"]["executors"].values():
+        resources = executor["container"]["resources"]
+        assert {"cpuRequest", "cpuLimit", "memoryRequest", "memoryLimit"} <= set(resources)
+    retried = {name for name, task in _tasks(spec).items() if task.get("retryPolicy", {}).get("maxRetryCount")}
+    assert retried == {"start-run", "finalize-run", "tune-hyperparameters", "train-model", "evaluate-model"}
+    assert "record-run" not in retried  # a retry would log a second MLflow run
 
 
 def test_split_component_declares_typed_dataset_outputs_named_after_the_splits():
-    spec = isolation.pipeline_document(list(yaml.safe_load_all(GOLDEN.read_text())))
+    spec, _ = _documents()
     outputs = spec["components"]["comp-split-dataset"]["outputDefinitions"]["artifacts"]
     for split in ("train", "validation", "test", "holdout"):
         assert outputs[split]["artifactType"]["schemaTitle"] == "system.Dataset"
     evaluate = spec["components"]["comp-evaluate-model"]["outputDefinitions"]["artifacts"]
     assert evaluate["test_metrics"]["artifactType"]["schemaTitle"] == "system.Metrics"
     assert evaluate["classification_metrics"]["artifactType"]["schemaTitle"] == "system.ClassificationMetrics"
+    assert evaluate["report"]["artifactType"]["schemaTitle"] == "system.HTML"

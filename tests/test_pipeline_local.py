@@ -32,7 +32,7 @@ def kostecki_run(tmp_path_factory, kostecki):
 def test_run_succeeds_with_a_printed_summary(kostecki_run):
     _, first, _ = kostecki_run
     assert first.returncode == 0, first.stderr + first.stdout[-3000:]
-    assert "[9/9] record-run" in first.stdout
+    assert "[11/11] finalize-run" in first.stdout
     assert "auc" in first.stdout and "test 95% CI" in first.stdout
 
 
@@ -69,7 +69,25 @@ def test_mlflow_and_run_table_record_the_run(kostecki_run):
     assert {"train_auc", "val_auc", "test_auc", "test_auc_ci_low"} <= set(run.data.metrics)
     assert run.data.tags["split_manifest_fingerprint"] == summary["split_manifest_fingerprint"]
     artifacts = {a.path for a in client.list_artifacts(run.info.run_id)}
-    assert {"model", "preprocessor", "split_manifest"} <= artifacts
+    assert {"model", "preprocessor", "split_manifest", "report", "qc_report"} <= artifacts
+    assert summary["mlflow"]["registered_version"] == "1"
+    assert run.data.tags["registration"] == "registered: no acceptance criteria set"
+    nested = client.search_runs([run.info.experiment_id], f"tags.mlflow.parentRunId = '{run.info.run_id}'")
+    assert len(nested) == summary["tuning_trials"]
+
+
+def test_registered_model_predicts_on_raw_rows(kostecki_run, kostecki):
+    import mlflow
+
+    work, _, _ = kostecki_run
+    summary = json.loads((work / "first.json").read_text())
+    mlflow.set_tracking_uri(summary["mlflow"]["tracking_uri"])
+    model = mlflow.pyfunc.load_model(f"models:/{summary['mlflow']['registered_model']}@candidate")
+    predicted = model.predict(kostecki.drop(columns=["headache"]).head(25))
+    assert list(predicted.columns) == ["probability", "prediction"] and len(predicted) == 25
+    assert predicted["probability"].between(0, 1).all()
+    threshold = summary["threshold"]
+    assert (predicted["prediction"] == (predicted["probability"] >= threshold)).all()
     with sqlite3.connect(work / "out" / "runs.db") as db:
         row = db.execute("select status, mlflow_run_id, train_samples from ml_training_runs where training_run_id = ?",
                          (summary["training_run_id"],)).fetchone()
@@ -81,7 +99,10 @@ def test_cached_rerun_skips_every_compute_step_but_records_a_new_run(kostecki_ru
     assert second.returncode == 0, second.stderr
     a, b = (json.loads((work / f"{n}.json").read_text()) for n in ("first", "second"))
     assert a["cached_tasks"] == []
-    assert len(b["cached_tasks"]) == 8 and "record-run" not in b["cached_tasks"]
+    assert set(b["cached_tasks"]) == {
+        "load-dataset", "check-data-quality", "qc-gate", "split-dataset", "fit-preprocessor", "tune-hyperparameters",
+        "train-model", "evaluate-model",
+    }
     assert b["training_run_id"] != a["training_run_id"]
     assert b["mlflow"]["run_id"] != a["mlflow"]["run_id"]
     assert b["metrics"]["test"] == a["metrics"]["test"]
@@ -100,6 +121,9 @@ def test_failed_qc_blocks_training_and_writes_no_summary(tmp_path, kostecki):
     assert "12 groups in 'id'; at least 20 are needed" in result.stderr
     assert "split-dataset" not in result.stdout
     assert not (tmp_path / "summary.json").exists()
+    with sqlite3.connect(tmp_path / "out" / "runs.db") as db:
+        rows = db.execute("select status, error from ml_training_runs").fetchall()
+    assert len(rows) == 1 and rows[0][0] == "failed" and rows[0][1].startswith("FAILED")
 
 
 def test_upstream_failed_report_blocks_before_any_split(tmp_path):

@@ -60,3 +60,30 @@ def evaluate(y: np.ndarray, p: np.ndarray, threshold: float, groups: np.ndarray 
             "confusion_matrix": matrix.tolist(),
         },
     }
+
+
+def acceptance(test_metrics: dict, intervals: dict, min_auc: float) -> dict:
+    """The validation gate: is the model good enough to register?
+
+    The criterion is judged on the lower bound of the bootstrap interval, so a lucky test
+    split does not pass a model whose AUC could well be below the bar.
+
+    Args:
+        test_metrics: Point metrics of the test split.
+        intervals: Bootstrap intervals by metric.
+        min_auc: The required AUC; 0 means no criterion.
+
+    Returns:
+        `accepted`, `reason` and the `criteria` applied.
+    """
+    if min_auc <= 0:
+        return {"accepted": True, "reason": "no acceptance criteria set", "criteria": {}}
+    bounds = intervals.get("auc")
+    judged, basis = (bounds[0], "lower 95% bound of test AUC") if bounds else (test_metrics["auc"], "test AUC")
+    accepted = judged >= min_auc
+    relation = ">=" if accepted else "<"
+    return {
+        "accepted": accepted,
+        "reason": f"{basis} {judged:.4f} {relation} required {min_auc:g}",
+        "criteria": {"min_auc": min_auc},
+    }

@@ -146,3 +146,32 @@ def transform_split(preprocessor: Preprocessor, path: str) -> tuple[np.ndarray, 
 
     features, labels = split_xy(read_parquet(path))
     return preprocessor.transform(features), labels
+
+
+def example_frame(preprocessor: Preprocessor, raw_dtypes: dict[str, str]) -> pd.DataFrame:
+    """One synthetic raw row built from train statistics (medians, first category).
+
+    It shows the input schema to MLflow without copying any patient's record. Numeric
+    columns keep the input table's dtype, so the serving model accepts rows as they come.
+
+    Args:
+        preprocessor: The fitted preprocessor.
+        raw_dtypes: The dtype of each feature in the input table, by name.
+    """
+    transformers = preprocessor.transformer.named_transformers_
+    columns = {}
+    if preprocessor.numeric:
+        medians = transformers["num"].named_steps["impute"].statistics_
+        for name, value in zip(preprocessor.numeric, medians):
+            dtype = raw_dtypes.get(name, "float64")
+            if dtype == "bool":
+                columns[name] = pd.Series([bool(value >= 0.5)])
+            elif pd.api.types.is_integer_dtype(dtype):
+                columns[name] = pd.Series([round(value)], dtype=dtype)
+            else:
+                columns[name] = pd.Series([float(value)], dtype="float64")
+    if preprocessor.categorical:
+        categories = transformers["cat"].named_steps["onehot"].categories_
+        for name, levels in zip(preprocessor.categorical, categories):
+            columns[name] = pd.Series([str(levels[0])], dtype=object)
+    return pd.DataFrame(columns)[preprocessor.features]

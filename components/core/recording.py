@@ -1,19 +1,36 @@
-"""Recording a finished run: MLflow, the run table and the design's output records."""
+"""The run's life in the records: `running` at the start, then `completed` or `failed`.
+
+Every write is an idempotent upsert keyed by the KFP run id, so a retried step never
+duplicates a row, and transient database errors are retried a bounded number of times.
+"""
 
 from __future__ import annotations
 
 import json
 import os
+import time
 from pathlib import Path
+from typing import Callable, TypeVar
+
+import pandas as pd
+import sqlalchemy as sa
 
 from . import run_store, tracking
 from .algorithms import get_algorithm
-from .constants import METRIC_PREFIX, RUN_COMPLETED, TEST, TRAIN, VALIDATION
-from .errors import InvalidInputError
+from .constants import METRIC_PREFIX, MODEL_META_FILE, RUN_COMPLETED, RUN_FAILED, RUN_RUNNING, TEST, TRAIN, VALIDATION
+from .errors import InvalidInputError, ModelTrainerError
+from .preprocessing import Preprocessor, example_frame
 from .records import TrainedModel, ValidationMetrics
 
 TRACKING_URI_ENV = "MLFLOW_TRACKING_URI"
 DB_URL_ENV = "SEALTRAIN_DB_URL"
+DB_ATTEMPTS = 3
+DB_RETRY_SECONDS = 2.0
+T = TypeVar("T")
+
+
+class RunRecordError(ModelTrainerError):
+    """The run table could not be written."""
 
 
 def resolve(value: str, env: str, parameter: str) -> str:
@@ -26,6 +43,80 @@ def resolve(value: str, env: str, parameter: str) -> str:
     if not resolved:
         raise InvalidInputError(f"{parameter} is empty and {env} is not set")
     return resolved
+
+
+def model_version(model_version_id: str, algorithm: str, training_run_id: str) -> str:
+    """The candidate's version id, or one derived from the algorithm and the run."""
+    return model_version_id or f"{algorithm}-{training_run_id}"
+
+
+def _with_database(db_url: str, write: Callable[[sa.Engine], T]) -> T:
+    """Runs a write against the run table, retrying transient connection failures."""
+    safe_url = sa.engine.make_url(run_store.normalise_url(db_url)).render_as_string(hide_password=True)
+    for attempt in range(1, DB_ATTEMPTS + 1):
+        engine = run_store.engine_for(db_url)
+        try:
+            run_store.ensure_schema(engine)
+            return write(engine)
+        except sa.exc.OperationalError as exc:
+            if attempt == DB_ATTEMPTS:
+                raise RunRecordError(f"run table at {safe_url} unreachable after {DB_ATTEMPTS} attempts: {exc.orig}") from exc
+            time.sleep(DB_RETRY_SECONDS * attempt)
+        finally:
+            engine.dispose()
+    raise AssertionError("unreachable")
+
+
+def start_run(*, training_run_id: str, experiment_id: str, model_version_id: str, algorithm: str,
+              hyperparameter_space: str, tracking_uri: str, db_url: str) -> None:
+    """Writes the `running` row and checks that MLflow answers, before any data is read."""
+    tracking_uri = resolve(tracking_uri, TRACKING_URI_ENV, "mlflow_tracking_uri")
+    db_url = resolve(db_url, DB_URL_ENV, "run_db_url")
+    algo = get_algorithm(algorithm)
+    tracking.ensure_experiment(tracking_uri, experiment_id)
+    space = json.loads(hyperparameter_space) if hyperparameter_space.strip() else algo.default_space
+    row = {
+        "training_run_id": training_run_id,
+        "experiment_id": experiment_id,
+        "model_version_id": model_version(model_version_id, algo.name, training_run_id),
+        "algorithm_name": algo.name,
+        "framework": algo.framework,
+        "hyperparameters": {},
+        "hyperparameter_space": space,
+        "status": RUN_RUNNING,
+        "started_at": run_store.utcnow(),
+    }
+    _with_database(db_url, lambda engine: run_store.upsert_run(engine, row))
+
+
+def fail_run(*, training_run_id: str, db_url: str, state: str, error: str) -> bool:
+    """Marks a run `failed` unless it completed; returns whether it did.
+
+    Args:
+        training_run_id: The KFP run id.
+        db_url: The run table (or empty for SEALTRAIN_DB_URL).
+        state: The pipeline's final state (SUCCEEDED, FAILED, CANCELLED...).
+        error: What the orchestrator said went wrong.
+    """
+    if state == "SUCCEEDED":
+        return False
+    db_url = resolve(db_url, DB_URL_ENV, "run_db_url")
+
+    def write(engine: sa.Engine) -> bool:
+        existing = run_store.get_run(engine, training_run_id)
+        if existing and existing["status"] == RUN_COMPLETED:
+            return False
+        run_store.upsert_run(engine, {
+            "training_run_id": training_run_id,
+            "algorithm_name": existing["algorithm_name"] if existing else "unknown",
+            "hyperparameters": existing["hyperparameters"] if existing else {},
+            "status": RUN_FAILED,
+            "completed_at": run_store.utcnow(),
+            "error": f"{state}: {error}",
+        })
+        return True
+
+    return _with_database(db_url, write)
 
 
 def _flat_metrics(evaluation: dict) -> dict[str, float]:
@@ -41,7 +132,7 @@ def _flat_metrics(evaluation: dict) -> dict[str, float]:
 
 def record_run(*, training_run_id: str, experiment_id: str, model_version_id: str, tracking_uri: str, db_url: str,
                manifest_path: str, preprocessor_dir: str, model_dir: str, best_path: str, trials_path: str,
-               evaluation_path: str) -> tuple[TrainedModel, ValidationMetrics, dict]:
+               evaluation_path: str, report_paths: list[str]) -> tuple[TrainedModel, ValidationMetrics, dict]:
     """Logs the run to MLflow, upserts its `completed` row and builds the output records.
 
     Returns:
@@ -52,10 +143,11 @@ def record_run(*, training_run_id: str, experiment_id: str, model_version_id: st
     manifest = json.loads(Path(manifest_path).read_text())
     best = json.loads(Path(best_path).read_text())
     evaluation = json.loads(Path(evaluation_path).read_text())
-    model_meta = json.loads((Path(model_dir) / "model.json").read_text())
+    model_meta = json.loads((Path(model_dir) / MODEL_META_FILE).read_text())
     algorithm = get_algorithm(best["algorithm"])
-    model_version_id = model_version_id or f"{algorithm.name}-{training_run_id}"
+    version_id = model_version(model_version_id, algorithm.name, training_run_id)
     splits = manifest["splits"]
+    gate = evaluation["acceptance"]
     params = {
         **{f"hp_{k}": v for k, v in best["params"].items()},
         "algorithm": algorithm.name,
@@ -70,19 +162,26 @@ def record_run(*, training_run_id: str, experiment_id: str, model_version_id: st
     }
     tags = {
         "training_run_id": training_run_id,
-        "model_version_id": model_version_id,
+        "model_version_id": version_id,
         "data_fingerprint": manifest["data_fingerprint"],
         "split_manifest_fingerprint": manifest["fingerprint"],
+        "accepted": str(gate["accepted"]).lower(),
         **{f"{name}_fingerprint": s["fingerprint"] for name, s in splits.items()},
     }
-    logged = tracking.log_training_run(
-        tracking_uri, experiment_id, training_run_id, params, _flat_metrics(evaluation), tags,
-        {tracking.MODEL_ARTIFACT_PATH: model_dir, tracking.PREPROCESSOR_ARTIFACT_PATH: preprocessor_dir},
-        [manifest_path, best_path, trials_path, evaluation_path],
-    )
+    logged = tracking.log_training_run(tracking_uri, experiment_id, training_run_id, tracking.RunLog(
+        params=params,
+        metrics=_flat_metrics(evaluation),
+        tags=tags,
+        artifact_dirs={tracking.MODEL_ARTIFACT_PATH: model_dir, tracking.PREPROCESSOR_ARTIFACT_PATH: preprocessor_dir},
+        artifact_files=[manifest_path, best_path, trials_path, evaluation_path, *report_paths],
+        trials=pd.read_csv(trials_path),
+        serving_example=example_frame(Preprocessor.load(preprocessor_dir), manifest["dataset"]["feature_dtypes"]),
+        register=gate["accepted"],
+        registration_note=("registered: " if gate["accepted"] else "not registered: ") + gate["reason"],
+    ))
     trained = TrainedModel(
         training_run_id=training_run_id,
-        model_version_id=model_version_id,
+        model_version_id=version_id,
         experiment_id=experiment_id,
         algorithm_name=algorithm.name,
         framework=algorithm.framework,
@@ -111,13 +210,11 @@ def record_run(*, training_run_id: str, experiment_id: str, model_version_id: st
         precision_at_k=evaluation["precision_at_k"],
         confidence_interval=evaluation["confidence_interval"],
         bootstrap_samples=evaluation["bootstrap_samples"],
-        details=evaluation["details"],
+        details={**evaluation["details"], "acceptance": gate},
     )
-    engine = run_store.engine_for(db_url)
-    run_store.ensure_schema(engine)
-    run_store.upsert_run(engine, {
+    row = {
         "training_run_id": training_run_id,
-        "model_version_id": model_version_id,
+        "model_version_id": version_id,
         "experiment_id": experiment_id,
         "mlflow_run_id": logged["run_id"],
         "algorithm_name": algorithm.name,
@@ -136,6 +233,6 @@ def record_run(*, training_run_id: str, experiment_id: str, model_version_id: st
         "status": RUN_COMPLETED,
         "completed_at": run_store.utcnow(),
         "training_duration_seconds": trained.training_duration_seconds,
-    })
-    engine.dispose()
+    }
+    _with_database(db_url, lambda engine: run_store.upsert_run(engine, row))
     return trained, validation, {"tracking_uri": tracking_uri, **logged}

@@ -67,11 +67,16 @@ training_runs = sa.Table(
 RUN_STATUSES = (RUN_RUNNING, RUN_COMPLETED, RUN_FAILED)
 
 
+def normalise_url(url: str) -> str:
+    """Points a plain `postgresql://` URL at the psycopg2 driver."""
+    if url.startswith(("postgresql://", "postgres://")):
+        return "postgresql+psycopg2://" + url.split("://", 1)[1]
+    return url
+
+
 def engine_for(url: str) -> sa.Engine:
     """An engine for a `postgresql://` (driven by psycopg2) or `sqlite:///` URL."""
-    if url.startswith(("postgresql://", "postgres://")):
-        url = "postgresql+psycopg2://" + url.split("://", 1)[1]
-    return sa.create_engine(url, pool_pre_ping=True)
+    return sa.create_engine(normalise_url(url), pool_pre_ping=True)
 
 
 def ensure_schema(engine: sa.Engine) -> None:

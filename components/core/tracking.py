@@ -1,18 +1,56 @@
-"""MLflow logging of one training run: params, metrics, tags and versioned artifacts."""
+"""MLflow logging of one training run: params, metrics, tags, trials, artifacts and models."""
 
 from __future__ import annotations
 
+import os
+from dataclasses import dataclass
+from importlib import metadata
 from pathlib import Path
+import pandas as pd
 
 from .errors import ModelTrainerError
 
 MODEL_ARTIFACT_PATH = "model"
 PREPROCESSOR_ARTIFACT_PATH = "preprocessor"
+SERVING_MODEL_NAME = "serving_model"
+CANDIDATE_ALIAS = "candidate"
 MLFLOW_PARAM_LIMIT = 6000
+SERVING_DISTRIBUTIONS = ("sealtrain", "mlflow", "scikit-learn", "skops", "pandas", "numpy", "xgboost-cpu", "xgboost")
+
+# A tracking server that is down should fail the step in seconds, not after minutes of retries.
+os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "2")
+os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "30")
 
 
 class TrackingError(ModelTrainerError):
     """The MLflow tracking server could not be reached or refused a write."""
+
+
+@dataclass
+class RunLog:
+    """Everything one training run logs to MLflow.
+
+    Attributes:
+        params: Flat parameters; values are stringified.
+        metrics: Flat numeric metrics.
+        tags: Flat tags.
+        artifact_dirs: Directories to log, by artifact path (model, preprocessor).
+        artifact_files: Single files to log at the root (manifest, reports, trials).
+        trials: The tuning trials, logged as nested runs.
+        serving_example: A raw input row for the serving model's signature.
+        register: Whether the model passed the validation gate and is registered.
+        registration_note: Why it was or was not registered.
+    """
+
+    params: dict
+    metrics: dict
+    tags: dict
+    artifact_dirs: dict[str, str]
+    artifact_files: list[str]
+    trials: pd.DataFrame
+    serving_example: pd.DataFrame
+    register: bool
+    registration_note: str
 
 
 def _artifact_root(tracking_uri: str) -> str | None:
@@ -22,51 +60,97 @@ def _artifact_root(tracking_uri: str) -> str | None:
     return None
 
 
-def log_training_run(tracking_uri: str, experiment_name: str, run_name: str, params: dict, metrics: dict,
-                     tags: dict, artifact_dirs: dict[str, str], artifact_files: list[str]) -> dict:
-    """Logs one run to MLflow.
+def _failure(tracking_uri: str, exc: Exception) -> TrackingError:
+    return TrackingError(f"MLflow at {tracking_uri} failed: {exc}")
 
-    Args:
-        tracking_uri: Where MLflow is (`sqlite:///...`, `http://...`).
-        experiment_name: Created when missing.
-        run_name: The run's name (the training run id).
-        params: Flat parameters; values are stringified.
-        metrics: Flat numeric metrics.
-        tags: Flat tags.
-        artifact_dirs: Directories to log, by artifact path (model, preprocessor).
-        artifact_files: Single files to log at the root (manifest, reports).
 
-    Returns:
-        `run_id`, `experiment_id`, `artifact_uri` and the URI of every logged directory.
+def ensure_experiment(tracking_uri: str, name: str) -> str:
+    """Returns the id of an experiment, creating it when missing.
 
     Raises:
         TrackingError: MLflow was unreachable or refused; the message names the URI.
     """
     import mlflow
-    from mlflow.exceptions import MlflowException
 
     try:
         mlflow.set_tracking_uri(tracking_uri)
-        experiment = mlflow.get_experiment_by_name(experiment_name)
-        experiment_id = (
-            experiment.experiment_id
-            if experiment
-            else mlflow.create_experiment(experiment_name, artifact_location=_artifact_root(tracking_uri))
-        )
+        experiment = mlflow.get_experiment_by_name(name)
+        if experiment:
+            return experiment.experiment_id
+        return mlflow.create_experiment(name, artifact_location=_artifact_root(tracking_uri))
+    except Exception as exc:  # MlflowException, requests and OS errors all mean "unusable"
+        raise _failure(tracking_uri, exc) from exc
+
+
+def serving_requirements() -> list[str]:
+    """Pinned requirements of the serving model, from what is installed."""
+    pins = []
+    for name in SERVING_DISTRIBUTIONS:
+        try:
+            pins.append(f"{name}=={metadata.version(name)}")
+        except metadata.PackageNotFoundError:
+            continue
+    return pins
+
+
+def _log_trials(mlflow, experiment_id: str, trials: pd.DataFrame) -> None:
+    for row in trials.to_dict("records"):
+        with mlflow.start_run(experiment_id=experiment_id, run_name=f"trial-{row['number']}", nested=True):
+            mlflow.log_params({k.removeprefix("param_"): v for k, v in row.items() if k.startswith("param_") and pd.notna(v)})
+            mlflow.set_tag("state", row["state"])
+            if pd.notna(row.get("value")):
+                mlflow.log_metric("val_auc", float(row["value"]))
+
+
+def log_training_run(tracking_uri: str, experiment_name: str, run_name: str, log: RunLog) -> dict:
+    """Logs one run to MLflow, with its trials as nested runs, and registers the model if asked.
+
+    Returns:
+        `run_id`, `experiment_id`, `artifact_uri`, the URI of each logged directory,
+        `serving_model_uri`, and `registered_model`/`registered_version` when registered.
+
+    Raises:
+        TrackingError: MLflow was unreachable or refused; the message names the URI.
+    """
+    import mlflow
+
+    from .serving import SealtrainModel
+
+    experiment_id = ensure_experiment(tracking_uri, experiment_name)
+    try:
         with mlflow.start_run(experiment_id=experiment_id, run_name=run_name) as run:
-            mlflow.log_params({k: str(v)[:MLFLOW_PARAM_LIMIT] for k, v in params.items()})
-            mlflow.log_metrics({k: float(v) for k, v in metrics.items() if v is not None})
-            mlflow.set_tags(tags)
-            for path, directory in artifact_dirs.items():
+            mlflow.log_params({k: str(v)[:MLFLOW_PARAM_LIMIT] for k, v in log.params.items()})
+            mlflow.log_metrics({k: float(v) for k, v in log.metrics.items() if v is not None})
+            mlflow.set_tags({**log.tags, "registration": log.registration_note})
+            for path, directory in log.artifact_dirs.items():
                 mlflow.log_artifacts(directory, artifact_path=path)
-            for file in artifact_files:
+            for file in log.artifact_files:
                 mlflow.log_artifact(file)
+            _log_trials(mlflow, experiment_id, log.trials)
+            example = log.serving_example
+            info = mlflow.pyfunc.log_model(
+                name=SERVING_MODEL_NAME,
+                python_model=SealtrainModel(),
+                artifacts={"preprocessor": log.artifact_dirs[PREPROCESSOR_ARTIFACT_PATH],
+                           "model": log.artifact_dirs[MODEL_ARTIFACT_PATH]},
+                input_example=example,
+                pip_requirements=serving_requirements(),
+            )
             base = run.info.artifact_uri
-            return {
+            result = {
                 "run_id": run.info.run_id,
                 "experiment_id": experiment_id,
                 "artifact_uri": base,
-                **{f"{path}_uri": f"{base}/{path}" for path in artifact_dirs},
+                "serving_model_uri": info.model_uri,
+                **{f"{path}_uri": f"{base}/{path}" for path in log.artifact_dirs},
             }
-    except (MlflowException, OSError) as exc:
-        raise TrackingError(f"MLflow at {tracking_uri} failed: {exc}") from exc
+            if log.register:
+                version = mlflow.register_model(info.model_uri, experiment_name)
+                mlflow.MlflowClient().set_registered_model_alias(experiment_name, CANDIDATE_ALIAS, version.version)
+                mlflow.set_tag("registered_model_version", version.version)
+                result.update(registered_model=experiment_name, registered_version=str(version.version))
+            return result
+    except TrackingError:
+        raise
+    except Exception as exc:  # MlflowException, requests and OS errors all mean "unusable"
+        raise _failure(tracking_uri, exc) from exc

@@ -1,7 +1,7 @@
 """KFP component: MLflow, the run table and the design's output records."""
 
 from kfp import dsl
-from kfp.dsl import Artifact, Dataset, Input, Model, Output
+from kfp.dsl import HTML, Artifact, Dataset, Input, Model, Output
 
 from sealtrain.components.runtime import RUNTIME_IMAGE
 
@@ -19,11 +19,15 @@ def record_run(
     best_hyperparameters: Input[Artifact],
     trials: Input[Dataset],
     evaluation: Input[Artifact],
+    report: Input[HTML],
+    qc_report: Input[Artifact],
     trained_model: Output[Artifact],
     validation_metrics: Output[Artifact],
+    run_record: Output[Artifact],
 ):
     """Logs the run to MLflow, writes its `completed` row and emits the output records.
 
+    The model is registered (alias `candidate`) only when it passed the validation gate.
     It has side effects, so the pipeline never caches it.
 
     Args:
@@ -38,9 +42,14 @@ def record_run(
         best_hyperparameters: The tuning result.
         trials: The trials table.
         evaluation: The test evaluation.
+        report: The evaluation report (HTML), logged to MLflow.
+        qc_report: The data-quality report, logged to MLflow.
         trained_model: The design's TrainedModel record (JSON).
         validation_metrics: The design's ValidationMetrics record (JSON).
+        run_record: Where everything of this run is: MLflow run, registered model and the
+            URI of every artifact (JSON).
     """
+    import json
     from pathlib import Path
 
     from sealtrain.components.core import recording
@@ -57,8 +66,18 @@ def record_run(
         best_path=best_hyperparameters.path,
         trials_path=trials.path,
         evaluation_path=evaluation.path,
+        report_paths=[report.path, qc_report.path],
     )
     Path(trained_model.path).write_text(trained.to_json())
     Path(validation_metrics.path).write_text(validation.to_json())
-    trained_model.metadata.update({"mlflow_run_id": mlflow_run["run_id"], "mlflow_tracking_uri": mlflow_run["tracking_uri"]})
+    inputs = {"split_manifest": split_manifest, "preprocessor": preprocessor, "model": model,
+              "best_hyperparameters": best_hyperparameters, "trials": trials, "evaluation": evaluation,
+              "report": report, "qc_report": qc_report, "trained_model": trained_model,
+              "validation_metrics": validation_metrics}
+    Path(run_record.path).write_text(json.dumps({
+        "training_run_id": training_run_id,
+        "mlflow": mlflow_run,
+        "artifacts": {name: artifact.uri for name, artifact in inputs.items()},
+    }, indent=2))
+    trained_model.metadata["mlflow_run_id"] = mlflow_run["run_id"]
     print(f"[sealtrain] recorded run {training_run_id}: MLflow run {mlflow_run['run_id']}")

@@ -75,6 +75,7 @@ def split_dataset(
         "drop_columns": list(drop_columns),
         "time_column": time_column,
         "feature_columns": spec.feature_columns(raw),
+        "feature_dtypes": {name: str(raw[name].dtype) for name in spec.feature_columns(raw)},
     }
     for name, artifact in outputs.items():
         tables.write_parquet(result.tables[name], artifact.path)

@@ -1,0 +1,129 @@
+"""The evaluation report: one self-contained HTML page with real plots.
+
+The plots are PNGs embedded as data URIs, so the page renders in the KFP UI (HTML
+artifact), in MLflow's artifact viewer and straight from disk alike.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+
+import numpy as np
+from sklearn.metrics import precision_recall_curve, roc_curve
+
+THRESHOLD_GRID = 101
+
+
+def _png(fig) -> str:
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=90, bbox_inches="tight")
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
+
+
+def _figures(y: np.ndarray, p: np.ndarray, threshold: float, bins: list[dict]) -> dict[str, str]:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figures = {}
+    fig, ax = plt.subplots(figsize=(4.5, 4))
+    fpr, tpr, _ = roc_curve(y, p)
+    ax.plot(fpr, tpr, label="model")
+    ax.plot([0, 1], [0, 1], "--", color="grey", label="chance")
+    ax.set(xlabel="false positive rate", ylabel="true positive rate", title="ROC curve (test)")
+    ax.legend(loc="lower right")
+    figures["ROC curve"] = _png(fig)
+    plt.close(fig)
+
+    fig, ax = plt.subplots(figsize=(4.5, 4))
+    precision, recall, _ = precision_recall_curve(y, p)
+    ax.plot(recall, precision)
+    ax.axhline(y.mean(), linestyle="--", color="grey", label=f"prevalence {y.mean():.3f}")
+    ax.set(xlabel="recall", ylabel="precision", title="Precision-recall curve (test)")
+    ax.legend(loc="upper right")
+    figures["Precision-recall curve"] = _png(fig)
+    plt.close(fig)
+
+    fig, ax = plt.subplots(figsize=(4.5, 4))
+    ax.plot([0, 1], [0, 1], "--", color="grey", label="perfect calibration")
+    ax.plot([b["mean_score"] for b in bins], [b["observed_rate"] for b in bins], "o-", label="model")
+    ax.set(xlabel="mean predicted probability", ylabel="observed positive rate", title="Calibration (test)")
+    ax.legend(loc="upper left")
+    figures["Calibration curve"] = _png(fig)
+    plt.close(fig)
+
+    fig, ax = plt.subplots(figsize=(4.5, 4))
+    edges = np.linspace(0, 1, 41)
+    ax.hist(p[y == 0], bins=edges, alpha=0.6, density=True, label="negative")
+    ax.hist(p[y == 1], bins=edges, alpha=0.6, density=True, label="positive")
+    ax.axvline(threshold, color="black", linestyle=":", label=f"threshold {threshold:.3f}")
+    ax.set(xlabel="predicted probability", ylabel="density", title="Scores by class (test)")
+    ax.legend()
+    figures["Score distributions"] = _png(fig)
+    plt.close(fig)
+
+    fig, ax = plt.subplots(figsize=(4.5, 4))
+    grid = np.linspace(0, 1, THRESHOLD_GRID)
+    predicted = p[None, :] >= grid[:, None]
+    tp = (predicted & (y == 1)).sum(axis=1)
+    fp = (predicted & (y == 0)).sum(axis=1)
+    fn = (y == 1).sum() - tp
+    with np.errstate(invalid="ignore", divide="ignore"):
+        ax.plot(grid, np.where(tp + fp > 0, tp / (tp + fp), np.nan), label="precision")
+        ax.plot(grid, tp / max((y == 1).sum(), 1), label="recall")
+        ax.plot(grid, np.where(2 * tp + fp + fn > 0, 2 * tp / (2 * tp + fp + fn), np.nan), label="F1")
+    ax.axvline(threshold, color="black", linestyle=":", label="chosen on validation")
+    ax.set(xlabel="threshold", ylabel="value", title="Threshold analysis (test)")
+    ax.legend()
+    figures["Threshold analysis"] = _png(fig)
+    plt.close(fig)
+    return figures
+
+
+def render_report(y: np.ndarray, p: np.ndarray, evaluation: dict, title: str) -> str:
+    """Builds the HTML report of an evaluation.
+
+    Args:
+        y: Test labels.
+        p: Test scores.
+        evaluation: The output of `evaluation.evaluate` (with train/validation metrics).
+        title: The page title.
+    """
+    threshold = evaluation["optimal_threshold"]
+    figures = _figures(y, p, threshold, evaluation["details"]["calibration_bins"])
+    rows = []
+    for name, value in evaluation["test_metrics"].items():
+        bounds = evaluation["confidence_interval"].get(name)
+        interval = f"{bounds[0]:.4f} – {bounds[1]:.4f}" if bounds else ""
+        train = evaluation.get("train_metrics", {}).get(name)
+        val = evaluation.get("validation_metrics", {}).get(name)
+        cells = [f"{v:.4f}" if v is not None else "" for v in (train, val, value)]
+        rows.append(f"<tr><th>{html.escape(name)}</th>" + "".join(f"<td>{c}</td>" for c in cells) + f"<td>{interval}</td></tr>")
+    at_k = "".join(f"<tr><th>precision@{k}</th><td>{v:.4f}</td></tr>" for k, v in evaluation["precision_at_k"].items())
+    notes = "".join(f"<li>{html.escape(n)}</li>" for n in evaluation["details"]["notes"])
+    acceptance = evaluation.get("acceptance")
+    verdict = (f"<p><b>Validation gate:</b> {'accepted' if acceptance['accepted'] else 'rejected'}: "
+               f"{html.escape(acceptance['reason'])}</p>") if acceptance else ""
+    plots = "".join(
+        f'<figure><img alt="{html.escape(name)}" src="{uri}"><figcaption>{html.escape(name)}</figcaption></figure>'
+        for name, uri in figures.items()
+    )
+    boot = evaluation["details"]["bootstrap"]
+    return f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>
+<style>body{{font-family:sans-serif;margin:1.5em}}table{{border-collapse:collapse}}
+td,th{{border:1px solid #ccc;padding:.25em .6em;text-align:right}}figure{{display:inline-block;margin:.5em}}</style>
+</head><body>
+<h1>{html.escape(title)}</h1>
+<p>{evaluation['details']['test_samples']} test rows; decision threshold {threshold:.4f}, chosen on the validation split.
+95% intervals: percentile bootstrap, {boot['samples']} resamples of whole {boot['unit']}s.</p>
+{verdict}
+<table><tr><th>metric</th><th>train</th><th>validation</th><th>test</th><th>test 95% CI</th></tr>{''.join(rows)}</table>
+<h2>Precision at k</h2><table>{at_k}</table>
+<ul>{notes}</ul>
+<h2>Plots</h2>{plots}
+</body></html>
+"""

@@ -1,0 +1,3 @@
+from .component import finalize_run
+
+__all__ = ["finalize_run"]

