@@ -49,11 +49,11 @@ def _pipeline_arguments(args: argparse.Namespace, out: Path) -> dict:
     elif not args.label:
         raise UsageError("--label is required with --data")
     else:
-        data, label, positive, group = Path(args.data), args.label, args.positive_class or "", args.group or ""
-    data = data.resolve()
+        data, label, positive, group = args.data, args.label, args.positive_class or "", args.group or ""
+    data = str(data) if str(data).startswith(tables.GCS_SCHEME) else str(Path(data).resolve())
     try:
         splitting.check_ratios(dict(zip(SPLITS, args.split_ratios)), args.split_tolerance)
-        fingerprint = tables.file_sha256(str(data))
+        fingerprint = tables.source_fingerprint(data)
         upstream = ""
         if args.qc_report:
             upstream = Path(args.qc_report).read_text()
@@ -63,7 +63,7 @@ def _pipeline_arguments(args: argparse.Namespace, out: Path) -> dict:
     except OSError as exc:
         raise UsageError(f"--qc-report {args.qc_report}: {exc.strerror}") from None
     return {
-        "data_uri": str(data),
+        "data_uri": data,
         "label_column": label,
         "positive_class": positive,
         "group_column": group,
@@ -219,7 +219,8 @@ def _parser() -> argparse.ArgumentParser:
     run = commands.add_parser("run", help="run the training pipeline locally with kfp.local",
                               description="Run the whole pipeline locally. Without --data it trains on the bundled "
                                           "covid_testing demo (label 'result', group 'subject_id').")
-    run.add_argument("--data", help="input table: CSV, TSV (optionally .gz) or Parquet; default: the bundled demo")
+    run.add_argument("--data", help="input table: CSV, TSV (optionally .gz) or Parquet, a path or gs:// URI; "
+                                    "default: the bundled demo")
     run.add_argument("--label", help="binary label column (required with --data)")
     run.add_argument("--positive-class", help="label value that counts as positive (inferred for 0/1, true/false)")
     run.add_argument("--group", help="patient/group id column: no id ever appears in two splits")

@@ -45,9 +45,7 @@ def covid_splits(covid) -> splitting.SplitResult:
 POSTGRES_ADMIN_URL = "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres"
 
 
-@pytest.fixture
-def postgres_url():
-    """A fresh database on the real PostgreSQL server; an unreachable server fails the test."""
+def _database():
     import uuid
 
     import sqlalchemy as sa
@@ -63,3 +61,15 @@ def postgres_url():
     with admin.connect() as conn:
         conn.execute(sa.text(f'DROP DATABASE "{name}" WITH (FORCE)'))
     admin.dispose()
+
+
+@pytest.fixture
+def postgres_url():
+    """A fresh database on the real PostgreSQL server; an unreachable server fails the test."""
+    yield from _database()
+
+
+@pytest.fixture(scope="module")
+def postgres_database():
+    """Like `postgres_url`, shared by the tests of one module."""
+    yield from _database()

@@ -52,9 +52,9 @@ def test_fingerprint_ignores_index_but_sees_values(kostecki):
     assert tables.fingerprint(changed) != tables.fingerprint(kostecki)
 
 
-def test_file_sha256_changes_with_content(tmp_path):
+def test_source_fingerprint_changes_with_content(tmp_path):
     path = tmp_path / "x.csv"
     pd.DataFrame({"a": [1]}).to_csv(path, index=False)
-    before = tables.file_sha256(str(path))
+    before = tables.source_fingerprint(str(path))
     pd.DataFrame({"a": [2]}).to_csv(path, index=False)
-    assert tables.file_sha256(str(path)) != before
+    assert tables.source_fingerprint(str(path)) != before

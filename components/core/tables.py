@@ -15,6 +15,7 @@ from .errors import InvalidInputError
 CSV_SUFFIXES = (".csv", ".csv.gz", ".tsv", ".tsv.gz")
 PARQUET_SUFFIXES = (".parquet", ".pq")
 SUPPORTED = CSV_SUFFIXES + PARQUET_SUFFIXES
+GCS_SCHEME = "gs://"
 
 
 def _format_of(name: str) -> str:
@@ -34,11 +35,38 @@ def _csv_header(raw: bytes, name: str, sep: str) -> list[str]:
     return next(csv.reader([first], delimiter=sep), [])
 
 
+def _gcs_blob(uri: str):
+    from google.api_core import exceptions
+    from google.cloud import storage
+
+    bucket, _, name = uri.removeprefix(GCS_SCHEME).partition("/")
+    try:
+        blob = storage.Client().bucket(bucket).get_blob(name)
+    except exceptions.GoogleAPIError as exc:
+        raise InvalidInputError(f"{uri}: cannot be read from Cloud Storage ({exc})") from exc
+    if blob is None:
+        raise InvalidInputError(f"{uri}: no such object")
+    return blob
+
+
+def _read_bytes(path: str) -> bytes:
+    if path.startswith(GCS_SCHEME):
+        return _gcs_blob(path).download_as_bytes()
+    file = Path(path)
+    if not file.is_file():
+        raise InvalidInputError(f"{path}: no such file")
+    try:
+        return file.read_bytes()
+    except OSError as exc:
+        raise InvalidInputError(f"{path}: cannot be read ({exc.strerror})") from exc
+
+
 def read_table(path: str) -> pd.DataFrame:
-    """Reads a CSV/TSV (optionally gzipped) or Parquet file.
+    """Reads a CSV/TSV (optionally gzipped) or Parquet table from a file or `gs://` object.
 
     Args:
-        path: A local file path.
+        path: A local file path or a `gs://bucket/object` URI (credentials from the
+            environment, as google-cloud-storage finds them).
 
     Returns:
         The table, with the file's own column names.
@@ -48,13 +76,7 @@ def read_table(path: str) -> pd.DataFrame:
             has duplicate column names.
     """
     fmt = _format_of(path)
-    file = Path(path)
-    if not file.is_file():
-        raise InvalidInputError(f"{path}: no such file")
-    try:
-        raw = file.read_bytes()
-    except OSError as exc:
-        raise InvalidInputError(f"{path}: cannot be read ({exc.strerror})") from exc
+    raw = _read_bytes(path)
     if not raw.strip():
         raise InvalidInputError(f"{path}: the file is empty")
     try:
@@ -100,8 +122,15 @@ def read_parquet(path: str) -> pd.DataFrame:
     return pd.read_parquet(path)
 
 
-def file_sha256(path: str) -> str:
-    """SHA-256 of a file's bytes: the data fingerprint that keys cached pipeline steps."""
+def source_fingerprint(path: str) -> str:
+    """The data fingerprint that keys cached pipeline steps.
+
+    A file's SHA-256; for a `gs://` object its generation and MD5, which change whenever
+    the object is rewritten, without downloading it.
+    """
+    if path.startswith(GCS_SCHEME):
+        blob = _gcs_blob(path)
+        return f"gcs:{blob.generation}:{blob.md5_hash}"
     if not Path(path).is_file():
         raise InvalidInputError(f"{path}: no such file")
     digest = hashlib.sha256()

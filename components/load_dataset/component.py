@@ -11,17 +11,17 @@ def load_dataset(data_uri: str, data_fingerprint: str, dataset: Output[Dataset])
     """Reads a CSV/TSV/Parquet table and writes it as Parquet.
 
     Args:
-        data_uri: Path of the input table.
-        data_fingerprint: SHA-256 of the file's bytes, or empty. When given, the file must
-            still match it; it also keys the step cache, so changed data never reuses a
-            stale result.
+        data_uri: Path or `gs://` URI of the input table.
+        data_fingerprint: The source's fingerprint (a file's SHA-256; a `gs://` object's
+            generation and MD5), or empty. When given, the source must still match it; it
+            also keys the step cache, so changed data never reuses a stale result.
         dataset: The table as Parquet, with its fingerprint and row count in metadata.
     """
     from sealtrain.components.core import tables
     from sealtrain.components.core.constants import META_FINGERPRINT, META_ROWS
     from sealtrain.components.core.errors import InvalidInputError
 
-    if data_fingerprint and tables.file_sha256(data_uri) != data_fingerprint:
+    if data_fingerprint and tables.source_fingerprint(data_uri) != data_fingerprint:
         raise InvalidInputError(f"{data_uri}: content changed since its fingerprint {data_fingerprint[:12]} was taken")
     frame = tables.read_table(data_uri)
     tables.write_parquet(frame, dataset.path)

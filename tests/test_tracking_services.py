@@ -1,0 +1,205 @@
+"""Tracking and records against real services: PostgreSQL, an `mlflow server` process and a
+Cloud Storage emulator (gcp-storage-emulator speaking the real GCS JSON API on loopback)."""
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+
+import pytest
+import sqlalchemy as sa
+
+from sealtrain.components.core import recording, run_store, tracking
+
+pytestmark = pytest.mark.postgres
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _wait_for(url: str, process: subprocess.Popen, seconds: float = 60) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"{process.args[0]} exited with {process.returncode}")
+        try:
+            urllib.request.urlopen(url, timeout=2)
+            return
+        except OSError:
+            time.sleep(0.5)
+    raise RuntimeError(f"{url} did not answer within {seconds}s")
+
+
+@pytest.fixture(scope="module")
+def mlflow_server(tmp_path_factory):
+    """A real MLflow tracking server on loopback, with its own SQLite store and artifact root."""
+    root = tmp_path_factory.mktemp("mlflow")
+    port = _free_port()
+    env = {**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "mlflow", "server", "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
+         "--backend-store-uri", f"sqlite:///{root / 'mlflow.db'}", "--artifacts-destination", str(root / "artifacts")],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env,
+    )
+    try:
+        _wait_for(f"http://127.0.0.1:{port}/health", process)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+@pytest.fixture(scope="module")
+def gcs(kostecki):
+    """A Cloud Storage emulator holding the KosteckiDillon table as gs://sealtrain-data/kostecki.csv."""
+    port = _free_port()
+    process = subprocess.Popen(
+        [os.path.join(os.path.dirname(sys.executable), "gcp-storage-emulator"), "start", "--host", "127.0.0.1",
+         "--port", str(port), "--in-memory"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    env = {"STORAGE_EMULATOR_HOST": f"http://127.0.0.1:{port}", "GOOGLE_CLOUD_PROJECT": "sealtrain-test"}
+    try:
+        _wait_for(f"http://127.0.0.1:{port}/storage/v1/b", process)
+        saved = {k: os.environ.get(k) for k in env}
+        os.environ.update(env)
+        from google.cloud import storage
+
+        storage.Client().create_bucket("sealtrain-data").blob("kostecki.csv").upload_from_string(
+            kostecki.to_csv(index=False)
+        )
+        yield env
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+        process.terminate()
+        process.wait(timeout=30)
+
+
+def _sealtrain(*args, env):
+    return subprocess.run([sys.executable, "-m", "sealtrain.pipelines.cli", *args], capture_output=True, text=True,
+                          env={**os.environ, **env})
+
+
+@pytest.fixture(scope="module")
+def service_runs(tmp_path_factory, mlflow_server, gcs, request):
+    """A run on gs:// data recorded in Postgres and a live MLflow, an identical cached rerun, and a failing run."""
+    database = request.getfixturevalue("postgres_database")
+    work = tmp_path_factory.mktemp("services")
+    common = ["--label", "headache", "--positive-class", "yes", "--group", "id", "--drop", "rownames",
+              "--trials", "6", "--bootstrap-samples", "100", "--mlflow-uri", mlflow_server, "--db-url", database,
+              "--output", str(work / "out"), "--experiment", "services"]
+    runs = [
+        _sealtrain("run", "--data", "gs://sealtrain-data/kostecki.csv", *common, "--cache", "--summary-json",
+                   str(work / f"{name}.json"), env=gcs)
+        for name in ("first", "second")
+    ]
+    runs.append(_sealtrain("run", "--data", "gs://sealtrain-data/kostecki.csv", *common, "--min-auc", "0.99",
+                           "--summary-json", str(work / "strict.json"), env=gcs))
+    runs.append(_sealtrain("run", "--data", "gs://sealtrain-data/kostecki.csv", *common[:-4], "--label", "nope",
+                           "--output", str(work / "out"), "--experiment", "services", env=gcs))
+    return work, database, runs
+
+
+def _rows(database):
+    engine = run_store.engine_for(database)
+    with engine.connect() as conn:
+        rows = [dict(r) for r in conn.execute(sa.select(run_store.training_runs)).mappings()]
+    engine.dispose()
+    return rows
+
+
+def test_gs_data_run_leaves_a_completed_row_and_an_mlflow_run(service_runs, mlflow_server):
+    import mlflow
+
+    work, database, (first, *_) = service_runs
+    assert first.returncode == 0, first.stderr + first.stdout[-2000:]
+    summary = json.loads((work / "first.json").read_text())
+    assert summary["dataset"]["source"] == "gs://sealtrain-data/kostecki.csv"
+    row = next(r for r in _rows(database) if r["training_run_id"] == summary["training_run_id"])
+    assert row["status"] == "completed" and row["mlflow_run_id"] == summary["mlflow"]["run_id"]
+    assert row["test_metrics"]["auc"] == summary["metrics"]["test"]["auc"]
+    assert row["model_artifact_uri"].startswith("mlflow-artifacts:/")
+    run = mlflow.MlflowClient(mlflow_server).get_run(summary["mlflow"]["run_id"])
+    assert {"train_auc", "test_auc"} <= set(run.data.metrics)
+
+
+def test_registered_version_loads_by_alias_and_predicts_raw_rows(service_runs, mlflow_server, kostecki):
+    import mlflow
+
+    work, _, _ = service_runs
+    summary = json.loads((work / "first.json").read_text())
+    mlflow.set_tracking_uri(mlflow_server)
+    model = mlflow.pyfunc.load_model("models:/services@candidate")
+    assert len(model.predict(kostecki.drop(columns=["headache"]).tail(10))) == 10
+    version = mlflow.MlflowClient().get_model_version_by_alias("services", "candidate")
+    assert version.run_id in (summary["mlflow"]["run_id"], json.loads((work / "second.json").read_text())["mlflow"]["run_id"])
+
+
+def test_cached_rerun_adds_exactly_one_row(service_runs):
+    work, database, (first, second, *_) = service_runs
+    assert second.returncode == 0, second.stderr
+    ids = {json.loads((work / f"{n}.json").read_text())["training_run_id"] for n in ("first", "second")}
+    completed = [r for r in _rows(database) if r["training_run_id"] in ids]
+    assert len(completed) == 2 and all(r["status"] == "completed" for r in completed)
+    assert len(json.loads((work / "second.json").read_text())["cached_tasks"]) == 8
+
+
+def test_a_model_below_the_bar_is_recorded_but_not_registered(service_runs, mlflow_server):
+    import mlflow
+
+    work, _, (_, _, strict, _) = service_runs
+    assert strict.returncode == 0, strict.stderr
+    summary = json.loads((work / "strict.json").read_text())
+    assert summary["acceptance"]["accepted"] is False
+    assert summary["mlflow"]["registered_version"] is None
+    tags = mlflow.MlflowClient(mlflow_server).get_run(summary["mlflow"]["run_id"]).data.tags
+    assert tags["registration"].startswith("not registered: lower 95% bound of test AUC")
+
+
+def test_a_failing_run_leaves_a_failed_row(service_runs):
+    _, database, (*_, failing) = service_runs
+    assert failing.returncode == 1
+    failed = [r for r in _rows(database) if r["status"] == "failed"]
+    assert len(failed) == 1 and failed[0]["error"].startswith("FAILED")
+    assert failed[0]["completed_at"] is not None
+
+
+def test_unreachable_run_table_fails_after_bounded_retries_without_the_password(monkeypatch):
+    monkeypatch.setattr(recording, "DB_RETRY_SECONDS", 0.01)
+    url = "postgresql://trainer:s3cret@127.0.0.1:1/runs"
+    with pytest.raises(recording.RunRecordError, match=r"run table at postgresql\+psycopg2://trainer:\*\*\*@127.0.0.1:1/runs "
+                                                        r"unreachable after 3 attempts") as caught:
+        recording.fail_run(training_run_id="r", db_url=url, state="FAILED", error="x")
+    assert "s3cret" not in str(caught.value)
+
+
+def test_unreachable_tracking_server_is_named():
+    started = time.monotonic()
+    with pytest.raises(tracking.TrackingError, match=r"MLflow at http://127.0.0.1:1 failed"):
+        tracking.ensure_experiment("http://127.0.0.1:1", "x")
+    assert time.monotonic() - started < 60
+
+
+def test_missing_endpoints_name_the_parameter_and_variable(monkeypatch):
+    monkeypatch.delenv("SEALTRAIN_DB_URL", raising=False)
+    with pytest.raises(recording.InvalidInputError, match="run_db_url is empty and SEALTRAIN_DB_URL is not set"):
+        recording.fail_run(training_run_id="r", db_url="", state="FAILED", error="x")
+
+
+def test_a_succeeded_pipeline_is_never_marked_failed(tmp_path):
+    url = f"sqlite:///{tmp_path / 'runs.db'}"
+    assert recording.fail_run(training_run_id="r", db_url=url, state="SUCCEEDED", error="") is False
+    assert recording.fail_run(training_run_id="r", db_url=url, state="FAILED", error="boom") is True
+    engine = run_store.engine_for(url)
+    assert run_store.get_run(engine, "r")["status"] == "failed"
+    engine.dispose()
