@@ -83,6 +83,15 @@ debian_mirror() {
     printf '%s\n' "$url"
 }
 
+# Every source change leaves a few GB of superseded layers behind; past a limit, start over
+# (the base is re-imported from the cached rootfs and the build cache refills).
+MAX_GB="${SEALTRAIN_PODMAN_MAX_GB:-25}"
+used_gb=$(( $(du -sk "$STATE/storage" 2>/dev/null | cut -f1 || echo 0) / 1024 / 1024 ))
+if [ "$used_gb" -gt "$MAX_GB" ]; then
+    log "podman storage holds ${used_gb} GB (> SEALTRAIN_PODMAN_MAX_GB=$MAX_GB): podman image prune --all"
+    podman image prune --all --force >/dev/null
+fi
+
 ROOTFS_TAR="$STATE/bookworm-rootfs.tar"
 if [ ! -s "$ROOTFS_TAR" ]; then
     MIRROR="$(debian_mirror)" || die "no bookworm mirror found in /etc/apt/sources.list*"
@@ -121,7 +130,8 @@ podman run --rm --network none "${ULIMITS[@]}" "$BASE_IMAGE" python3 -c 'import 
     || die "$BASE_IMAGE does not run python3"
 
 # --- (b) the sealtrain image -------------------------------------------------------------------
-# The context is a clean copy of exactly what the Dockerfile may COPY (the same files
+# --format docker: the image format Docker and podman's Docker API build (the layer cache is
+# then shared with pipelines/image.py's builds). The context is a clean copy of exactly what the Dockerfile may COPY (the same files
 # pipelines/image.py sends to an engine), so caches and virtualenvs in the checkout never
 # reach the build and both ways of building share the layer cache.
 rm -rf "$STATE/context"
@@ -129,7 +139,7 @@ rm -rf "$STATE/context"
     "$REPO" "$STATE/context" || die "cannot export the build context"
 log "(b) podman build -f images/Dockerfile --build-arg BASE_IMAGE=$BASE_IMAGE -t $IMAGE (log: $STATE/build.log)"
 build_start=$SECONDS
-if ! podman build --layers "${ULIMITS[@]}" \
+if ! podman build --layers --format docker "${ULIMITS[@]}" \
         -f "$STATE/context/images/Dockerfile" \
         --build-arg "BASE_IMAGE=$BASE_IMAGE" --build-arg "VERSION=$VERSION" \
         -t "$IMAGE" "$STATE/context" > "$STATE/build.log" 2>&1; then

@@ -37,6 +37,37 @@ def _write_atomically(path: Path, text: str) -> None:
     os.replace(handle.name, path)
 
 
+def _candidate(args: argparse.Namespace) -> dict:
+    """The model candidate's pipeline arguments, from --model-candidate or --algorithm."""
+    from sealtrain.components.core import tuning
+    from sealtrain.components.core.errors import ModelTrainerError
+
+    if args.model_candidate:
+        try:
+            candidate = json.loads(Path(args.model_candidate).read_text())
+        except (OSError, json.JSONDecodeError) as exc:
+            raise UsageError(f"--model-candidate {args.model_candidate}: {exc}") from None
+        unknown = set(candidate) - {"model_version_id", "algorithm_name", "hyperparameter_space", "default_hyperparameters"}
+        if not isinstance(candidate, dict) or "algorithm_name" not in candidate or unknown:
+            raise UsageError(f"--model-candidate {args.model_candidate}: needs algorithm_name and may have "
+                             f"model_version_id, hyperparameter_space, default_hyperparameters (unknown: {sorted(unknown)})")
+        chosen = {
+            "algorithm": candidate["algorithm_name"],
+            "model_version_id": candidate.get("model_version_id", ""),
+            "hyperparameter_space": json.dumps(candidate["hyperparameter_space"]) if candidate.get("hyperparameter_space") else "",
+            "default_hyperparameters": json.dumps(candidate.get("default_hyperparameters") or {}),
+        }
+    else:
+        chosen = {"algorithm": args.algorithm, "model_version_id": "", "hyperparameter_space": "",
+                  "default_hyperparameters": ""}
+    try:
+        tuning.plan(chosen["algorithm"], chosen["hyperparameter_space"], chosen["default_hyperparameters"], args.trials,
+                    args.tuning_workers, args.tuning_metric)
+    except ModelTrainerError as exc:
+        raise UsageError(f"{type(exc).__name__}: {exc}") from None
+    return chosen
+
+
 def _pipeline_arguments(args: argparse.Namespace, out: Path) -> dict:
     from sealtrain.components.core import quality, splitting, tables
     from sealtrain.components.core.constants import SPLITS
@@ -76,8 +107,13 @@ def _pipeline_arguments(args: argparse.Namespace, out: Path) -> dict:
         "fail_on_duplicates": args.fail_on_duplicates,
         "data_fingerprint": fingerprint,
         "upstream_qc_report": upstream,
-        "algorithm": args.algorithm,
+        **_candidate(args),
         "n_trials": args.trials,
+        "tuning_workers": args.tuning_workers,
+        "tuning_metric": args.tuning_metric,
+        "tuning_timeout": args.tuning_timeout,
+        "warm_start": args.warm_start,
+        "optuna_storage_url": args.optuna_storage or f"sqlite:///{out / 'optuna.db'}",
         "seed": args.seed,
         "bootstrap_samples": args.bootstrap_samples,
         "min_auc": args.min_auc,
@@ -235,8 +271,21 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--stratify", action="store_true", help="give every split its share of positive patients")
     run.add_argument("--fail-on-duplicates", action="store_true",
                      help="fail when identical feature rows land in two splits (default: report the count)")
-    run.add_argument("--algorithm", default=DEFAULT_ALGORITHM, choices=sorted(REGISTRY))
+    model = run.add_mutually_exclusive_group()
+    model.add_argument("--algorithm", default=DEFAULT_ALGORITHM, choices=sorted(REGISTRY))
+    model.add_argument("--model-candidate", metavar="FILE",
+                       help="JSON model candidate: algorithm_name, hyperparameter_space, default_hyperparameters, "
+                            "model_version_id")
     run.add_argument("--trials", type=int, default=DEFAULT_N_TRIALS, help="Optuna trials (default %(default)s)")
+    run.add_argument("--tuning-workers", type=int, default=1,
+                     help="parallel tuning tasks sharing one Optuna study (default %(default)s)")
+    run.add_argument("--tuning-metric", default="auc", choices=("auc", "pr_auc", "log_loss"),
+                     help="validation objective of tuning (default %(default)s)")
+    run.add_argument("--tuning-timeout", type=float, default=0.0, metavar="SECONDS",
+                     help="wall-clock limit of each tuning worker (default: none)")
+    run.add_argument("--warm-start", action="store_true",
+                     help="try the best configuration of the last completed run of the algorithm first")
+    run.add_argument("--optuna-storage", metavar="URL", help="Optuna RDB storage (default: SQLite in --output)")
     run.add_argument("--seed", type=int, default=42, help="seed of tuning, training and bootstrap (default %(default)s)")
     run.add_argument("--bootstrap-samples", type=int, default=DEFAULT_BOOTSTRAP_SAMPLES,
                      help="bootstrap resamples for the test intervals (default %(default)s)")

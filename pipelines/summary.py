@@ -48,6 +48,8 @@ def build_summary(record: dict, pipeline_root: str, cached: list[str]) -> dict:
             "preprocessor": paths["preprocessor"],
             "model": paths["model"],
             "report": paths["report"],
+            "trials": paths["trials"],
+            "tuning_history": paths["tuning_history"],
             "model_artifact_uri": trained["model_artifact_uri"],
             "preprocessing_artifact_uri": trained["preprocessing_artifact_uri"],
             "serving_model_uri": mlflow["serving_model_uri"],
@@ -97,7 +99,7 @@ def render(summary: dict) -> str:
         row = [summary["metrics"][s].get(name) for s in (TRAIN, VALIDATION, TEST)]
         ci = summary["confidence_interval"].get(name)
         interval = f"  [{ci[0]:.4f}, {ci[1]:.4f}]" if ci else ""
-        lines.append(f"{name:<19}" + "".join(f"{v:>8.4f}" for v in row) + interval)
+        lines.append(f"{name:<19}" + "".join(f"{v:>8.4f}" if v is not None else f"{'n/a':>8}" for v in row) + interval)
     lines.append("")
     gate = summary["acceptance"]
     lines.append(f"Validation gate: {'accepted' if gate['accepted'] else 'rejected'} ({gate['reason']})")

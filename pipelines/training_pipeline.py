@@ -24,13 +24,16 @@ from sealtrain.components.core.constants import (
     TRAIN,
     VALIDATION,
 )
-from sealtrain.components.core.recording import DB_URL_ENV, TRACKING_URI_ENV
+from sealtrain.components.core.recording import DB_URL_ENV, OPTUNA_STORAGE_ENV, TRACKING_URI_ENV
 from sealtrain.components.evaluate_model import evaluate_model
 from sealtrain.components.finalize_run import finalize_run
 from sealtrain.components.fit_preprocessor import fit_preprocessor
 from sealtrain.components.load_dataset import load_dataset
+from sealtrain.components.plan_tuning import plan_tuning
 from sealtrain.components.qc_gate import qc_gate
+from sealtrain.components.recall_best_config import recall_best_config
 from sealtrain.components.record_run import record_run
+from sealtrain.components.select_best_trial import select_best_trial
 from sealtrain.components.split_dataset import split_dataset
 from sealtrain.components.start_run import start_run
 from sealtrain.components.train_model import train_model
@@ -55,6 +58,14 @@ def _use_cluster_endpoints(task: dsl.PipelineTask) -> None:
     kubernetes.use_secret_as_env(task, DB_SECRET, {DB_URL_ENV: DB_URL_ENV})
 
 
+def _use_tuning_storage(task: dsl.PipelineTask) -> None:
+    # The storage URL names no user or password: libpq reads PGUSER and PGPASSWORD.
+    kubernetes.use_config_map_as_env(
+        task, ENDPOINTS_CONFIG_MAP, {OPTUNA_STORAGE_ENV: OPTUNA_STORAGE_ENV, "PGUSER": "PGUSER"}
+    )
+    kubernetes.use_secret_as_env(task, DB_SECRET, {"PGPASSWORD": "PGPASSWORD"})
+
+
 def _set_resources(task: dsl.PipelineTask) -> None:
     (cpu_request, cpu_limit), (memory_request, memory_limit) = RESOURCES.get(
         task.component_spec.name.replace("_", "-"), DEFAULT_RESOURCES
@@ -74,7 +85,13 @@ def training_pipeline(
     upstream_qc_report: str = "",
     algorithm: str = DEFAULT_ALGORITHM,
     hyperparameter_space: str = "",
+    default_hyperparameters: str = "",
     n_trials: int = DEFAULT_N_TRIALS,
+    tuning_workers: int = 1,
+    tuning_metric: str = "auc",
+    tuning_timeout: float = 0.0,
+    warm_start: bool = False,
+    optuna_storage_url: str = "",
     seed: int = 42,
     split_ratios: list = [DEFAULT_RATIOS[s] for s in SPLITS],
     split_salt: str = DEFAULT_SPLIT_SALT,
@@ -103,7 +120,14 @@ def training_pipeline(
         upstream_qc_report: A QC report (JSON) from upstream; empty computes one.
         algorithm: xgboost, logistic_regression, random_forest or hist_gradient_boosting.
         hyperparameter_space: JSON search space; empty uses the algorithm's default.
-        n_trials: Optuna trials on the validation split.
+        default_hyperparameters: JSON of fixed hyperparameters under the sampled ones.
+        n_trials: Optuna trials on the validation split, shared by all workers.
+        tuning_workers: Parallel tuning tasks sharing one study.
+        tuning_metric: Validation objective: auc, pr_auc or log_loss.
+        tuning_timeout: Wall-clock limit per tuning worker in seconds; 0 for none.
+        warm_start: Try the best configuration of the experiment's last completed run of
+            the algorithm first (procedural memory).
+        optuna_storage_url: Optuna RDB storage; empty reads OPTUNA_STORAGE_URL in the task.
         seed: Seed of tuning, training and the bootstrap.
         split_ratios: Shares of rows of train, validation, test and holdout, in that order.
         split_salt: Salt of the group hash that assigns splits.
@@ -160,20 +184,43 @@ def training_pipeline(
             fail_on_duplicates=fail_on_duplicates,
         )
         preprocess = fit_preprocessor(train=split.outputs[TRAIN])
-        tune = tune_hyperparameters(
-            train=split.outputs[TRAIN],
-            validation=split.outputs[VALIDATION],
-            preprocessor=preprocess.outputs["preprocessor"],
+        study = dict(
             algorithm=algorithm,
             hyperparameter_space=hyperparameter_space,
+            default_hyperparameters=default_hyperparameters,
             n_trials=n_trials,
+            tuning_metric=tuning_metric,
+        )
+        recall = recall_best_config(
+            enabled=warm_start, experiment_id=experiment_id, algorithm=algorithm, run_db_url=run_db_url
+        ).after(started)
+        planned = plan_tuning(**study, tuning_workers=tuning_workers, warm_start=recall.output)
+        with dsl.ParallelFor(planned.output) as item:
+            tune = tune_hyperparameters(
+                train=split.outputs[TRAIN],
+                validation=split.outputs[VALIDATION],
+                preprocessor=preprocess.outputs["preprocessor"],
+                **study,
+                tuning_workers=tuning_workers,
+                worker=item.worker,
+                seed=seed,
+                tuning_timeout=tuning_timeout,
+                warm_start=item.warm_start,
+                optuna_storage_url=optuna_storage_url,
+            )
+        select = select_best_trial(
+            preprocessor=preprocess.outputs["preprocessor"],
+            **study,
             seed=seed,
+            warm_start=recall.output,
+            optuna_storage_url=optuna_storage_url,
+            worker_trials=dsl.Collected(tune.output),
         )
         train = train_model(
             train=split.outputs[TRAIN],
             validation=split.outputs[VALIDATION],
             preprocessor=preprocess.outputs["preprocessor"],
-            best_hyperparameters=tune.outputs["best_hyperparameters"],
+            best_hyperparameters=select.outputs["best_hyperparameters"],
             seed=seed,
             threshold_method=threshold_method,
         )
@@ -195,16 +242,20 @@ def training_pipeline(
             split_manifest=split.outputs["split_manifest"],
             preprocessor=preprocess.outputs["preprocessor"],
             model=train.outputs["model"],
-            best_hyperparameters=tune.outputs["best_hyperparameters"],
-            trials=tune.outputs["trials"],
+            best_hyperparameters=select.outputs["best_hyperparameters"],
+            trials=select.outputs["trials"],
             evaluation=evaluate.outputs["evaluation"],
             report=evaluate.outputs["report"],
+            tuning_history=select.outputs["history"],
             qc_report=checked.outputs["qc_report"],
         )
-    for task in (started, record, finalize):
+    for task in (started, recall, record, finalize):
         task.set_caching_options(False)
         _use_cluster_endpoints(task)
-    for task in (started, finalize, tune, train, evaluate):
+    for task in (tune, select):
+        _use_tuning_storage(task)
+    for task in (started, recall, finalize, tune, select, train, evaluate):
         task.set_retry(num_retries=2, backoff_duration="10s", backoff_factor=2.0)
-    for task in (loaded, checked, gate, split, preprocess, tune, train, evaluate, record, started, finalize):
+    for task in (started, recall, loaded, checked, gate, split, preprocess, planned, tune, select, train, evaluate,
+                 record, finalize):
         _set_resources(task)

@@ -6,6 +6,7 @@ and review the diff.
 """
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -36,7 +37,7 @@ def test_compiled_pipeline_loads_back_with_kfp(tmp_path):
     assert loaded.name == "sealtrain-training"
 
 
-SIDE_EFFECT_TASKS = {"start-run", "record-run", "finalize-run"}
+SIDE_EFFECT_TASKS = {"start-run", "recall-best-config", "record-run", "finalize-run"}
 
 
 def _documents():
@@ -60,7 +61,7 @@ def _tasks(spec):
 def test_every_component_runs_the_one_versioned_image():
     spec, _ = _documents()
     executors = spec["deploymentSpec"]["executors"]
-    assert len(executors) == 11
+    assert len(executors) == 14
     assert {e["container"]["image"] for e in executors.values()} == {DEFAULT_IMAGE}
 
 
@@ -87,10 +88,11 @@ def test_failures_are_recorded_by_an_exit_handler_task():
 
 def test_run_table_credentials_come_from_a_secret_and_never_appear_in_the_yaml():
     spec, platform = _documents()
-    assert "postgresql://" not in GOLDEN.read_text() and "password" not in GOLDEN.read_text().lower()
+    text = GOLDEN.read_text()
+    assert "postgresql" not in text and not re.search(r"://[^/\s:@]+:[^/\s@]+@", text)
     defaults = spec["root"]["inputDefinitions"]["parameters"]
     assert defaults["run_db_url"]["defaultValue"] == "" and defaults["mlflow_tracking_uri"]["defaultValue"] == ""
-    for executor in ("exec-start-run", "exec-record-run", "exec-finalize-run"):
+    for executor in ("exec-start-run", "exec-recall-best-config", "exec-record-run", "exec-finalize-run"):
         secret = platform[executor]["secretAsEnv"][0]
         assert secret["secretName"] == "sealtrain-db"
         assert secret["keyToEnv"] == [{"envVar": "SEALTRAIN_DB_URL", "secretKey": "SEALTRAIN_DB_URL"}]
@@ -103,7 +105,8 @@ def test_every_step_has_resources_and_retries_only_where_safe():
         resources = executor["container"]["resources"]
         assert {"cpuRequest", "cpuLimit", "memoryRequest", "memoryLimit"} <= set(resources)
     retried = {name for name, task in _tasks(spec).items() if task.get("retryPolicy", {}).get("maxRetryCount")}
-    assert retried == {"start-run", "finalize-run", "tune-hyperparameters", "train-model", "evaluate-model"}
+    assert retried == {"start-run", "recall-best-config", "finalize-run", "tune-hyperparameters", "select-best-trial",
+                       "train-model", "evaluate-model"}
     assert "record-run" not in retried  # a retry would log a second MLflow run
 
 
@@ -116,3 +119,15 @@ def test_split_component_declares_typed_dataset_outputs_named_after_the_splits()
     assert evaluate["test_metrics"]["artifactType"]["schemaTitle"] == "system.Metrics"
     assert evaluate["classification_metrics"]["artifactType"]["schemaTitle"] == "system.ClassificationMetrics"
     assert evaluate["report"]["artifactType"]["schemaTitle"] == "system.HTML"
+
+
+def test_tuning_fans_out_over_workers_that_share_a_study_in_postgres_on_a_cluster():
+    spec, platform = _documents()
+    loops = [c for name, c in spec["components"].items() if name.startswith("comp-for-loop")]
+    assert len(loops) == 1 and list(loops[0]["dag"]["tasks"]) == ["tune-hyperparameters"]
+    select = _tasks(spec)["select-best-trial"]
+    assert "worker_trials" in select["inputs"]["parameters"]
+    for executor in ("exec-tune-hyperparameters", "exec-select-best-trial"):
+        assert platform[executor]["secretAsEnv"][0]["keyToEnv"] == [{"envVar": "PGPASSWORD", "secretKey": "PGPASSWORD"}]
+        keys = {k["envVar"] for k in platform[executor]["configMapAsEnv"][0]["keyToEnv"]}
+        assert keys == {"OPTUNA_STORAGE_URL", "PGUSER"}

@@ -14,7 +14,6 @@ podman, runc and debootstrap needed; the first build takes minutes, later ones s
 from __future__ import annotations
 
 import functools
-import hashlib
 import os
 import re
 import shutil
@@ -374,19 +373,29 @@ def test_the_image_runs_the_whole_pipeline_through_kfp_docker_runner(docker_clie
     from kfp.local import config as local_config
 
     from sealtrain.components.runtime import RUNTIME_IMAGE
+    from sealtrain.pipelines import cli
     from sealtrain.pipelines.training_pipeline import training_pipeline
 
     docker_client.images.get(RUNTIME_IMAGE)  # built by images/podman-e2e.sh
     # DockerRunner mounts the pipeline root at the same path in every container and nothing
-    # else: the data and both SQLite stores live under it. The tasks run as uid 10001.
+    # else: the data and the SQLite stores live under it. The tasks run as uid 10001.
     root = tmp_path_factory.mktemp("podman-pipeline") / "pipeline_root"
+    stores = root / "stores"
     (root / "data").mkdir(parents=True)
-    (root / "stores").mkdir()
+    stores.mkdir()
     root.chmod(0o777)
-    (root / "stores").chmod(0o777)
+    stores.chmod(0o777)
     data = root / "data" / DEMO.name
     shutil.copyfile(DEMO, data)
-    mlflow_db, runs_db = root / "stores" / "mlflow.db", root / "stores" / "runs.db"
+    mlflow_db, runs_db = stores / "mlflow.db", stores / "runs.db"
+
+    # The arguments `sealtrain run` would pass (so new pipeline parameters get their defaults),
+    # with the stores (MLflow, run table, Optuna) in a directory under the pipeline root.
+    cli_args = cli._parser().parse_args(["run", "--data", str(data), "--label", "result", "--positive-class", "positive",
+                                         "--group", "subject_id", "--trials", "3", "--bootstrap-samples", "50",
+                                         "--experiment", "podman-e2e", "--output", str(stores)])
+    arguments = cli._pipeline_arguments(cli_args, stores)
+    assert arguments["mlflow_tracking_uri"] == f"sqlite:///{mlflow_db}" and arguments["run_db_url"] == f"sqlite:///{runs_db}"
 
     monkeypatch.setenv("DOCKER_HOST", podman_docker_host)
     runs = podman_compatible_docker_sdk(monkeypatch)
@@ -395,12 +404,7 @@ def test_the_image_runs_the_whole_pipeline_through_kfp_docker_runner(docker_clie
     try:
         local.init(runner=local.DockerRunner(network_mode="none"), pipeline_root=str(root),
                    enable_caching=False, raise_on_error=True)
-        training_pipeline(
-            data_uri=str(data), label_column="result", positive_class="positive", group_column="subject_id",
-            data_fingerprint=hashlib.sha256(data.read_bytes()).hexdigest(),
-            n_trials=3, bootstrap_samples=50, experiment_id="podman-e2e",
-            mlflow_tracking_uri=f"sqlite:///{mlflow_db}", run_db_url=f"sqlite:///{runs_db}",
-        )
+        training_pipeline(**arguments)
     finally:
         local_config.LocalExecutionConfig.instance = previous
         for entry in runs:
@@ -411,7 +415,7 @@ def test_the_image_runs_the_whole_pipeline_through_kfp_docker_runner(docker_clie
     print(f"\npipeline in podman: {len(runs)} task containers in {time.monotonic() - started:.0f}s")
 
     ran = {entry["command"][entry["command"].index("--function_to_execute") + 1] for entry in runs}
-    assert ran == _executor_functions(training_pipeline), "every component ran once, in a container"
+    assert ran == _executor_functions(training_pipeline), "every component ran, each in a container"
     assert {entry["image"] for entry in runs} == {RUNTIME_IMAGE}
     assert [entry["status"] for entry in runs] == [0] * len(runs), [(e["command"][-1], e["status"]) for e in runs]
 

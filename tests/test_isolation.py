@@ -14,6 +14,8 @@ from sealtrain.components.core import isolation
 from sealtrain.components.evaluate_model import evaluate_model
 from sealtrain.components.fit_preprocessor import fit_preprocessor
 from sealtrain.components.load_dataset import load_dataset
+from sealtrain.components.recall_best_config import recall_best_config
+from sealtrain.components.select_best_trial import select_best_trial
 from sealtrain.components.split_dataset import split_dataset
 from sealtrain.components.train_model import train_model
 from sealtrain.components.tune_hyperparameters import tune_hyperparameters
@@ -38,13 +40,18 @@ def _split():
 
 def _fit_tune_train(split, train_key="train", validation_key="validation"):
     pre = fit_preprocessor(train=split.outputs[train_key])
+    memory = recall_best_config(enabled=False, experiment_id="e", algorithm="xgboost", run_db_url="").output
+    study = dict(algorithm="xgboost", hyperparameter_space="", default_hyperparameters="", n_trials=1, tuning_metric="auc")
     tune = tune_hyperparameters(
         train=split.outputs[train_key], validation=split.outputs[validation_key],
-        preprocessor=pre.outputs["preprocessor"], algorithm="xgboost", hyperparameter_space="", n_trials=1, seed=1,
+        preprocessor=pre.outputs["preprocessor"], **study, tuning_workers=1, worker=0, seed=1, tuning_timeout=0.0,
+        warm_start=memory, optuna_storage_url="",
     )
+    select = select_best_trial(preprocessor=pre.outputs["preprocessor"], **study, seed=1, warm_start=memory,
+                               optuna_storage_url="", worker_trials=[]).after(tune)
     trained = train_model(
         train=split.outputs[train_key], validation=split.outputs[validation_key], preprocessor=pre.outputs["preprocessor"],
-        best_hyperparameters=tune.outputs["best_hyperparameters"], seed=1, threshold_method="f1",
+        best_hyperparameters=select.outputs["best_hyperparameters"], seed=1, threshold_method="f1",
     )
     return pre, trained
 
@@ -150,7 +157,9 @@ def test_mis_wired_pipelines_are_rejected(pipeline, expected, tmp_path):
 def test_cli_verify_exit_codes(tmp_path, capsys):
     good = compile_pipeline(tmp_path / "good.yaml")
     assert cli.main(["verify", str(good)]) == 0
-    assert "test        read by root/exit-handler-1/evaluate-model [test]" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "test        read by root/exit-handler-1/evaluate-model [test]" in out
+    assert "root/exit-handler-1/for-loop-2/tune-hyperparameters [validation]" in out
     bad = tmp_path / "bad.yaml"
     compiler.Compiler().compile(wire_test_twice, str(bad))
     assert cli.main(["verify", str(bad)]) == 1

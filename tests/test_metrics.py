@@ -113,3 +113,32 @@ def test_evaluation_carries_every_design_field(scored):
         assert field in result
     assert result["precision_at_k"].keys() == {"100", "500"}
     assert np.array(result["details"]["confusion_matrix"]).sum() == len(y)
+
+
+def test_a_single_class_test_split_is_explained_not_crashed_or_nan(tmp_path):
+    from sealtrain.components.core import report
+
+    y = np.zeros(60, dtype=int)
+    p = np.linspace(0.01, 0.6, 60)
+    result = evaluation.evaluate(y, p, 0.5, None, 50, 0, (10,))
+    assert result["test_metrics"]["auc"] is None and result["test_metrics"]["pr_auc"] is None
+    assert result["confidence_interval"]["auc"] is None
+    assert any("single class" in note for note in result["details"]["notes"])
+    assert all(v is None or np.isfinite(v) for v in result["test_metrics"].values())
+    gate = evaluation.acceptance(result["test_metrics"], result["confidence_interval"], 0.7)
+    assert gate == {"accepted": False, "reason": "test AUC is undefined (single-class test split)", "criteria": {"min_auc": 0.7}}
+    result.update(train_metrics={}, validation_metrics={}, acceptance=gate)
+    assert "single class" in report.render_report(y, p, result, "degenerate")
+
+
+def test_report_shows_every_plot_and_the_interval_table(scored):
+    from sealtrain.components.core import report
+
+    y, p, groups = scored
+    result = evaluation.evaluate(y, p, 0.1, groups, 50, 0, (100,))
+    result.update(train_metrics=result["test_metrics"], validation_metrics=result["test_metrics"],
+                  acceptance=evaluation.acceptance(result["test_metrics"], result["confidence_interval"], 0.5))
+    page = report.render_report(y, p, result, "covid")
+    for plot in ("ROC curve", "Precision-recall curve", "Calibration curve", "Score distributions", "Threshold analysis"):
+        assert f'alt="{plot}" src="data:image/png;base64,' in page
+    assert "test 95% CI" in page and "Validation gate:</b> accepted" in page

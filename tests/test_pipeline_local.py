@@ -4,6 +4,7 @@ import json
 import sqlite3
 import subprocess
 import sys
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -26,13 +27,16 @@ def kostecki_run(tmp_path_factory, kostecki):
             "--drop", "rownames", "--trials", "8", "--bootstrap-samples", "200", "--output", str(work / "out"), "--cache"]
     first = sealtrain(*args, "--summary-json", str(work / "first.json"))
     second = sealtrain(*args, "--summary-json", str(work / "second.json"))
+    # An independent rerun: fresh output directory, so no cache, no stored study, new stores.
+    fresh = [*args[:-3], "--output", str(work / "fresh"), "--summary-json", str(work / "fresh.json")]
+    assert sealtrain(*fresh).returncode == 0
     return work, first, second
 
 
 def test_run_succeeds_with_a_printed_summary(kostecki_run):
     _, first, _ = kostecki_run
     assert first.returncode == 0, first.stderr + first.stdout[-3000:]
-    assert "[11/11] finalize-run" in first.stdout
+    assert "[14/14] finalize-run" in first.stdout
     assert "auc" in first.stdout and "test 95% CI" in first.stdout
 
 
@@ -100,8 +104,8 @@ def test_cached_rerun_skips_every_compute_step_but_records_a_new_run(kostecki_ru
     a, b = (json.loads((work / f"{n}.json").read_text()) for n in ("first", "second"))
     assert a["cached_tasks"] == []
     assert set(b["cached_tasks"]) == {
-        "load-dataset", "check-data-quality", "qc-gate", "split-dataset", "fit-preprocessor", "tune-hyperparameters",
-        "train-model", "evaluate-model",
+        "load-dataset", "check-data-quality", "qc-gate", "split-dataset", "fit-preprocessor", "plan-tuning",
+        "tune-hyperparameters", "select-best-trial", "train-model", "evaluate-model",
     }
     assert b["training_run_id"] != a["training_run_id"]
     assert b["mlflow"]["run_id"] != a["mlflow"]["run_id"]
@@ -189,3 +193,29 @@ def test_bad_input_fails_in_the_pipeline_with_a_named_cause(tmp_path, kostecki, 
     assert result.returncode == 1
     assert f"error in {where}" in result.stderr and message in result.stderr, result.stderr
     assert not (tmp_path / "summary.json").exists()
+
+
+def test_an_independent_rerun_reproduces_the_model(kostecki_run):
+    work, _, _ = kostecki_run
+    first, fresh = (json.loads((work / f"{n}.json").read_text()) for n in ("first", "fresh"))
+    assert fresh["split_manifest_fingerprint"] == first["split_manifest_fingerprint"]
+    assert fresh["best_hyperparameters"] == first["best_hyperparameters"]
+    assert fresh["metrics"] == first["metrics"]
+    model_files = [sorted(Path(s["artifacts"]["model"]).glob("model.*")) for s in (first, fresh)]
+    assert [p.read_bytes() for p in model_files[0] if p.suffix == ".ubj"] == [
+        p.read_bytes() for p in model_files[1] if p.suffix == ".ubj"
+    ]
+
+
+def test_fifty_trials_on_two_workers_share_one_pruned_study(tmp_path):
+    """The demo data (covid_testing), the default 50 trials, two parallel tuning workers."""
+    result = sealtrain("run", "--tuning-workers", "2", "--bootstrap-samples", "100", "--output", str(tmp_path / "out"),
+                       "--summary-json", str(tmp_path / "s.json"))
+    assert result.returncode == 0, result.stderr + result.stdout[-2000:]
+    summary = json.loads((tmp_path / "s.json").read_text())
+    assert summary["tuning_trials"] == 50
+    assert summary["trial_states"]["PRUNED"] > 0 and summary["trial_states"]["COMPLETE"] > 0
+    trials = pd.read_csv(summary["artifacts"]["trials"])
+    assert "Optimisation history" in Path(summary["artifacts"]["tuning_history"]).read_text()
+    assert sorted(trials["worker"].unique()) == [0, 1] and len(trials) == 50
+    assert "tuning worker 1: trial 25/25" in result.stdout

@@ -13,15 +13,74 @@ def covid_data(covid_splits):
     return fitted.transform(xt), yt, fitted.transform(xv), yv
 
 
-def test_xgboost_study_prunes_and_is_reproducible(covid_data):
+def _study(tmp_path, algo, data, n_trials, seed=3, space=None, workers=1, storage_name="optuna.db", **kwargs):
+    """Runs every worker of a study in turn in fresh SQLite storage and collects it."""
+    storage = f"sqlite:///{tmp_path / storage_name}"
+    space = algo.default_space if space is None else space
+    name = tuning.study_name(split_manifest="m", algorithm=algo.name, space=space, defaults={}, seed=seed,
+                             metric=kwargs.get("metric", "auc"), n_trials=n_trials, warm_start=kwargs.get("warm_start"))
+    for worker in range(workers):
+        tuning.run_worker(algo, space, {}, data, storage=storage, name=name, n_trials=tuning.worker_share(n_trials, workers, worker),
+                          seed=seed, worker=worker, progress=lambda _: None, **kwargs)
+    return tuning.collect(storage, name, kwargs.get("metric", "auc"), algo), storage, name
+
+
+def test_xgboost_study_prunes_and_is_reproducible(tmp_path, covid_data):
     algo = algorithms.get_algorithm("xgboost")
-    first = tuning.tune(algo, algo.default_space, covid_data, 20, seed=3, progress=lambda _: None)
-    second = tuning.tune(algo, algo.default_space, covid_data, 20, seed=3, progress=lambda _: None)
+    first, _, _ = _study(tmp_path, algo, covid_data, 20, storage_name="a.db")
+    second, _, _ = _study(tmp_path, algo, covid_data, 20, storage_name="b.db")
     assert first.count("PRUNED") > 0
     assert first.count("COMPLETE") + first.count("PRUNED") == 20
     assert first.best_params == second.best_params
     assert first.best_value == second.best_value
     assert first.best_iteration is not None and first.best_iteration > 0
+
+
+def test_two_workers_share_one_study_and_a_retry_resumes_it(tmp_path, covid_data):
+    algo = algorithms.get_algorithm("xgboost")
+    result, storage, name = _study(tmp_path, algo, covid_data, 9, workers=2)
+    assert len(result.trials) == 9
+    assert sorted(result.trials["worker"].value_counts().to_dict().items()) == [(0, 5), (1, 4)]
+    again = tuning.run_worker(algo, algo.default_space, {}, covid_data, storage=storage, name=name, n_trials=4, seed=3,
+                              worker=1, progress=lambda _: None)
+    assert again == 0
+    assert len(tuning.collect(storage, name, "auc", algo).trials) == 9
+
+
+def test_staged_algorithms_report_and_get_pruned(tmp_path, covid_data):
+    algo = algorithms.get_algorithm("random_forest")
+    space = {"n_estimators": {"type": "int", "low": 20, "high": 60, "step": 20}, "max_depth": {"type": "int", "low": 1, "high": 12}}
+    result, _, _ = _study(tmp_path, algo, covid_data, 14, space=space)
+    assert result.count("PRUNED") > 0
+
+
+def test_objective_can_be_log_loss(tmp_path, covid_data):
+    algo = algorithms.get_algorithm("logistic_regression")
+    result, _, _ = _study(tmp_path, algo, covid_data, 3, metric="log_loss")
+    assert 0 < result.best_value < 0.5
+    assert result.best_value == result.trials["value"].min()
+
+
+def test_warm_start_is_the_first_trial(tmp_path, covid_data):
+    algo = algorithms.get_algorithm("logistic_regression")
+    result, _, _ = _study(tmp_path, algo, covid_data, 2, warm_start={"C": 0.123, "ignored": 1})
+    assert result.trials.loc[0, "param_C"] == 0.123
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("xgboost", "", "", 4, 5, "auc"), "5 tuning workers for 4 trials"),
+        (("xgboost", "", "", 0, 1, "auc"), "at least 1"),
+        (("xgboost", "", '{"max_depth": 3, "nope": 1}', 4, 1, "auc"), r"default hyperparameters \['nope'\]"),
+        (("xgboost", '{"max_depth": {"type": "int", "low": 3, "high": 1}}', "", 4, 1, "auc"), "'max_depth'"),
+    ],
+)
+def test_a_bad_plan_fails_before_any_trial(args, message):
+    with pytest.raises(HyperparameterTuningError, match=message):
+        tuning.plan(*args)
+    with pytest.raises(InvalidInputError, match="tuning metric must be one of"):
+        tuning.plan("xgboost", "", "", 4, 1, "accuracy")
 
 
 def test_final_model_reproduces_and_round_trips(tmp_path, covid_data):
@@ -34,10 +93,18 @@ def test_final_model_reproduces_and_round_trips(tmp_path, covid_data):
     assert np.array_equal(training.scores(modelio.load_model(str(tmp_path)), x_val), training.scores(models[0], x_val))
 
 
-@pytest.mark.parametrize("name", ["logistic_regression", "random_forest", "hist_gradient_boosting"])
+# Small spaces keep the forest and boosting fits to seconds.
+SMALL_SPACES = {
+    "logistic_regression": None,
+    "random_forest": {"n_estimators": [40], "max_depth": {"type": "int", "low": 3, "high": 8}},
+    "hist_gradient_boosting": {"max_iter": [40], "learning_rate": {"type": "float", "low": 0.05, "high": 0.3}},
+}
+
+
+@pytest.mark.parametrize("name", sorted(SMALL_SPACES))
 def test_scikit_learn_algorithms_tune_train_and_round_trip(tmp_path, covid_data, name):
     algo = algorithms.get_algorithm(name)
-    result = tuning.tune(algo, algo.default_space, covid_data, 2, seed=1, progress=lambda _: None)
+    result, _, _ = _study(tmp_path, algo, covid_data, 2, seed=1, space=SMALL_SPACES[name])
     assert 0.5 < result.best_value <= 1.0
     model = training.fit(algo, result.best_params, 1, *covid_data)
     modelio.save_model(model, algo.framework, str(tmp_path), {"algorithm": name})
@@ -45,11 +112,11 @@ def test_scikit_learn_algorithms_tune_train_and_round_trip(tmp_path, covid_data,
     assert np.array_equal(training.scores(loaded, covid_data[2]), training.scores(model, covid_data[2]))
 
 
-def test_every_trial_failing_raises_with_the_first_error(covid_data):
+def test_every_trial_failing_raises_with_the_first_error(tmp_path, covid_data):
     algo = algorithms.get_algorithm("logistic_regression")
     space = {"solver": ["no-such-solver"]}
     with pytest.raises(HyperparameterTuningError, match="all 3 trials of logistic_regression failed; first error: .*solver"):
-        tuning.tune(algo, space, covid_data, 3, seed=1, progress=lambda _: None)
+        _study(tmp_path, algo, covid_data, 3, space=space)
 
 
 @pytest.mark.parametrize(

@@ -17,14 +17,9 @@ XGBOOST_MAX_ROUNDS = 1000
 def _xgboost(params: dict, seed: int) -> Any:
     from xgboost import XGBClassifier
 
-    return XGBClassifier(
-        n_estimators=XGBOOST_MAX_ROUNDS,
-        early_stopping_rounds=EARLY_STOPPING_ROUNDS,
-        eval_metric="auc",
-        tree_method="hist",
-        random_state=seed,
-        **params,
-    )
+    fixed = {"n_estimators": XGBOOST_MAX_ROUNDS, "early_stopping_rounds": EARLY_STOPPING_ROUNDS,
+             "eval_metric": "auc", "tree_method": "hist"}
+    return XGBClassifier(random_state=seed, **{**fixed, **params})
 
 
 def _logistic_regression(params: dict, seed: int) -> Any:
@@ -65,6 +60,8 @@ class Algorithm:
         build: Makes an unfitted estimator from hyperparameters and a seed.
         default_space: The search space used when the candidate gives none.
         early_stopping: Whether fitting watches the validation split to stop early.
+        grow_param: The size parameter (trees, iterations) that `warm_start` grows in
+            stages, so a tuning trial can report intermediate values and be pruned.
     """
 
     name: str
@@ -72,6 +69,7 @@ class Algorithm:
     build: Callable[[dict, int], Any]
     default_space: dict = field(default_factory=dict)
     early_stopping: bool = False
+    grow_param: str | None = None
 
     def tunable(self) -> set[str]:
         """The hyperparameter names the estimator accepts."""
@@ -107,6 +105,7 @@ REGISTRY = {
                 "min_samples_leaf": _int(1, 20),
                 "max_features": ["sqrt", "log2", 0.5],
             },
+            grow_param="n_estimators",
         ),
         Algorithm(
             "hist_gradient_boosting",
@@ -119,6 +118,7 @@ REGISTRY = {
                 "min_samples_leaf": _int(5, 100),
                 "l2_regularization": _float(1e-4, 10.0, log=True),
             },
+            grow_param="max_iter",
         ),
     )
 }

@@ -41,8 +41,14 @@ def evaluate(y: np.ndarray, p: np.ndarray, threshold: float, groups: np.ndarray 
     """
     test_metrics = metrics.point_metrics(y, p, threshold)
     at_k, notes = metrics.precision_at_k(y, p, ks)
+    if test_metrics["auc"] is None:
+        notes.append(f"test: {metrics.SINGLE_CLASS_NOTE}")
     ece, bins = metrics.calibration(y, p, DEFAULT_CALIBRATION_BINS)
     ci = bootstrap.bootstrap_intervals(y, p, threshold, bootstrap_samples, seed, groups)
+    degenerate = {k: bootstrap_samples - v for k, v in ci["valid_samples"].items() if v < bootstrap_samples}
+    if degenerate:
+        notes.append(f"bootstrap resamples with a single class were left out of {sorted(degenerate)} "
+                     f"({max(degenerate.values())} of {bootstrap_samples} at most)")
     matrix = confusion_matrix(y, (p >= threshold).astype(int), labels=[0, 1])
     return {
         "test_metrics": test_metrics,
@@ -56,7 +62,7 @@ def evaluate(y: np.ndarray, p: np.ndarray, threshold: float, groups: np.ndarray 
             "calibration_error": ece,
             "notes": notes,
             "test_samples": int(len(y)),
-            "roc_curve": roc_points(y, p),
+            "roc_curve": roc_points(y, p) if test_metrics["auc"] is not None else None,
             "confusion_matrix": matrix.tolist(),
         },
     }
@@ -78,6 +84,9 @@ def acceptance(test_metrics: dict, intervals: dict, min_auc: float) -> dict:
     """
     if min_auc <= 0:
         return {"accepted": True, "reason": "no acceptance criteria set", "criteria": {}}
+    if test_metrics["auc"] is None:
+        return {"accepted": False, "reason": "test AUC is undefined (single-class test split)",
+                "criteria": {"min_auc": min_auc}}
     bounds = intervals.get("auc")
     judged, basis = (bounds[0], "lower 95% bound of test AUC") if bounds else (test_metrics["auc"], "test AUC")
     accepted = judged >= min_auc

@@ -42,18 +42,19 @@ def calibration(y: np.ndarray, p: np.ndarray, bins: int = DEFAULT_CALIBRATION_BI
     return float(ece), table
 
 
-def point_metrics(y: np.ndarray, p: np.ndarray, threshold: float) -> dict[str, float]:
+SINGLE_CLASS_NOTE = "the split has a single class, so AUC and PR-AUC are undefined (reported as null)"
+
+
+def point_metrics(y: np.ndarray, p: np.ndarray, threshold: float) -> dict[str, float | None]:
     """The standard metrics of one split at a given decision threshold.
 
-    Raises:
-        InvalidInputError: The split has a single class, so AUC is undefined.
+    AUC and PR-AUC are None (never NaN) when the split has a single class.
     """
-    if len(np.unique(y)) < 2:
-        raise InvalidInputError("metrics need both classes in the split; it has one")
+    both = len(np.unique(y)) == 2
     predicted = (p >= threshold).astype(int)
     return {
-        AUC: float(skm.roc_auc_score(y, p)),
-        PR_AUC: float(skm.average_precision_score(y, p)),
+        AUC: float(skm.roc_auc_score(y, p)) if both else None,
+        PR_AUC: float(skm.average_precision_score(y, p)) if both else None,
         BRIER: float(skm.brier_score_loss(y, p)),
         LOG_LOSS: float(skm.log_loss(y, p, labels=[0, 1])),
         PRECISION: float(skm.precision_score(y, predicted, zero_division=0)),

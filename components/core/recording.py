@@ -24,6 +24,7 @@ from .records import TrainedModel, ValidationMetrics
 
 TRACKING_URI_ENV = "MLFLOW_TRACKING_URI"
 DB_URL_ENV = "SEALTRAIN_DB_URL"
+OPTUNA_STORAGE_ENV = "OPTUNA_STORAGE_URL"
 DB_ATTEMPTS = 3
 DB_RETRY_SECONDS = 2.0
 T = TypeVar("T")
@@ -43,6 +44,11 @@ def resolve(value: str, env: str, parameter: str) -> str:
     if not resolved:
         raise InvalidInputError(f"{parameter} is empty and {env} is not set")
     return resolved
+
+
+def optuna_storage(value: str) -> str:
+    """The Optuna storage URL: the parameter, else OPTUNA_STORAGE_URL, for psycopg2 on Postgres."""
+    return run_store.normalise_url(resolve(value, OPTUNA_STORAGE_ENV, "optuna_storage_url"))
 
 
 def model_version(model_version_id: str, algorithm: str, training_run_id: str) -> str:
@@ -117,6 +123,29 @@ def fail_run(*, training_run_id: str, db_url: str, state: str, error: str) -> bo
         return True
 
     return _with_database(db_url, write)
+
+
+def best_configuration(*, db_url: str, experiment_id: str, algorithm: str) -> dict | None:
+    """Procedural memory: the hyperparameters of the latest completed run of an algorithm.
+
+    Returns:
+        Those hyperparameters, or None when the experiment has no completed run of it.
+    """
+    db_url = resolve(db_url, DB_URL_ENV, "run_db_url")
+    table = run_store.training_runs
+
+    def read(engine: sa.Engine) -> dict | None:
+        query = (
+            sa.select(table.c.hyperparameters)
+            .where(table.c.experiment_id == experiment_id, table.c.algorithm_name == algorithm,
+                   table.c.status == RUN_COMPLETED)
+            .order_by(table.c.completed_at.desc())
+            .limit(1)
+        )
+        with engine.connect() as conn:
+            return conn.execute(query).scalar()
+
+    return _with_database(db_url, read)
 
 
 def _flat_metrics(evaluation: dict) -> dict[str, float]:

@@ -29,6 +29,8 @@ def _figures(y: np.ndarray, p: np.ndarray, threshold: float, bins: list[dict]) -
     import matplotlib.pyplot as plt
 
     figures = {}
+    if len(np.unique(y)) < 2:  # curves of a single-class split are undefined; the notes say so
+        return figures
     fig, ax = plt.subplots(figsize=(4.5, 4))
     fpr, tpr, _ = roc_curve(y, p)
     ax.plot(fpr, tpr, label="model")
@@ -125,5 +127,51 @@ td,th{{border:1px solid #ccc;padding:.25em .6em;text-align:right}}figure{{displa
 <h2>Precision at k</h2><table>{at_k}</table>
 <ul>{notes}</ul>
 <h2>Plots</h2>{plots}
+</body></html>
+"""
+
+
+def render_tuning_report(trials, metric: str, direction: str, title: str) -> str:
+    """The optimisation history of a study: every trial's value, the best so far, the top trials.
+
+    Args:
+        trials: The trials table (see `tuning.trials_table`).
+        metric: The objective's name.
+        direction: "maximize" or "minimize".
+        title: The page title.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 4))
+    for state, marker in (("COMPLETE", "o"), ("PRUNED", "x")):
+        subset = trials[trials["state"] == state]
+        ax.scatter(subset["number"], subset["value"], marker=marker, label=state.lower(), alpha=0.7)
+    complete = trials[trials["state"] == "COMPLETE"].sort_values("number")
+    best = complete["value"].cummax() if direction == "maximize" else complete["value"].cummin()
+    ax.step(complete["number"], best, where="post", color="black", label="best so far")
+    ax.set(xlabel="trial", ylabel=f"validation {metric}", title="Optimisation history")
+    ax.legend()
+    plot = _png(fig)
+    plt.close(fig)
+    ranked = complete.sort_values("value", ascending=direction != "maximize").head(10)
+    params = [c for c in trials.columns if c.startswith("param_")]
+    header = "".join(f"<th>{html.escape(c.removeprefix('param_'))}</th>" for c in ["number", "value", *params])
+    body = "".join(
+        "<tr>" + "".join(f"<td>{html.escape(f'{row[c]:.4g}' if isinstance(row[c], float) else str(row[c]))}</td>"
+                         for c in ["number", "value", *params]) + "</tr>"
+        for _, row in ranked.iterrows()
+    )
+    counts = trials["state"].value_counts().to_dict()
+    summary = ", ".join(f"{v} {k.lower()}" for k, v in counts.items())
+    return f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>
+<style>body{{font-family:sans-serif;margin:1.5em}}table{{border-collapse:collapse}}
+td,th{{border:1px solid #ccc;padding:.25em .6em;text-align:right}}</style></head><body>
+<h1>{html.escape(title)}</h1><p>{len(trials)} trials: {summary}.</p>
+<img alt="Optimisation history" src="{plot}">
+<h2>Best trials</h2><table><tr>{header}</tr>{body}</table>
 </body></html>
 """

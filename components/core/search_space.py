@@ -77,3 +77,23 @@ def suggest(trial: Any, space: dict) -> dict:
         else:
             params[name] = trial.suggest_float(name, spec["low"], spec["high"], step=spec.get("step"), log=bool(spec.get("log")))
     return params
+
+
+def load_defaults(text: str, algorithm: Algorithm) -> dict:
+    """Parses the candidate's fixed hyperparameters; an empty text means none.
+
+    Raises:
+        HyperparameterTuningError: Not a JSON object, or a parameter the algorithm lacks.
+    """
+    if not text.strip():
+        return {}
+    try:
+        defaults = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise HyperparameterTuningError(f"default hyperparameters are not valid JSON ({exc})") from exc
+    if not isinstance(defaults, dict):
+        raise HyperparameterTuningError("default hyperparameters must be a JSON object")
+    unknown = sorted(set(defaults) - algorithm.tunable())
+    if unknown:
+        raise HyperparameterTuningError(f"default hyperparameters {unknown} are unknown to {algorithm.name}")
+    return defaults

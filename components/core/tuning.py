@@ -1,7 +1,15 @@
-"""The Optuna study: TPE on the validation split, with pruning of hopeless trials."""
+"""The Optuna study: seeded TPE on the validation split, pruning, and parallel workers.
+
+A study lives in RDB storage (SQLite locally, Postgres on a cluster) under a name derived
+from everything that defines it, so any number of workers share it, a retried worker
+resumes it (each worker only tops up its own share of trials), and an identical rerun finds
+it complete instead of searching again.
+"""
 
 from __future__ import annotations
 
+import hashlib
+import json
 import time
 from dataclasses import dataclass
 from typing import Callable
@@ -9,16 +17,22 @@ from typing import Callable
 import numpy as np
 import optuna
 import pandas as pd
-from sklearn.metrics import roc_auc_score
+from sklearn import metrics as skm
 
 from .algorithms import Algorithm
-from .errors import HyperparameterTuningError
+from .errors import HyperparameterTuningError, InvalidInputError
 from .search_space import suggest
-from .training import best_iteration, fit, scores
+from .training import XGBOOST_EVAL_METRIC, best_iteration, fit, scores
 
-XGBOOST_PRUNING_METRIC = "validation_0-auc"
+# Tuning objective -> (direction, score of validation labels and scores).
+OBJECTIVES = {
+    "auc": ("maximize", skm.roc_auc_score),
+    "pr_auc": ("maximize", skm.average_precision_score),
+    "log_loss": ("minimize", lambda y, p: skm.log_loss(y, p, labels=[0, 1])),
+}
 ERROR_ATTR = "error"
 BEST_ITERATION_ATTR = "best_iteration"
+WORKER_ATTR = "worker"
 
 
 @dataclass
@@ -27,9 +41,9 @@ class TuningResult:
 
     Attributes:
         best_params: The hyperparameters of the best trial.
-        best_value: Its validation AUC.
+        best_value: Its validation objective.
         best_iteration: Its early-stopping round, for boosted models.
-        trials: One row per trial: number, state, value, duration and params.
+        trials: One row per trial: number, worker, state, value, duration and params.
     """
 
     best_params: dict
@@ -42,92 +56,183 @@ class TuningResult:
         return int((self.trials["state"] == state).sum())
 
 
-def _objective(algorithm: Algorithm, space: dict, seed: int, data: tuple) -> Callable:
+def check_objective(metric: str) -> str:
+    """Returns the Optuna direction of a tuning objective.
+
+    Raises:
+        InvalidInputError: Unknown objective.
+    """
+    if metric not in OBJECTIVES:
+        raise InvalidInputError(f"tuning metric must be one of {sorted(OBJECTIVES)}, got {metric!r}")
+    return OBJECTIVES[metric][0]
+
+
+def plan(algorithm: str, hyperparameter_space: str, default_hyperparameters: str, n_trials: int, workers: int,
+         metric: str) -> list[int]:
+    """Validates a tuning plan before any trial runs and returns the worker indices.
+
+    Raises:
+        HyperparameterTuningError: A malformed space or default (naming the parameter), or
+            a trial or worker count below 1, or more workers than trials.
+        InvalidInputError: An unknown algorithm or objective.
+    """
+    from .algorithms import get_algorithm
+    from .search_space import load_defaults, load_space
+
+    algo = get_algorithm(algorithm)
+    load_space(hyperparameter_space, algo)
+    load_defaults(default_hyperparameters, algo)
+    check_objective(metric)
+    if n_trials < 1 or workers < 1:
+        raise HyperparameterTuningError(f"n_trials and tuning_workers must be at least 1, got {n_trials} and {workers}")
+    if workers > n_trials:
+        raise HyperparameterTuningError(f"{workers} tuning workers for {n_trials} trials would leave workers idle")
+    return list(range(workers))
+
+
+def study_name(*, split_manifest: str, algorithm: str, space: dict, defaults: dict, seed: int, metric: str,
+               n_trials: int, warm_start: dict | None) -> str:
+    """A study name that changes with anything that defines the search, and only with that."""
+    identity = {"split_manifest": split_manifest, "algorithm": algorithm, "space": space, "defaults": defaults,
+                "seed": seed, "metric": metric, "n_trials": n_trials, "warm_start": warm_start}
+    digest = hashlib.sha256(json.dumps(identity, sort_keys=True, default=str).encode()).hexdigest()
+    return f"sealtrain-{digest[:20]}"
+
+
+def worker_share(n_trials: int, workers: int, worker: int) -> int:
+    """How many of the study's trials one worker runs."""
+    return n_trials // workers + (1 if worker < n_trials % workers else 0)
+
+
+def _objective(algorithm: Algorithm, space: dict, defaults: dict, seed: int, metric: str, worker: int,
+               data: tuple) -> Callable:
     x_train, y_train, x_val, y_val = data
+    score = OBJECTIVES[metric][1]
 
     def objective(trial: optuna.Trial) -> float:
-        params = suggest(trial, space)
+        trial.set_user_attr(WORKER_ATTR, worker)
+        params = {**defaults, **suggest(trial, space)}
         callbacks = ()
         if algorithm.early_stopping:
             from optuna_integration import XGBoostPruningCallback
 
-            callbacks = (XGBoostPruningCallback(trial, XGBOOST_PRUNING_METRIC),)
+            callbacks = (XGBoostPruningCallback(trial, f"validation_0-{XGBOOST_EVAL_METRIC[metric]}"),)
+
+        def on_stage(model, stage: int) -> None:
+            trial.report(float(score(y_val, scores(model, x_val))), stage)
+            if trial.should_prune():
+                raise optuna.TrialPruned(f"pruned at stage {stage}")
+
         try:
-            model = fit(algorithm, params, seed, x_train, y_train, x_val, y_val, callbacks)
+            model = fit(algorithm, params, seed, x_train, y_train, x_val, y_val, metric=metric,
+                        callbacks=callbacks, on_stage=on_stage)
         except Exception as exc:
-            # Pruning travels as an exception through xgboost; it is not a failure.
-            cause = exc.__cause__ if isinstance(exc.__cause__, optuna.TrialPruned) else None
-            if cause is not None:
-                raise cause from None
+            # Pruning travels as an exception through the estimator; it is not a failure.
+            if isinstance(exc.__cause__, optuna.TrialPruned):
+                raise exc.__cause__ from None
             trial.set_user_attr(ERROR_ATTR, str(exc))
             raise
         trial.set_user_attr(BEST_ITERATION_ATTR, best_iteration(model))
-        return float(roc_auc_score(y_val, scores(model, x_val)))
+        return float(score(y_val, scores(model, x_val)))
 
     return objective
 
 
+def open_study(storage: str, name: str, metric: str, seed: int) -> optuna.Study:
+    """Creates or loads a study in RDB storage."""
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    return optuna.create_study(
+        storage=storage,
+        study_name=name,
+        direction=check_objective(metric),
+        sampler=optuna.samplers.TPESampler(seed=seed),
+        pruner=optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=1),
+        load_if_exists=True,
+    )
+
+
+def run_worker(algorithm: Algorithm, space: dict, defaults: dict,
+               data: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray], *, storage: str, name: str,
+               n_trials: int, seed: int, worker: int = 0, metric: str = "auc", timeout: float | None = None,
+               warm_start: dict | None = None, progress: Callable[[str], None] = print) -> int:
+    """Runs one worker's share of a shared study; returns how many trials it ran now.
+
+    Args:
+        algorithm: The registry entry.
+        space: A validated search space.
+        defaults: Fixed hyperparameters under the sampled ones.
+        data: (x_train, y_train, x_val, y_val), already transformed.
+        storage: Optuna RDB storage URL.
+        name: The study's name (see `study_name`).
+        n_trials: This worker's share of trials; trials it already finished count.
+        seed: Seed of the estimators; the sampler gets seed + worker.
+        worker: This worker's index.
+        metric: auc, pr_auc or log_loss on validation.
+        timeout: Optional wall-clock limit in seconds.
+        warm_start: Parameters to try first (procedural memory), enqueued once per study.
+        progress: Where progress lines go.
+    """
+    study = open_study(storage, name, metric, seed + worker)
+    done = sum(1 for t in study.trials if t.user_attrs.get(WORKER_ATTR) == worker and t.state.is_finished())
+    remaining = n_trials - done
+    if warm_start and worker == 0 and not study.trials:
+        study.enqueue_trial({k: v for k, v in warm_start.items() if k in space}, skip_if_exists=True)
+    if remaining <= 0:
+        progress(f"tuning worker {worker}: its {n_trials} trials are already in study {name}")
+        return 0
+    started, step = time.monotonic(), max(1, remaining // 10)
+
+    def report(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
+        mine = sum(1 for t in study.trials if t.user_attrs.get(WORKER_ATTR) == worker and t.state.is_finished())
+        if (mine - done) % step == 0 or mine == n_trials:
+            complete = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
+            best = f"{study.best_value:.4f}" if complete else "none yet"
+            progress(f"tuning worker {worker}: trial {mine}/{n_trials}, best validation {metric} {best}, "
+                     f"{time.monotonic() - started:.1f}s")
+
+    study.optimize(
+        _objective(algorithm, space, defaults, seed, metric, worker, data),
+        n_trials=remaining,
+        timeout=timeout,
+        catch=(Exception,),
+        callbacks=[report],
+    )
+    return remaining
+
+
 def trials_table(study: optuna.Study) -> pd.DataFrame:
-    """One row per trial with its state, validation value, duration and parameters."""
+    """One row per trial with its worker, state, validation value, duration and parameters."""
     rows = []
     for t in study.trials:
-        duration = t.duration.total_seconds() if t.duration else None
         rows.append({
             "number": t.number,
+            WORKER_ATTR: t.user_attrs.get(WORKER_ATTR),
             "state": t.state.name,
             "value": t.value,
-            "duration_seconds": duration,
+            "duration_seconds": t.duration.total_seconds() if t.duration else None,
             **{f"param_{k}": v for k, v in t.params.items()},
             ERROR_ATTR: t.user_attrs.get(ERROR_ATTR),
         })
     return pd.DataFrame(rows)
 
 
-def tune(algorithm: Algorithm, space: dict, data: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray],
-         n_trials: int, seed: int, timeout: float | None = None,
-         progress: Callable[[str], None] = print) -> TuningResult:
-    """Runs a seeded TPE study maximising validation AUC.
-
-    Args:
-        algorithm: The registry entry.
-        space: A validated search space.
-        data: (x_train, y_train, x_val, y_val), already transformed.
-        n_trials: Number of trials.
-        seed: Seed of the sampler and of every estimator.
-        timeout: Optional wall-clock limit in seconds.
-        progress: Where progress lines go.
+def collect(storage: str, name: str, metric: str, algorithm: Algorithm) -> TuningResult:
+    """Reads a finished study.
 
     Raises:
-        HyperparameterTuningError: No trial completed; the message carries the first error.
+        HyperparameterTuningError: The study is missing or no trial completed; the message
+            carries the first error.
     """
-    if n_trials < 1:
-        raise HyperparameterTuningError(f"n_trials must be at least 1, got {n_trials}")
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
-    study = optuna.create_study(
-        direction="maximize",
-        sampler=optuna.samplers.TPESampler(seed=seed),
-        pruner=optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=10),
-    )
-    started = time.monotonic()
-    step = max(1, n_trials // 10)
-
-    def report(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
-        done = trial.number + 1
-        if done % step == 0 or done == n_trials:
-            best = study.best_value if any(t.state.name == "COMPLETE" for t in study.trials) else float("nan")
-            progress(f"tuning: trial {done}/{n_trials}, best validation AUC {best:.4f}, {time.monotonic() - started:.1f}s")
-
-    study.optimize(
-        _objective(algorithm, space, seed, data),
-        n_trials=n_trials,
-        timeout=timeout,
-        catch=(Exception,),
-        callbacks=[report],
-    )
+    try:
+        study = optuna.load_study(study_name=name, storage=storage)
+    except KeyError as exc:
+        raise HyperparameterTuningError(
+            f"study {name} is not in the tuning storage; if the storage was reset, rerun without the cache"
+        ) from exc
     table = trials_table(study)
     complete = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
     if not complete:
-        errors = [e for e in table.get(ERROR_ATTR, pd.Series(dtype=object)).dropna()]
+        errors = table[ERROR_ATTR].dropna().tolist() if len(table) else []
         first = errors[0] if errors else "no trial completed"
         raise HyperparameterTuningError(f"all {len(study.trials)} trials of {algorithm.name} failed; first error: {first}")
     best = study.best_trial

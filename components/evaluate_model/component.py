@@ -60,18 +60,23 @@ def evaluate_model(
     Path(evaluation.path).write_text(json.dumps(result, indent=2))
     Path(report.path).write_text(render_report(labels, scores, result, f"sealtrain evaluation: {meta['algorithm']}"))
     for name, value in result["test_metrics"].items():
-        test_metrics.log_metric(METRIC_PREFIX[TEST] + name, value)
+        if value is not None:
+            test_metrics.log_metric(METRIC_PREFIX[TEST] + name, value)
     for name, bounds in result["confidence_interval"].items():
         if bounds:
             test_metrics.log_metric(f"{METRIC_PREFIX[TEST]}{name}_ci_low", bounds[0])
             test_metrics.log_metric(f"{METRIC_PREFIX[TEST]}{name}_ci_high", bounds[1])
     roc = result["details"]["roc_curve"]
-    classification_metrics.log_roc_curve(roc["fpr"], roc["tpr"], roc["thresholds"])
+    if roc:
+        classification_metrics.log_roc_curve(roc["fpr"], roc["tpr"], roc["thresholds"])
     classification_metrics.log_confusion_matrix(["negative", "positive"], result["details"]["confusion_matrix"])
     # KFP keeps these in metadata only; files at the paths let the step be cached.
     for output in (test_metrics, classification_metrics):
         Path(output.path).write_text(json.dumps(output.metadata, indent=2))
     auc, ci = result["test_metrics"]["auc"], result["confidence_interval"]["auc"]
-    print(f"[sealtrain] test AUC {auc:.4f} (95% CI {ci[0]:.4f}-{ci[1]:.4f}, {bootstrap_samples} resamples)")
+    if auc is not None and ci:
+        print(f"[sealtrain] test AUC {auc:.4f} (95% CI {ci[0]:.4f}-{ci[1]:.4f}, {bootstrap_samples} resamples)")
+    for note in result["details"]["notes"]:
+        print(f"[sealtrain] note: {note}")
     print(f"[sealtrain] validation gate: {'accepted' if result['acceptance']['accepted'] else 'rejected'} "
           f"({result['acceptance']['reason']})")

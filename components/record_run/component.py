@@ -20,6 +20,7 @@ def record_run(
     trials: Input[Dataset],
     evaluation: Input[Artifact],
     report: Input[HTML],
+    tuning_history: Input[HTML],
     qc_report: Input[Artifact],
     trained_model: Output[Artifact],
     validation_metrics: Output[Artifact],
@@ -43,6 +44,7 @@ def record_run(
         trials: The trials table.
         evaluation: The test evaluation.
         report: The evaluation report (HTML), logged to MLflow.
+        tuning_history: The optimisation history (HTML), logged to MLflow.
         qc_report: The data-quality report, logged to MLflow.
         trained_model: The design's TrainedModel record (JSON).
         validation_metrics: The design's ValidationMetrics record (JSON).
@@ -66,13 +68,13 @@ def record_run(
         best_path=best_hyperparameters.path,
         trials_path=trials.path,
         evaluation_path=evaluation.path,
-        report_paths=[report.path, qc_report.path],
+        report_paths=[report.path, tuning_history.path, qc_report.path],
     )
     Path(trained_model.path).write_text(trained.to_json())
     Path(validation_metrics.path).write_text(validation.to_json())
     inputs = {"split_manifest": split_manifest, "preprocessor": preprocessor, "model": model,
               "best_hyperparameters": best_hyperparameters, "trials": trials, "evaluation": evaluation,
-              "report": report, "qc_report": qc_report, "trained_model": trained_model,
+              "report": report, "tuning_history": tuning_history, "qc_report": qc_report, "trained_model": trained_model,
               "validation_metrics": validation_metrics}
     Path(run_record.path).write_text(json.dumps({
         "training_run_id": training_run_id,

@@ -52,7 +52,7 @@ def train_model(
     x_train, y_train = transform_split(fitted, train.path)
     x_val, y_val = transform_split(fitted, validation.path)
     started = time.monotonic()
-    estimator = training.fit(algo, best["params"], seed, x_train, y_train, x_val, y_val)
+    estimator = training.fit(algo, best["params"], seed, x_train, y_train, x_val, y_val, metric=best["metric"])
     duration = time.monotonic() - started
     val_scores = training.scores(estimator, x_val)
     threshold = metrics.choose_threshold(y_val, val_scores, threshold_method)
@@ -76,7 +76,8 @@ def train_model(
     model.metadata.update({META_MANIFEST_FINGERPRINT: manifest, "algorithm": algo.name, "framework": algo.framework, "threshold": threshold})
     for split, values in split_metrics.items():
         for name, value in values.items():
-            fit_metrics.log_metric(METRIC_PREFIX[split] + name, value)
+            if value is not None:
+                fit_metrics.log_metric(METRIC_PREFIX[split] + name, value)
     # KFP keeps metrics in metadata only; a file at the path lets the step be cached.
     Path(fit_metrics.path).write_text(json.dumps(fit_metrics.metadata, indent=2))
     print(f"[sealtrain] trained {algo.name} in {duration:.1f}s: train AUC {split_metrics[TRAIN]['auc']:.4f}, "

@@ -1,7 +1,7 @@
-"""KFP component: the Optuna study on the validation split."""
+"""KFP component: one worker of the Optuna study on the validation split."""
 
 from kfp import dsl
-from kfp.dsl import Artifact, Dataset, Input, Model, Output
+from kfp.dsl import Dataset, Input, Model
 
 from sealtrain.components.runtime import RUNTIME_IMAGE
 
@@ -13,12 +13,17 @@ def tune_hyperparameters(
     preprocessor: Input[Model],
     algorithm: str,
     hyperparameter_space: str,
+    default_hyperparameters: str,
     n_trials: int,
+    tuning_workers: int,
+    worker: int,
     seed: int,
-    best_hyperparameters: Output[Artifact],
-    trials: Output[Dataset],
-):
-    """Searches hyperparameters with seeded TPE, scoring each trial by validation AUC.
+    tuning_metric: str,
+    tuning_timeout: float,
+    warm_start: str,
+    optuna_storage_url: str,
+) -> int:
+    """Runs this worker's share of a seeded TPE study shared through Optuna's RDB storage.
 
     Args:
         train: The train split, which fits every trial's model.
@@ -26,16 +31,22 @@ def tune_hyperparameters(
         preprocessor: The train-fitted preprocessor.
         algorithm: A registered algorithm name.
         hyperparameter_space: A JSON search space, or empty for the algorithm's default.
-        n_trials: Number of Optuna trials.
-        seed: Seed of the sampler and the estimators.
-        best_hyperparameters: JSON with the algorithm, best params, best value, best
-            iteration, the space searched and trial counts.
-        trials: One row per trial (CSV).
+        default_hyperparameters: JSON of fixed hyperparameters under the sampled ones.
+        n_trials: Trials of the whole study.
+        tuning_workers: How many workers share the study.
+        worker: This worker's index.
+        seed: Seed of the estimators (the sampler gets seed + worker).
+        tuning_metric: auc, pr_auc or log_loss on validation.
+        tuning_timeout: Wall-clock limit of this worker in seconds; 0 for none.
+        warm_start: Parameters to try first (procedural memory), JSON or `null`.
+        optuna_storage_url: Optuna RDB storage, or empty to use OPTUNA_STORAGE_URL.
+
+    Returns:
+        How many trials this worker ran now (0 when a retry finds its share done).
     """
     import json
-    from pathlib import Path
 
-    from sealtrain.components.core import algorithms, lineage, search_space, tuning
+    from sealtrain.components.core import algorithms, lineage, recording, search_space, tuning
     from sealtrain.components.core.constants import TRAIN, VALIDATION
     from sealtrain.components.core.preprocessing import Preprocessor, transform_split
 
@@ -46,19 +57,16 @@ def tune_hyperparameters(
     )
     algo = algorithms.get_algorithm(algorithm)
     space = search_space.load_space(hyperparameter_space, algo)
+    defaults = search_space.load_defaults(default_hyperparameters, algo)
+    remembered = json.loads(warm_start)
     fitted = Preprocessor.load(preprocessor.path)
     data = (*transform_split(fitted, train.path), *transform_split(fitted, validation.path))
-    result = tuning.tune(algo, space, data, n_trials, seed, progress=lambda line: print(f"[sealtrain] {line}"))
-    result.trials.to_csv(trials.path, index=False)
-    counts = {state: result.count(state) for state in ("COMPLETE", "PRUNED", "FAIL")}
-    Path(best_hyperparameters.path).write_text(json.dumps({
-        "algorithm": algorithm,
-        "params": result.best_params,
-        "best_value": result.best_value,
-        "best_iteration": result.best_iteration,
-        "hyperparameter_space": space,
-        "tuning_trials": len(result.trials),
-        "trial_states": counts,
-        "seed": seed,
-    }, indent=2))
-    best_hyperparameters.metadata.update({"best_validation_auc": result.best_value, "split_manifest_fingerprint": manifest, **{k: float(v) for k, v in counts.items()}})
+    name = tuning.study_name(split_manifest=manifest, algorithm=algorithm, space=space, defaults=defaults, seed=seed,
+                             metric=tuning_metric, n_trials=n_trials, warm_start=remembered)
+    return tuning.run_worker(
+        algo, space, defaults, data,
+        storage=recording.optuna_storage(optuna_storage_url),
+        name=name, n_trials=tuning.worker_share(n_trials, tuning_workers, worker), seed=seed, worker=worker,
+        metric=tuning_metric, timeout=tuning_timeout or None, warm_start=remembered,
+        progress=lambda line: print(f"[sealtrain] {line}"),
+    )

@@ -1,0 +1,3 @@
+from .component import plan_tuning
+
+__all__ = ["plan_tuning"]
