@@ -130,10 +130,10 @@ podman run --rm --network none "${ULIMITS[@]}" "$BASE_IMAGE" python3 -c 'import 
     || die "$BASE_IMAGE does not run python3"
 
 # --- (b) the sealtrain image -------------------------------------------------------------------
-# --format docker: the image format Docker and podman's Docker API build (the layer cache is
-# then shared with pipelines/image.py's builds). The context is a clean copy of exactly what the Dockerfile may COPY (the same files
+# The context is a clean copy of exactly what the Dockerfile may COPY (the files
 # pipelines/image.py sends to an engine), so caches and virtualenvs in the checkout never
-# reach the build and both ways of building share the layer cache.
+# reach the build. --format docker: the format Docker and podman's Docker API produce (OCI
+# would drop nothing here, but the layer cache is then shared with pipelines/image.py builds).
 rm -rf "$STATE/context"
 "$PYTHON" -c 'import sys; from sealtrain.pipelines.image import export_context; export_context(sys.argv[1], sys.argv[2])' \
     "$REPO" "$STATE/context" || die "cannot export the build context"

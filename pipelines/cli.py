@@ -1,4 +1,5 @@
-"""The `sealtrain` command: run the pipeline locally, compile it, verify a compiled spec."""
+"""The `sealtrain` command: run the pipeline locally, submit it to a cluster, compile it,
+verify a compiled spec, build the runtime image."""
 
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ TASK_START = re.compile(r"Executing task '([\w-]+)'")
 TASK_END = re.compile(r"Task '([\w-]+)' finished with status (\w+)")
 ERROR_LINE = re.compile(r"^\s*(?:[\w]+\.)*(\w*(?:Error|Exception)): (.*)$")
 PROGRESS_PREFIX = "[sealtrain] "
+TOKEN_ENV = "SEALTRAIN_KFP_TOKEN"
 
 
 class UsageError(Exception):
@@ -68,7 +70,9 @@ def _candidate(args: argparse.Namespace) -> dict:
     return chosen
 
 
-def _pipeline_arguments(args: argparse.Namespace, out: Path) -> dict:
+def _pipeline_arguments(args: argparse.Namespace, out: Path | None) -> dict:
+    """The pipeline's parameters; without `out` (a cluster run) the store URLs are left empty,
+    so the tasks read them, credentials included, from the cluster's ConfigMap and Secret."""
     from sealtrain.components.core import quality, splitting, tables
     from sealtrain.components.core.constants import SPLITS
     from sealtrain.components.core.errors import InvalidInputError
@@ -113,13 +117,13 @@ def _pipeline_arguments(args: argparse.Namespace, out: Path) -> dict:
         "tuning_metric": args.tuning_metric,
         "tuning_timeout": args.tuning_timeout,
         "warm_start": args.warm_start,
-        "optuna_storage_url": args.optuna_storage or f"sqlite:///{out / 'optuna.db'}",
+        "optuna_storage_url": (args.optuna_storage or f"sqlite:///{out / 'optuna.db'}") if out else "",
         "seed": args.seed,
         "bootstrap_samples": args.bootstrap_samples,
         "min_auc": args.min_auc,
         "experiment_id": args.experiment,
-        "mlflow_tracking_uri": args.mlflow_uri or f"sqlite:///{out / 'mlflow.db'}",
-        "run_db_url": args.db_url or f"sqlite:///{out / 'runs.db'}",
+        "mlflow_tracking_uri": (args.mlflow_uri or f"sqlite:///{out / 'mlflow.db'}") if out else "",
+        "run_db_url": (args.db_url or f"sqlite:///{out / 'runs.db'}") if out else "",
     }
 
 
@@ -242,13 +246,87 @@ def _verify(args: argparse.Namespace) -> int:
     return 1 if problems else 0
 
 
-def _parser() -> argparse.ArgumentParser:
+def _add_pipeline_flags(parser: argparse.ArgumentParser) -> None:
+    """The pipeline parameters that `run` and `submit` share."""
     from sealtrain.components.core.algorithms import REGISTRY
     from sealtrain.components.core.constants import (
         DEFAULT_ALGORITHM, DEFAULT_BOOTSTRAP_SAMPLES, DEFAULT_N_TRIALS, DEFAULT_RATIOS, DEFAULT_SPLIT_SALT,
         DEFAULT_TOLERANCE, SPLITS,
     )
 
+    parser.add_argument("--label", help="binary label column (required with --data)")
+    parser.add_argument("--positive-class", help="label value that counts as positive (inferred for 0/1, true/false)")
+    parser.add_argument("--group", help="patient/group id column: no id ever appears in two splits")
+    parser.add_argument("--drop", nargs="+", action="extend", default=[], metavar="COL", help="columns that are not features")
+    parser.add_argument("--time-column", metavar="COL", help="date/number column: later periods go to test and holdout")
+    parser.add_argument("--split-ratios", nargs=4, type=float, default=[DEFAULT_RATIOS[s] for s in SPLITS],
+                        metavar=("TRAIN", "VAL", "TEST", "HOLDOUT"), help="shares of rows (default 0.60 0.20 0.15 0.05)")
+    parser.add_argument("--split-tolerance", type=float, default=DEFAULT_TOLERANCE,
+                        help="allowed deviation of each split's share (default %(default)s)")
+    parser.add_argument("--split-salt", default=DEFAULT_SPLIT_SALT,
+                        help="salt of the patient hash; keep it to keep every patient's split (default %(default)s)")
+    parser.add_argument("--stratify", action="store_true", help="give every split its share of positive patients")
+    parser.add_argument("--fail-on-duplicates", action="store_true",
+                        help="fail when identical feature rows land in two splits (default: report the count)")
+    model = parser.add_mutually_exclusive_group()
+    model.add_argument("--algorithm", default=DEFAULT_ALGORITHM, choices=sorted(REGISTRY))
+    model.add_argument("--model-candidate", metavar="FILE",
+                       help="JSON model candidate: algorithm_name, hyperparameter_space, default_hyperparameters, "
+                            "model_version_id")
+    parser.add_argument("--trials", type=int, default=DEFAULT_N_TRIALS, help="Optuna trials (default %(default)s)")
+    parser.add_argument("--tuning-workers", type=int, default=1,
+                        help="parallel tuning tasks sharing one Optuna study (default %(default)s)")
+    parser.add_argument("--tuning-metric", default="auc", choices=("auc", "pr_auc", "log_loss"),
+                        help="validation objective of tuning (default %(default)s)")
+    parser.add_argument("--tuning-timeout", type=float, default=0.0, metavar="SECONDS",
+                        help="wall-clock limit of each tuning worker (default: none)")
+    parser.add_argument("--warm-start", action="store_true",
+                        help="try the best configuration of the last completed run of the algorithm first")
+    parser.add_argument("--seed", type=int, default=42, help="seed of tuning, training and bootstrap (default %(default)s)")
+    parser.add_argument("--bootstrap-samples", type=int, default=DEFAULT_BOOTSTRAP_SAMPLES,
+                        help="bootstrap resamples for the test intervals (default %(default)s)")
+    parser.add_argument("--min-auc", type=float, default=0.0,
+                        help="register the model only if the lower 95%% bound of its test AUC reaches this")
+    parser.add_argument("--qc-report", metavar="FILE", help="QC report (JSON) from an upstream data-quality step")
+    parser.add_argument("--experiment", default="sealtrain",
+                        help="MLflow experiment, experiment id and KFP experiment (default %(default)s)")
+
+
+def _submit(args: argparse.Namespace) -> int:
+    from sealtrain.components.core.tables import GCS_SCHEME
+
+    if not args.data.startswith(GCS_SCHEME):
+        raise UsageError("--data must be a gs:// URI: the cluster cannot read a path on this machine")
+    if args.image:
+        os.environ["SEALTRAIN_IMAGE"] = args.image
+    from sealtrain.pipelines.submit import SubmitError, submit
+
+    arguments = _pipeline_arguments(args, None)
+    try:
+        result = submit(args.host, arguments, experiment=args.experiment, enable_caching=args.cache,
+                        existing_token=os.environ.get(TOKEN_ENV))
+    except SubmitError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print(f"submitted pipeline version {result.version_id}; run {result.run_id}"
+          + ("" if args.cache else " (no cache)"))
+    print(result.run_url)
+    return 0
+
+
+def _image_build(args: argparse.Namespace) -> int:
+    from sealtrain.pipelines.image import ImageBuildError, build_image
+
+    try:
+        reference = build_image(args.tag, args.push, args.context, base_image=args.base_image)
+    except ImageBuildError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print(reference)
+    return 0
+
+
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="sealtrain", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
 
@@ -257,49 +335,27 @@ def _parser() -> argparse.ArgumentParser:
                                           "covid_testing demo (label 'result', group 'subject_id').")
     run.add_argument("--data", help="input table: CSV, TSV (optionally .gz) or Parquet, a path or gs:// URI; "
                                     "default: the bundled demo")
-    run.add_argument("--label", help="binary label column (required with --data)")
-    run.add_argument("--positive-class", help="label value that counts as positive (inferred for 0/1, true/false)")
-    run.add_argument("--group", help="patient/group id column: no id ever appears in two splits")
-    run.add_argument("--drop", nargs="+", action="extend", default=[], metavar="COL", help="columns that are not features")
-    run.add_argument("--time-column", metavar="COL", help="date/number column: later periods go to test and holdout")
-    run.add_argument("--split-ratios", nargs=4, type=float, default=[DEFAULT_RATIOS[s] for s in SPLITS],
-                     metavar=("TRAIN", "VAL", "TEST", "HOLDOUT"), help="shares of rows (default 0.60 0.20 0.15 0.05)")
-    run.add_argument("--split-tolerance", type=float, default=DEFAULT_TOLERANCE,
-                     help="allowed deviation of each split's share (default %(default)s)")
-    run.add_argument("--split-salt", default=DEFAULT_SPLIT_SALT,
-                     help="salt of the patient hash; keep it to keep every patient's split (default %(default)s)")
-    run.add_argument("--stratify", action="store_true", help="give every split its share of positive patients")
-    run.add_argument("--fail-on-duplicates", action="store_true",
-                     help="fail when identical feature rows land in two splits (default: report the count)")
-    model = run.add_mutually_exclusive_group()
-    model.add_argument("--algorithm", default=DEFAULT_ALGORITHM, choices=sorted(REGISTRY))
-    model.add_argument("--model-candidate", metavar="FILE",
-                       help="JSON model candidate: algorithm_name, hyperparameter_space, default_hyperparameters, "
-                            "model_version_id")
-    run.add_argument("--trials", type=int, default=DEFAULT_N_TRIALS, help="Optuna trials (default %(default)s)")
-    run.add_argument("--tuning-workers", type=int, default=1,
-                     help="parallel tuning tasks sharing one Optuna study (default %(default)s)")
-    run.add_argument("--tuning-metric", default="auc", choices=("auc", "pr_auc", "log_loss"),
-                     help="validation objective of tuning (default %(default)s)")
-    run.add_argument("--tuning-timeout", type=float, default=0.0, metavar="SECONDS",
-                     help="wall-clock limit of each tuning worker (default: none)")
-    run.add_argument("--warm-start", action="store_true",
-                     help="try the best configuration of the last completed run of the algorithm first")
-    run.add_argument("--optuna-storage", metavar="URL", help="Optuna RDB storage (default: SQLite in --output)")
-    run.add_argument("--seed", type=int, default=42, help="seed of tuning, training and bootstrap (default %(default)s)")
-    run.add_argument("--bootstrap-samples", type=int, default=DEFAULT_BOOTSTRAP_SAMPLES,
-                     help="bootstrap resamples for the test intervals (default %(default)s)")
-    run.add_argument("--min-auc", type=float, default=0.0,
-                     help="register the model only if the lower 95%% bound of its test AUC reaches this")
-    run.add_argument("--qc-report", metavar="FILE", help="QC report (JSON) from an upstream data-quality step")
-    run.add_argument("--experiment", default="sealtrain", help="MLflow experiment / experiment id (default %(default)s)")
+    _add_pipeline_flags(run)
     run.add_argument("--output", default="sealtrain-output", metavar="DIR",
                      help="artifacts, logs and the embedded stores (default ./%(default)s)")
     run.add_argument("--summary-json", metavar="FILE", help="write the run summary as JSON")
     run.add_argument("--mlflow-uri", metavar="URI", help="MLflow tracking URI (default: SQLite in --output)")
     run.add_argument("--db-url", metavar="URL", help="run-table database, e.g. postgresql://... (default: SQLite in --output)")
+    run.add_argument("--optuna-storage", metavar="URL", help="Optuna RDB storage (default: SQLite in --output)")
     run.add_argument("--cache", action="store_true", help="reuse results of unchanged steps from earlier runs")
     run.set_defaults(handler=_run)
+
+    sub = commands.add_parser(
+        "submit", help="upload the pipeline to a KFP cluster and start a run",
+        description="Compile the pipeline, upload it as a new version of sealtrain-training and start a run, with "
+                    "caching on unless --no-cache. MLflow, the run table and Optuna's storage are the cluster's "
+                    f"(ConfigMap sealtrain-endpoints, Secret sealtrain-db). A bearer token, if needed, comes from {TOKEN_ENV}.")
+    sub.add_argument("--host", required=True, metavar="URL", help="KFP API/UI base URL, e.g. http://localhost:8080")
+    sub.add_argument("--data", required=True, metavar="gs://BUCKET/OBJECT", help="input table in Cloud Storage")
+    _add_pipeline_flags(sub)
+    sub.add_argument("--no-cache", dest="cache", action="store_false", help="run every step afresh")
+    sub.add_argument("--image", help="runtime image of every component (default sealtrain:<version>)")
+    sub.set_defaults(handler=_submit)
 
     comp = commands.add_parser("compile", help="compile the pipeline to KFP YAML")
     comp.add_argument("-o", "--output", required=True, metavar="FILE", help="where to write the YAML")
@@ -312,6 +368,14 @@ def _parser() -> argparse.ArgumentParser:
                                              "and final training, train only by preprocessing, tuning and training.")
     verify.add_argument("pipeline", metavar="PIPELINE.yaml")
     verify.set_defaults(handler=_verify)
+
+    image = commands.add_parser("image", help="the runtime image").add_subparsers(dest="image_command", required=True)
+    build = image.add_parser("build", help="build images/Dockerfile with the Docker SDK (DOCKER_HOST selects the engine)")
+    build.add_argument("--tag", help="image reference (default sealtrain:<version>)")
+    build.add_argument("--push", action="store_true", help="push the tag after building (it must name a registry)")
+    build.add_argument("--context", metavar="DIR", help="the sealtrain checkout (default: the current directory)")
+    build.add_argument("--base-image", help="override the digest-pinned base image")
+    build.set_defaults(handler=_image_build)
     return parser
 
 

