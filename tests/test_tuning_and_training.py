@@ -13,16 +13,15 @@ def covid_data(covid_splits):
     return fitted.transform(xt), yt, fitted.transform(xv), yv
 
 
-def _study(tmp_path, algo, data, n_trials, seed=3, space=None, workers=1, storage_name="optuna.db", **kwargs):
+def _study(tmp_path, algo, data, n_trials, seed=3, space=None, workers=1, storage_name="optuna.db", metric="auc",
+           warm_start=None):
     """Runs every worker of a study in turn in fresh SQLite storage and collects it."""
     storage = f"sqlite:///{tmp_path / storage_name}"
-    space = algo.default_space if space is None else space
-    name = tuning.study_name(split_manifest="m", algorithm=algo.name, space=space, defaults={}, seed=seed,
-                             metric=kwargs.get("metric", "auc"), n_trials=n_trials, warm_start=kwargs.get("warm_start"))
+    spec = tuning.StudySpec("m", algo, algo.default_space if space is None else space, {}, seed, metric, n_trials, warm_start)
     for worker in range(workers):
-        tuning.run_worker(algo, space, {}, data, storage=storage, name=name, n_trials=tuning.worker_share(n_trials, workers, worker),
-                          seed=seed, worker=worker, progress=lambda _: None, **kwargs)
-    return tuning.collect(storage, name, kwargs.get("metric", "auc"), algo), storage, name
+        tuning.run_worker(spec, data, storage=storage, n_trials=tuning.worker_share(n_trials, workers, worker),
+                          worker=worker, progress=lambda _: None)
+    return tuning.collect(storage, spec), storage, spec
 
 
 def test_xgboost_study_prunes_and_is_reproducible(tmp_path, covid_data):
@@ -38,13 +37,12 @@ def test_xgboost_study_prunes_and_is_reproducible(tmp_path, covid_data):
 
 def test_two_workers_share_one_study_and_a_retry_resumes_it(tmp_path, covid_data):
     algo = algorithms.get_algorithm("xgboost")
-    result, storage, name = _study(tmp_path, algo, covid_data, 9, workers=2)
+    result, storage, spec = _study(tmp_path, algo, covid_data, 9, workers=2)
     assert len(result.trials) == 9
     assert sorted(result.trials["worker"].value_counts().to_dict().items()) == [(0, 5), (1, 4)]
-    again = tuning.run_worker(algo, algo.default_space, {}, covid_data, storage=storage, name=name, n_trials=4, seed=3,
-                              worker=1, progress=lambda _: None)
+    again = tuning.run_worker(spec, covid_data, storage=storage, n_trials=4, worker=1, progress=lambda _: None)
     assert again == 0
-    assert len(tuning.collect(storage, name, "auc", algo).trials) == 9
+    assert len(tuning.collect(storage, spec).trials) == 9
 
 
 def test_staged_algorithms_report_and_get_pruned(tmp_path, covid_data):
@@ -148,3 +146,15 @@ def test_int_ranges_are_sampled_as_ints():
 def test_unknown_algorithm_lists_the_known_ones():
     with pytest.raises(InvalidInputError, match="unknown algorithm 'svm'; choose one of"):
         algorithms.get_algorithm("svm")
+
+
+def test_the_study_name_follows_what_defines_the_study():
+    def spec(**changes):
+        base = dict(split_manifest="m", algorithm="xgboost", hyperparameter_space="", default_hyperparameters="",
+                    seed=1, metric="auc", n_trials=10, warm_start="null")
+        return tuning.study_spec(**{**base, **changes}).name
+
+    assert spec() == spec()
+    for change in ({"split_manifest": "n"}, {"seed": 2}, {"n_trials": 11}, {"metric": "pr_auc"},
+                   {"warm_start": '{"max_depth": 3}'}, {"default_hyperparameters": '{"max_depth": 3}'}):
+        assert spec(**change) != spec(), change

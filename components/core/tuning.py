@@ -76,13 +76,9 @@ def plan(algorithm: str, hyperparameter_space: str, default_hyperparameters: str
             a trial or worker count below 1, or more workers than trials.
         InvalidInputError: An unknown algorithm or objective.
     """
-    from .algorithms import get_algorithm
-    from .search_space import load_defaults, load_space
-
-    algo = get_algorithm(algorithm)
-    load_space(hyperparameter_space, algo)
-    load_defaults(default_hyperparameters, algo)
-    check_objective(metric)
+    study_spec(split_manifest="", algorithm=algorithm, hyperparameter_space=hyperparameter_space,
+               default_hyperparameters=default_hyperparameters, seed=0, metric=metric, n_trials=n_trials,
+               warm_start="null")
     if n_trials < 1 or workers < 1:
         raise HyperparameterTuningError(f"n_trials and tuning_workers must be at least 1, got {n_trials} and {workers}")
     if workers > n_trials:
@@ -90,13 +86,57 @@ def plan(algorithm: str, hyperparameter_space: str, default_hyperparameters: str
     return list(range(workers))
 
 
-def study_name(*, split_manifest: str, algorithm: str, space: dict, defaults: dict, seed: int, metric: str,
-               n_trials: int, warm_start: dict | None) -> str:
-    """A study name that changes with anything that defines the search, and only with that."""
-    identity = {"split_manifest": split_manifest, "algorithm": algorithm, "space": space, "defaults": defaults,
-                "seed": seed, "metric": metric, "n_trials": n_trials, "warm_start": warm_start}
-    digest = hashlib.sha256(json.dumps(identity, sort_keys=True, default=str).encode()).hexdigest()
-    return f"sealtrain-{digest[:20]}"
+@dataclass(frozen=True)
+class StudySpec:
+    """Everything that defines a study; its name is derived from it and from nothing else.
+
+    Attributes:
+        split_manifest: Fingerprint of the split manifest the data comes from.
+        algorithm: The registry entry.
+        space: The validated search space.
+        defaults: Fixed hyperparameters under the sampled ones.
+        seed: Seed of the estimators (and, plus the worker index, of the sampler).
+        metric: auc, pr_auc or log_loss on validation.
+        n_trials: Trials of the whole study.
+        warm_start: Parameters to try first (procedural memory), or None.
+    """
+
+    split_manifest: str
+    algorithm: Algorithm
+    space: dict
+    defaults: dict
+    seed: int
+    metric: str
+    n_trials: int
+    warm_start: dict | None
+
+    @property
+    def name(self) -> str:
+        """A study name that changes with anything that defines the search, and only with that."""
+        identity = {"split_manifest": self.split_manifest, "algorithm": self.algorithm.name, "space": self.space,
+                    "defaults": self.defaults, "seed": self.seed, "metric": self.metric, "n_trials": self.n_trials,
+                    "warm_start": self.warm_start}
+        digest = hashlib.sha256(json.dumps(identity, sort_keys=True, default=str).encode()).hexdigest()
+        return f"sealtrain-{digest[:20]}"
+
+
+def study_spec(*, split_manifest: str, algorithm: str, hyperparameter_space: str, default_hyperparameters: str,
+               seed: int, metric: str, n_trials: int, warm_start: str) -> StudySpec:
+    """Builds a study's spec from the pipeline's text parameters, validating them.
+
+    Args:
+        warm_start: JSON of the parameters to try first, or `null`.
+
+    Raises:
+        HyperparameterTuningError: A malformed space or default, naming the parameter.
+    """
+    from .algorithms import get_algorithm
+    from .search_space import load_defaults, load_space
+
+    algo = get_algorithm(algorithm)
+    check_objective(metric)
+    return StudySpec(split_manifest, algo, load_space(hyperparameter_space, algo),
+                     load_defaults(default_hyperparameters, algo), seed, metric, n_trials, json.loads(warm_start))
 
 
 def worker_share(n_trials: int, workers: int, worker: int) -> int:
@@ -151,32 +191,26 @@ def open_study(storage: str, name: str, metric: str, seed: int) -> optuna.Study:
     )
 
 
-def run_worker(algorithm: Algorithm, space: dict, defaults: dict,
-               data: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray], *, storage: str, name: str,
-               n_trials: int, seed: int, worker: int = 0, metric: str = "auc", timeout: float | None = None,
-               warm_start: dict | None = None, progress: Callable[[str], None] = print) -> int:
+def run_worker(spec: StudySpec, data: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray], *, storage: str,
+               n_trials: int, worker: int = 0, timeout: float | None = None,
+               progress: Callable[[str], None] = print) -> int:
     """Runs one worker's share of a shared study; returns how many trials it ran now.
 
     Args:
-        algorithm: The registry entry.
-        space: A validated search space.
-        defaults: Fixed hyperparameters under the sampled ones.
+        spec: The study.
         data: (x_train, y_train, x_val, y_val), already transformed.
         storage: Optuna RDB storage URL.
-        name: The study's name (see `study_name`).
         n_trials: This worker's share of trials; trials it already finished count.
-        seed: Seed of the estimators; the sampler gets seed + worker.
         worker: This worker's index.
-        metric: auc, pr_auc or log_loss on validation.
         timeout: Optional wall-clock limit in seconds.
-        warm_start: Parameters to try first (procedural memory), enqueued once per study.
         progress: Where progress lines go.
     """
-    study = open_study(storage, name, metric, seed + worker)
+    metric, name = spec.metric, spec.name
+    study = open_study(storage, name, metric, spec.seed + worker)
     done = sum(1 for t in study.trials if t.user_attrs.get(WORKER_ATTR) == worker and t.state.is_finished())
     remaining = n_trials - done
-    if warm_start and worker == 0 and not study.trials:
-        study.enqueue_trial({k: v for k, v in warm_start.items() if k in space}, skip_if_exists=True)
+    if spec.warm_start and worker == 0 and not study.trials:
+        study.enqueue_trial({k: v for k, v in spec.warm_start.items() if k in spec.space}, skip_if_exists=True)
     if remaining <= 0:
         progress(f"tuning worker {worker}: its {n_trials} trials are already in study {name}")
         return 0
@@ -191,7 +225,7 @@ def run_worker(algorithm: Algorithm, space: dict, defaults: dict,
                      f"{time.monotonic() - started:.1f}s")
 
     study.optimize(
-        _objective(algorithm, space, defaults, seed, metric, worker, data),
+        _objective(spec.algorithm, spec.space, spec.defaults, spec.seed, metric, worker, data),
         n_trials=remaining,
         timeout=timeout,
         catch=(Exception,),
@@ -216,7 +250,7 @@ def trials_table(study: optuna.Study) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def collect(storage: str, name: str, metric: str, algorithm: Algorithm) -> TuningResult:
+def collect(storage: str, spec: StudySpec) -> TuningResult:
     """Reads a finished study.
 
     Raises:
@@ -224,16 +258,18 @@ def collect(storage: str, name: str, metric: str, algorithm: Algorithm) -> Tunin
             carries the first error.
     """
     try:
-        study = optuna.load_study(study_name=name, storage=storage)
+        study = optuna.load_study(study_name=spec.name, storage=storage)
     except KeyError as exc:
         raise HyperparameterTuningError(
-            f"study {name} is not in the tuning storage; if the storage was reset, rerun without the cache"
+            f"study {spec.name} is not in the tuning storage; if the storage was reset, rerun without the cache"
         ) from exc
     table = trials_table(study)
     complete = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
     if not complete:
         errors = table[ERROR_ATTR].dropna().tolist() if len(table) else []
         first = errors[0] if errors else "no trial completed"
-        raise HyperparameterTuningError(f"all {len(study.trials)} trials of {algorithm.name} failed; first error: {first}")
+        raise HyperparameterTuningError(
+            f"all {len(study.trials)} trials of {spec.algorithm.name} failed; first error: {first}"
+        )
     best = study.best_trial
     return TuningResult(best.params, float(best.value), best.user_attrs.get(BEST_ITERATION_ATTR), table)

@@ -43,33 +43,29 @@ def select_best_trial(
     import json
     from pathlib import Path
 
-    from sealtrain.components.core import algorithms, recording, search_space, tuning
+    from sealtrain.components.core import recording, tuning
     from sealtrain.components.core.constants import META_MANIFEST_FINGERPRINT
     from sealtrain.components.core.report import render_tuning_report
 
-    algo = algorithms.get_algorithm(algorithm)
-    space = search_space.load_space(hyperparameter_space, algo)
-    defaults = search_space.load_defaults(default_hyperparameters, algo)
-    remembered = json.loads(warm_start)
     manifest = preprocessor.metadata[META_MANIFEST_FINGERPRINT]
-    name = tuning.study_name(split_manifest=manifest, algorithm=algorithm, space=space, defaults=defaults, seed=seed,
-                             metric=tuning_metric, n_trials=n_trials, warm_start=remembered)
-    storage = recording.optuna_storage(optuna_storage_url)
-    result = tuning.collect(storage, name, tuning_metric, algo)
+    spec = tuning.study_spec(split_manifest=manifest, algorithm=algorithm, hyperparameter_space=hyperparameter_space,
+                             default_hyperparameters=default_hyperparameters, seed=seed, metric=tuning_metric,
+                             n_trials=n_trials, warm_start=warm_start)
+    result = tuning.collect(recording.optuna_storage(optuna_storage_url), spec)
     result.trials.to_csv(trials.path, index=False)
     counts = {state: result.count(state) for state in ("COMPLETE", "PRUNED", "FAIL")}
     Path(best_hyperparameters.path).write_text(json.dumps({
         "algorithm": algorithm,
-        "params": {**defaults, **result.best_params},
+        "params": {**spec.defaults, **result.best_params},
         "best_value": result.best_value,
         "best_iteration": result.best_iteration,
         "metric": tuning_metric,
-        "hyperparameter_space": space,
-        "study": name,
+        "hyperparameter_space": spec.space,
+        "study": spec.name,
         "tuning_trials": len(result.trials),
         "workers": len(worker_trials),
         "trial_states": counts,
-        "warm_start": remembered,
+        "warm_start": spec.warm_start,
         "seed": seed,
     }, indent=2))
     Path(history.path).write_text(render_tuning_report(
@@ -80,5 +76,5 @@ def select_best_trial(
         META_MANIFEST_FINGERPRINT: manifest,
         **{k: float(v) for k, v in counts.items()},
     })
-    print(f"[sealtrain] study {name}: {len(result.trials)} trials ({counts}), best validation {tuning_metric} "
+    print(f"[sealtrain] study {spec.name}: {len(result.trials)} trials ({counts}), best validation {tuning_metric} "
           f"{result.best_value:.4f}")

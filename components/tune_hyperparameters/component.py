@@ -44,9 +44,7 @@ def tune_hyperparameters(
     Returns:
         How many trials this worker ran now (0 when a retry finds its share done).
     """
-    import json
-
-    from sealtrain.components.core import algorithms, lineage, recording, search_space, tuning
+    from sealtrain.components.core import lineage, recording, tuning
     from sealtrain.components.core.constants import TRAIN, VALIDATION
     from sealtrain.components.core.preprocessing import Preprocessor, transform_split
 
@@ -55,18 +53,13 @@ def tune_hyperparameters(
     manifest = lineage.require_same_manifest(
         "tune_hyperparameters", train=train.metadata, validation=validation.metadata, preprocessor=preprocessor.metadata
     )
-    algo = algorithms.get_algorithm(algorithm)
-    space = search_space.load_space(hyperparameter_space, algo)
-    defaults = search_space.load_defaults(default_hyperparameters, algo)
-    remembered = json.loads(warm_start)
+    spec = tuning.study_spec(split_manifest=manifest, algorithm=algorithm, hyperparameter_space=hyperparameter_space,
+                             default_hyperparameters=default_hyperparameters, seed=seed, metric=tuning_metric,
+                             n_trials=n_trials, warm_start=warm_start)
     fitted = Preprocessor.load(preprocessor.path)
     data = (*transform_split(fitted, train.path), *transform_split(fitted, validation.path))
-    name = tuning.study_name(split_manifest=manifest, algorithm=algorithm, space=space, defaults=defaults, seed=seed,
-                             metric=tuning_metric, n_trials=n_trials, warm_start=remembered)
     return tuning.run_worker(
-        algo, space, defaults, data,
-        storage=recording.optuna_storage(optuna_storage_url),
-        name=name, n_trials=tuning.worker_share(n_trials, tuning_workers, worker), seed=seed, worker=worker,
-        metric=tuning_metric, timeout=tuning_timeout or None, warm_start=remembered,
-        progress=lambda line: print(f"[sealtrain] {line}"),
+        spec, data, storage=recording.optuna_storage(optuna_storage_url),
+        n_trials=tuning.worker_share(n_trials, tuning_workers, worker), worker=worker,
+        timeout=tuning_timeout or None, progress=lambda line: print(f"[sealtrain] {line}"),
     )
