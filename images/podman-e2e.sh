@@ -8,11 +8,13 @@
 #                                   (d) pytest -m podman tests/test_image.py against that socket
 #   images/podman-e2e.sh --serve    (a), (b), then the service in the foreground (what the
 #                                   pytest fixture starts when it is run on its own)
+#   images/podman-e2e.sh --reset    delete every image, layer and cached file of these runs
+#                                   (the next run is cold)
 #
 # Needs root, podman, runc and debootstrap (apt-get install podman runc debootstrap), and
 # network access to the Debian mirror apt uses and to PyPI. Everything podman stores (images,
 # layers, the base rootfs tarball) lives under $SEALTRAIN_PODMAN_DIR (default
-# /var/tmp/sealtrain-podman): reruns reuse it; `rm -rf` it for a cold run. The podman defaults
+# /var/tmp/sealtrain-podman): reruns reuse it; --reset empties it. The podman defaults
 # of the machine (/etc/containers, /var/lib/containers) are not used or touched.
 set -euo pipefail
 
@@ -20,8 +22,9 @@ MODE=all
 case "${1:-}" in
     "") ;;
     --serve) MODE=serve ;;
-    -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
-    *) echo "usage: $0 [--serve]" >&2; exit 2 ;;
+    --reset) MODE=reset ;;
+    -h|--help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; exit 0 ;;
+    *) echo "usage: $0 [--serve|--reset]" >&2; exit 2 ;;
 esac
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -63,6 +66,17 @@ graphroot = "$STATE/storage"
 runroot = "$STATE/run"
 EOF
 export CONTAINERS_CONF="$STATE/containers.conf" CONTAINERS_STORAGE_CONF="$STATE/storage.conf"
+if [ "$MODE" = reset ]; then
+    podman rm --all --force >/dev/null 2>&1 || true
+    podman rmi --all --force >/dev/null 2>&1 || true
+    # podman may leave the overlay directory bind-mounted on itself; rm -rf would then fail.
+    awk -v state="$STATE/" 'index($2, state) == 1 { print $2 }' /proc/mounts | sort -r | while read -r mountpoint; do
+        umount "$mountpoint" || umount -l "$mountpoint"
+    done
+    rm -rf "$STATE"
+    log "removed $STATE: the next run is cold"
+    exit 0
+fi
 podman info --format '{{.Host.OCIRuntime.Name}} {{.Host.CgroupManager}} {{.Store.GraphDriverName}}' >/dev/null \
     || die "podman does not start with $CONTAINERS_CONF and $CONTAINERS_STORAGE_CONF"
 log "podman $(podman version --format '{{.Client.Version}}'): $(podman info --format 'runtime {{.Host.OCIRuntime.Name}}, cgroups {{.Host.CgroupManager}}, storage {{.Store.GraphDriverName}} in {{.Store.GraphRoot}}')"
