@@ -11,8 +11,6 @@ the podman service it starts; run on their own, they start the script in `--serv
 podman, runc and debootstrap needed; the first build takes minutes, later ones seconds).
 """
 
-from __future__ import annotations
-
 import functools
 import os
 import re
@@ -290,13 +288,15 @@ def podman_compatible_docker_sdk(monkeypatch) -> list[dict]:
     """Patches docker-py in this test process only, so that kfp.local.DockerRunner works on podman 4.3.
 
     - kfp runs every task with auto_remove=True and takes its exit status from wait(). On
-      podman 4.3 the container is often gone by then: wait() answers 404 (kfp then assumes
-      status 0) or even StatusCode 0 for a container that exited 3. Here containers are kept
-      until their status is read and removed afterwards, so a failing task fails.
+      podman 4.3 the container is usually gone by then: wait() answers 404, and kfp assumes
+      status 0; when wait() races the removal it may even answer StatusCode 0 for a container
+      that exited 3. Either way a failing task passes (test_a_failing_task_fails_the_run).
+      Here containers are kept until their status is read and removed afterwards.
     - kfp looks the image up by the exact reference in each image's tags ('sealtrain:0.1.0');
       podman lists 'localhost/sealtrain:0.1.0', so kfp would pull from Docker Hub. Here pull()
       returns the local image and never contacts a registry.
-    - 500 'no such container' answers become NotFound, as Docker's 404 would.
+    - 500 'no such container' answers (podman's answer where Docker's is 404, for some calls
+      on a removed container) become NotFound, which kfp handles.
 
     Returns the list of task containers, filled in as they run: image, command, exit status.
     """
@@ -429,6 +429,35 @@ def test_the_image_runs_the_whole_pipeline_through_kfp_docker_runner(docker_clie
     if os.geteuid() == 0:  # rootful podman: the container's uid is the host's
         owners = {path.stat().st_uid for path in root.rglob("*")}
         assert owners == {0, RUNTIME_UID} and mlflow_db.stat().st_uid == RUNTIME_UID
+
+
+@pytest.mark.podman
+def test_a_failing_task_fails_the_run(docker_client, podman_docker_host, tmp_path, monkeypatch):
+    """Without the harness, kfp on podman 4.3 reports this run as a success (see podman_compatible_docker_sdk)."""
+    from kfp import dsl, local
+    from kfp.local import config as local_config
+
+    from sealtrain.components.load_dataset import load_dataset
+
+    @dsl.pipeline
+    def load_only(data_uri: str):
+        load_dataset(data_uri=data_uri, data_fingerprint="")
+
+    root = tmp_path / "pipeline_root"
+    root.mkdir()
+    root.chmod(0o777)
+    monkeypatch.setenv("DOCKER_HOST", podman_docker_host)
+    runs = podman_compatible_docker_sdk(monkeypatch)
+    previous = local_config.LocalExecutionConfig.instance
+    try:
+        local.init(runner=local.DockerRunner(network_mode="none"), pipeline_root=str(root), raise_on_error=True)
+        with pytest.raises(RuntimeError, match="Inner task failed: .*load-dataset"):
+            load_only(data_uri=str(root / "missing.csv"))
+    finally:
+        local_config.LocalExecutionConfig.instance = previous
+        for entry in runs:
+            entry["container"].remove(force=True)
+    assert [entry["status"] for entry in runs] == [1]
 
 
 @pytest.mark.podman
