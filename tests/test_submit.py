@@ -27,7 +27,6 @@ import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from importlib.metadata import version
-from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pytest

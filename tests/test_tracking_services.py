@@ -3,11 +3,9 @@ Cloud Storage emulator (gcp-storage-emulator speaking the real GCS JSON API on l
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
-import urllib.request
 
 import pytest
 import sqlalchemy as sa
