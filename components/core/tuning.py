@@ -19,9 +19,9 @@ import optuna
 import pandas as pd
 from sklearn import metrics as skm
 
-from .algorithms import Algorithm
+from .algorithms import Algorithm, get_algorithm
 from .errors import HyperparameterTuningError, InvalidInputError
-from .search_space import suggest
+from .search_space import load_defaults, load_space, suggest
 from .training import XGBOOST_EVAL_METRIC, best_iteration, fit, scores
 
 # Tuning objective -> (direction, score of validation labels and scores).
@@ -130,9 +130,6 @@ def study_spec(*, split_manifest: str, algorithm: str, hyperparameter_space: str
     Raises:
         HyperparameterTuningError: A malformed space or default, naming the parameter.
     """
-    from .algorithms import get_algorithm
-    from .search_space import load_defaults, load_space
-
     algo = get_algorithm(algorithm)
     check_objective(metric)
     return StudySpec(split_manifest, algo, load_space(hyperparameter_space, algo),
