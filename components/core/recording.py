@@ -21,6 +21,7 @@ from .constants import METRIC_PREFIX, MODEL_META_FILE, RUN_COMPLETED, RUN_FAILED
 from .errors import InvalidInputError, ModelTrainerError
 from .preprocessing import Preprocessor, example_frame
 from .records import TrainedModel, ValidationMetrics
+from .search_space import load_space
 
 TRACKING_URI_ENV = "MLFLOW_TRACKING_URI"
 DB_URL_ENV = "SEALTRAIN_DB_URL"
@@ -80,7 +81,7 @@ def start_run(*, training_run_id: str, experiment_id: str, model_version_id: str
     db_url = resolve(db_url, DB_URL_ENV, "run_db_url")
     algo = get_algorithm(algorithm)
     tracking.ensure_experiment(tracking_uri, experiment_id)
-    space = json.loads(hyperparameter_space) if hyperparameter_space.strip() else algo.default_space
+    space = load_space(hyperparameter_space, algo)
     row = {
         "training_run_id": training_run_id,
         "experiment_id": experiment_id,
