@@ -250,8 +250,13 @@ def _add_pipeline_flags(parser: argparse.ArgumentParser) -> None:
     """The pipeline parameters that `run` and `submit` share."""
     from sealtrain.components.core.algorithms import REGISTRY
     from sealtrain.components.core.constants import (
-        DEFAULT_ALGORITHM, DEFAULT_BOOTSTRAP_SAMPLES, DEFAULT_N_TRIALS, DEFAULT_RATIOS, DEFAULT_SPLIT_SALT,
-        DEFAULT_TOLERANCE, SPLITS,
+        DEFAULT_ALGORITHM,
+        DEFAULT_BOOTSTRAP_SAMPLES,
+        DEFAULT_N_TRIALS,
+        DEFAULT_RATIOS,
+        DEFAULT_SPLIT_SALT,
+        DEFAULT_TOLERANCE,
+        SPLITS,
     )
 
     parser.add_argument("--label", help="binary label column (required with --data)")

@@ -24,7 +24,7 @@ from sealtrain.components.core.constants import (
     TRAIN,
     VALIDATION,
 )
-from sealtrain.components.core.recording import DB_URL_ENV, OPTUNA_STORAGE_ENV, TRACKING_URI_ENV
+from sealtrain.components.core.endpoints import DB_URL_ENV, OPTUNA_STORAGE_ENV, TRACKING_URI_ENV
 from sealtrain.components.evaluate_model import evaluate_model
 from sealtrain.components.finalize_run import finalize_run
 from sealtrain.components.fit_preprocessor import fit_preprocessor

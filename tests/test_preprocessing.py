@@ -2,8 +2,8 @@ import numpy as np
 import pandas as pd
 import pytest
 import skops.io as sio
-
 from conftest import COVID_SPEC
+
 from sealtrain.components.core import modelio, preprocessing, schema
 from sealtrain.components.core.errors import DataLeakageError, InvalidInputError
 

@@ -1,8 +1,8 @@
 import numpy as np
 import pandas as pd
 import pytest
-
 from conftest import KOSTECKI_SPEC
+
 from sealtrain.components.core import quality, schema
 from sealtrain.components.core.constants import GROUP_COLUMN, QC_FAILED, QC_PASSED, QC_WARNING
 from sealtrain.components.core.errors import InvalidInputError, QCGateBlockedError

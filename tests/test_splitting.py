@@ -1,7 +1,7 @@
 import pandas as pd
 import pytest
-
 from conftest import COVID_SPEC, KOSTECKI_SPEC
+
 from sealtrain.components.core import schema, splitting
 from sealtrain.components.core.constants import DEFAULT_RATIOS, GROUP_COLUMN, LABEL_COLUMN, SPLITS
 from sealtrain.components.core.errors import DataLeakageError, InvalidInputError, SplitRatioViolationError

@@ -9,9 +9,10 @@ import time
 
 import pytest
 import sqlalchemy as sa
-
 from conftest import free_port, wait_for
+
 from sealtrain.components.core import recording, run_store, tracking
+from sealtrain.components.core.errors import InvalidInputError
 
 pytestmark = pytest.mark.postgres
 
@@ -142,7 +143,7 @@ def test_unreachable_tracking_server_is_named():
 
 def test_missing_endpoints_name_the_parameter_and_variable(monkeypatch):
     monkeypatch.delenv("SEALTRAIN_DB_URL", raising=False)
-    with pytest.raises(recording.InvalidInputError, match="run_db_url is empty and SEALTRAIN_DB_URL is not set"):
+    with pytest.raises(InvalidInputError, match="run_db_url is empty and SEALTRAIN_DB_URL is not set"):
         recording.fail_run(training_run_id="r", db_url="", state="FAILED", error="x")
 
 

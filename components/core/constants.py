@@ -20,6 +20,8 @@ META_ROLE = "role"
 META_FINGERPRINT = "fingerprint"
 META_MANIFEST_FINGERPRINT = "split_manifest_fingerprint"
 META_TRAIN_FINGERPRINT = "train_fingerprint"
+# Numbers in artifact metadata are written as floats: KFP stores them as protobuf doubles,
+# and an int that comes back as a float would change the cache key of every downstream step.
 META_ROWS = "rows"
 
 # Data-quality report statuses (the design's DQStatus).
@@ -41,6 +43,12 @@ LOG_LOSS = "log_loss"
 CALIBRATION_ERROR = "calibration_error"
 BOOTSTRAP_METRICS = (AUC, PR_AUC, BRIER, F1, PRECISION, RECALL)
 METRIC_PREFIX = {TRAIN: "train_", VALIDATION: "val_", TEST: "test_"}
+
+
+def metric_name(split: str, metric: str, suffix: str = "") -> str:
+    """The logged name of a metric on a split: `train_auc`, `val_pr_auc`, `test_auc_ci_low`."""
+    return f"{METRIC_PREFIX[split]}{metric}{'_' + suffix if suffix else ''}"
+
 
 DEFAULT_N_TRIALS = 50
 DEFAULT_BOOTSTRAP_SAMPLES = 1000
@@ -66,5 +74,3 @@ LABEL_COLUMN = "__label__"
 GROUP_COLUMN = "__group__"
 RESERVED_COLUMNS = (LABEL_COLUMN, GROUP_COLUMN)
 MAX_CATEGORY_LEVELS = 50
-# Numbers in artifact metadata are written as floats: KFP stores them as protobuf doubles,
-# and an int that comes back as a float would change the cache key of every downstream step.

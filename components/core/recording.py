@@ -7,7 +7,6 @@ duplicates a row, and transient database errors are retried a bounded number of 
 from __future__ import annotations
 
 import json
-import os
 import time
 from pathlib import Path
 from typing import Callable, TypeVar
@@ -17,15 +16,13 @@ import sqlalchemy as sa
 
 from . import run_store, tracking
 from .algorithms import get_algorithm
-from .constants import METRIC_PREFIX, MODEL_META_FILE, RUN_COMPLETED, RUN_FAILED, RUN_RUNNING, TEST, TRAIN, VALIDATION
-from .errors import InvalidInputError, ModelTrainerError
+from .constants import MODEL_META_FILE, RUN_COMPLETED, RUN_FAILED, RUN_RUNNING, TEST, TRAIN, VALIDATION, metric_name
+from .endpoints import DB_URL_ENV, TRACKING_URI_ENV, normalise_url, resolve
+from .errors import ModelTrainerError
 from .preprocessing import Preprocessor, example_frame
 from .records import TrainedModel, ValidationMetrics
 from .search_space import load_space
 
-TRACKING_URI_ENV = "MLFLOW_TRACKING_URI"
-DB_URL_ENV = "SEALTRAIN_DB_URL"
-OPTUNA_STORAGE_ENV = "OPTUNA_STORAGE_URL"
 DB_ATTEMPTS = 3
 DB_RETRY_SECONDS = 2.0
 T = TypeVar("T")
@@ -35,23 +32,6 @@ class RunRecordError(ModelTrainerError):
     """The run table could not be written."""
 
 
-def resolve(value: str, env: str, parameter: str) -> str:
-    """A parameter's value, else its environment variable (set from a Secret on a cluster).
-
-    Raises:
-        InvalidInputError: Neither is set; the message names both.
-    """
-    resolved = value or os.environ.get(env, "")
-    if not resolved:
-        raise InvalidInputError(f"{parameter} is empty and {env} is not set")
-    return resolved
-
-
-def optuna_storage(value: str) -> str:
-    """The Optuna storage URL: the parameter, else OPTUNA_STORAGE_URL, for psycopg2 on Postgres."""
-    return run_store.normalise_url(resolve(value, OPTUNA_STORAGE_ENV, "optuna_storage_url"))
-
-
 def model_version(model_version_id: str, algorithm: str, training_run_id: str) -> str:
     """The candidate's version id, or one derived from the algorithm and the run."""
     return model_version_id or f"{algorithm}-{training_run_id}"
@@ -59,7 +39,7 @@ def model_version(model_version_id: str, algorithm: str, training_run_id: str) -
 
 def _with_database(db_url: str, write: Callable[[sa.Engine], T]) -> T:
     """Runs a write against the run table, retrying transient connection failures."""
-    safe_url = sa.engine.make_url(run_store.normalise_url(db_url)).render_as_string(hide_password=True)
+    safe_url = sa.engine.make_url(normalise_url(db_url)).render_as_string(hide_password=True)
     for attempt in range(1, DB_ATTEMPTS + 1):
         engine = run_store.engine_for(db_url)
         try:
@@ -152,11 +132,11 @@ def best_configuration(*, db_url: str, experiment_id: str, algorithm: str) -> di
 def _flat_metrics(evaluation: dict) -> dict[str, float]:
     flat = {}
     for split, key in ((TRAIN, "train_metrics"), (VALIDATION, "validation_metrics"), (TEST, "test_metrics")):
-        flat.update({METRIC_PREFIX[split] + k: v for k, v in evaluation[key].items()})
+        flat.update({metric_name(split, k): v for k, v in evaluation[key].items()})
     for name, bounds in evaluation["confidence_interval"].items():
         if bounds:
-            flat[f"test_{name}_ci_low"], flat[f"test_{name}_ci_high"] = bounds
-    flat.update({f"test_precision_at_{k}": v for k, v in evaluation["precision_at_k"].items()})
+            flat[metric_name(TEST, name, "ci_low")], flat[metric_name(TEST, name, "ci_high")] = bounds
+    flat.update({metric_name(TEST, f"precision_at_{k}"): v for k, v in evaluation["precision_at_k"].items()})
     return flat
 
 

@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
 from .constants import RUN_COMPLETED, RUN_FAILED, RUN_RUNNING
+from .endpoints import normalise_url
 
 AGENT_NAMES = ("model_trainer",)
 JSON = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
@@ -65,13 +66,6 @@ training_runs = sa.Table(
 )
 
 RUN_STATUSES = (RUN_RUNNING, RUN_COMPLETED, RUN_FAILED)
-
-
-def normalise_url(url: str) -> str:
-    """Points a plain `postgresql://` URL at the psycopg2 driver."""
-    if url.startswith(("postgresql://", "postgres://")):
-        return "postgresql+psycopg2://" + url.split("://", 1)[1]
-    return url
 
 
 def engine_for(url: str) -> sa.Engine:

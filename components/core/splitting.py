@@ -16,7 +16,17 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from .constants import DEFAULT_RATIOS, DEFAULT_SPLIT_SALT, DEFAULT_TOLERANCE, GROUP_COLUMN, LABEL_COLUMN, SPLITS, TEST, TRAIN, VALIDATION
+from .constants import (
+    DEFAULT_RATIOS,
+    DEFAULT_SPLIT_SALT,
+    DEFAULT_TOLERANCE,
+    GROUP_COLUMN,
+    LABEL_COLUMN,
+    SPLITS,
+    TEST,
+    TRAIN,
+    VALIDATION,
+)
 from .errors import DataLeakageError, InvalidInputError, SplitRatioViolationError
 from .tables import fingerprint
 

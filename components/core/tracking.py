@@ -6,6 +6,7 @@ import os
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
+
 import pandas as pd
 
 from .errors import ModelTrainerError

@@ -42,9 +42,9 @@ def evaluate_model(
 
     from sealtrain.components.core import evaluation as ev
     from sealtrain.components.core import lineage, modelio, tables, training
-    from sealtrain.components.core.report import render_report
     from sealtrain.components.core.constants import GROUP_COLUMN, METRIC_PREFIX, TEST
     from sealtrain.components.core.preprocessing import Preprocessor
+    from sealtrain.components.core.report import render_report
     from sealtrain.components.core.schema import split_xy
 
     lineage.require_role(test.metadata, TEST, "evaluate_model")

@@ -17,7 +17,10 @@ def fit_preprocessor(train: Input[Dataset], preprocessor: Output[Model]):
     """
     from sealtrain.components.core import lineage, preprocessing, tables
     from sealtrain.components.core.constants import (
-        META_FINGERPRINT, META_MANIFEST_FINGERPRINT, META_TRAIN_FINGERPRINT, TRAIN,
+        META_FINGERPRINT,
+        META_MANIFEST_FINGERPRINT,
+        META_TRAIN_FINGERPRINT,
+        TRAIN,
     )
 
     lineage.require_role(train.metadata, TRAIN, "fit_preprocessor")

@@ -43,7 +43,7 @@ def select_best_trial(
     import json
     from pathlib import Path
 
-    from sealtrain.components.core import recording, tuning
+    from sealtrain.components.core import endpoints, tuning
     from sealtrain.components.core.constants import META_MANIFEST_FINGERPRINT
     from sealtrain.components.core.report import render_tuning_report
 
@@ -51,7 +51,7 @@ def select_best_trial(
     spec = tuning.study_spec(split_manifest=manifest, algorithm=algorithm, hyperparameter_space=hyperparameter_space,
                              default_hyperparameters=default_hyperparameters, seed=seed, metric=tuning_metric,
                              n_trials=n_trials, warm_start=warm_start)
-    result = tuning.collect(recording.optuna_storage(optuna_storage_url), spec)
+    result = tuning.collect(endpoints.optuna_storage(optuna_storage_url), spec)
     result.trials.to_csv(trials.path, index=False)
     counts = {state: result.count(state) for state in ("COMPLETE", "PRUNED", "FAIL")}
     Path(best_hyperparameters.path).write_text(json.dumps({

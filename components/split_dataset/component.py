@@ -54,7 +54,13 @@ def split_dataset(
 
     from sealtrain.components.core import quality, schema, splitting, tables
     from sealtrain.components.core.constants import (
-        DEFAULT_RATIOS, META_FINGERPRINT, META_MANIFEST_FINGERPRINT, META_ROLE, META_ROWS, QC_FAILED, SPLITS,
+        DEFAULT_RATIOS,
+        META_FINGERPRINT,
+        META_MANIFEST_FINGERPRINT,
+        META_ROLE,
+        META_ROWS,
+        QC_FAILED,
+        SPLITS,
     )
 
     quality.gate(quality.QCReport(status=qc_status if qc_status else QC_FAILED, overall_score=float("nan")))

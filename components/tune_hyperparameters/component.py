@@ -44,7 +44,7 @@ def tune_hyperparameters(
     Returns:
         How many trials this worker ran now (0 when a retry finds its share done).
     """
-    from sealtrain.components.core import lineage, recording, tuning
+    from sealtrain.components.core import endpoints, lineage, tuning
     from sealtrain.components.core.constants import TRAIN, VALIDATION
     from sealtrain.components.core.preprocessing import Preprocessor, transform_split
 
@@ -59,7 +59,7 @@ def tune_hyperparameters(
     fitted = Preprocessor.load(preprocessor.path)
     data = (*transform_split(fitted, train.path), *transform_split(fitted, validation.path))
     return tuning.run_worker(
-        spec, data, storage=recording.optuna_storage(optuna_storage_url),
+        spec, data, storage=endpoints.optuna_storage(optuna_storage_url),
         n_trials=tuning.worker_share(n_trials, tuning_workers, worker), worker=worker,
         timeout=tuning_timeout or None, progress=lambda line: print(f"[sealtrain] {line}"),
     )
