@@ -50,6 +50,7 @@ def submit(
     experiment: str = "sealtrain",
     enable_caching: bool = True,
     existing_token: str | None = None,
+    image: str | None = None,
 ) -> SubmitResult:
     """Uploads the compiled pipeline to a KFP cluster and starts a run of it.
 
@@ -73,6 +74,7 @@ def submit(
         experiment: KFP experiment of the run.
         enable_caching: False runs every task afresh.
         existing_token: Bearer token sent with every request, if the API needs one.
+        image: Runtime image of every task; None takes SEALTRAIN_IMAGE or the default.
 
     Returns:
         The IDs of the pipeline, the uploaded version and the run, and the run's URL.
@@ -84,7 +86,6 @@ def submit(
     import kfp_server_api
     import urllib3
 
-    # Imported here so that a caller can set SEALTRAIN_IMAGE before the pipeline is built.
     from sealtrain.pipelines.compile import compile_pipeline
     from sealtrain.pipelines.training_pipeline import PIPELINE_NAME
 
@@ -103,7 +104,7 @@ def submit(
             # v2.0.0-beta.2 and later") on every construction and prints a "details" link
             # after each call; the caller reports the run URL instead.
             warnings.simplefilter("ignore", FutureWarning)
-            package = compile_pipeline(Path(scratch) / f"{PIPELINE_NAME}.yaml")
+            package = compile_pipeline(Path(scratch) / f"{PIPELINE_NAME}.yaml", image)
             client = kfp.Client(host=host, existing_token=existing_token)
             step = "looking up the pipeline"
             pipeline_id = client.get_pipeline_id(PIPELINE_NAME)

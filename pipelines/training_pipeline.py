@@ -8,6 +8,8 @@
     ... -> evaluate_model -> record_run; finalize_run (exit handler) marks a failed run.
 """
 
+from dataclasses import dataclass
+
 from kfp import dsl, kubernetes
 
 from sealtrain.components.check_data_quality import check_data_quality
@@ -33,6 +35,7 @@ from sealtrain.components.plan_tuning import plan_tuning
 from sealtrain.components.qc_gate import qc_gate
 from sealtrain.components.recall_best_config import recall_best_config
 from sealtrain.components.record_run import record_run
+from sealtrain.components.runtime import DEFAULT_IMAGE
 from sealtrain.components.select_best_trial import select_best_trial
 from sealtrain.components.split_dataset import split_dataset
 from sealtrain.components.start_run import start_run
@@ -44,213 +47,268 @@ PIPELINE_NAME = "sealtrain-training"
 # ConfigMap and the run table's URL, credentials included, from this Secret (see manifests/).
 ENDPOINTS_CONFIG_MAP = "sealtrain-endpoints"
 DB_SECRET = "sealtrain-db"
-# CPU and memory (request, limit) per component; the rest get DEFAULT_RESOURCES.
-DEFAULT_RESOURCES = (("500m", "1"), ("1Gi", "2Gi"))
-RESOURCES = {
-    "tune-hyperparameters": (("2", "4"), ("4Gi", "8Gi")),
-    "train-model": (("2", "4"), ("4Gi", "8Gi")),
-    "evaluate-model": (("1", "2"), ("2Gi", "4Gi")),
+SMALL = (("500m", "1"), ("1Gi", "2Gi"))
+LARGE = (("2", "4"), ("4Gi", "8Gi"))
+
+
+@dataclass(frozen=True)
+class StepSettings:
+    """How the cluster runs one component.
+
+    Attributes:
+        resources: ((cpu request, cpu limit), (memory request, memory limit)).
+        cache: Whether KFP may serve the step from its cache; steps with side effects never.
+        retries: Retries on failure; only where a retry cannot duplicate a record.
+        endpoints: Reads MLflow's URI and the run table's URL from the ConfigMap and Secret.
+        tuning_storage: Reads Optuna's storage from the ConfigMap and its password from the Secret.
+    """
+
+    resources: tuple = SMALL
+    cache: bool = True
+    retries: int = 0
+    endpoints: bool = False
+    tuning_storage: bool = False
+
+
+# One line per component. record_run is not retried: a retry would log a second MLflow run.
+STEPS = {
+    "start-run": StepSettings(cache=False, retries=2, endpoints=True),
+    "load-dataset": StepSettings(),
+    "check-data-quality": StepSettings(),
+    "qc-gate": StepSettings(),
+    "split-dataset": StepSettings(),
+    "fit-preprocessor": StepSettings(),
+    "recall-best-config": StepSettings(cache=False, retries=2, endpoints=True),
+    "plan-tuning": StepSettings(),
+    "tune-hyperparameters": StepSettings(resources=LARGE, retries=2, tuning_storage=True),
+    "select-best-trial": StepSettings(retries=2, tuning_storage=True),
+    "train-model": StepSettings(resources=LARGE, retries=2),
+    "evaluate-model": StepSettings(resources=(("1", "2"), ("2Gi", "4Gi")), retries=2),
+    "record-run": StepSettings(cache=False, endpoints=True),
+    "finalize-run": StepSettings(cache=False, retries=2, endpoints=True),
 }
 
 
-def _use_cluster_endpoints(task: dsl.PipelineTask) -> None:
-    kubernetes.use_config_map_as_env(task, ENDPOINTS_CONFIG_MAP, {TRACKING_URI_ENV: TRACKING_URI_ENV})
-    kubernetes.use_secret_as_env(task, DB_SECRET, {DB_URL_ENV: DB_URL_ENV})
-
-
-def _use_tuning_storage(task: dsl.PipelineTask) -> None:
-    # The storage URL names no user or password: libpq reads PGUSER and PGPASSWORD.
-    kubernetes.use_config_map_as_env(
-        task, ENDPOINTS_CONFIG_MAP, {OPTUNA_STORAGE_ENV: OPTUNA_STORAGE_ENV, "PGUSER": "PGUSER"}
-    )
-    kubernetes.use_secret_as_env(task, DB_SECRET, {"PGPASSWORD": "PGPASSWORD"})
-
-
-def _set_resources(task: dsl.PipelineTask) -> None:
-    (cpu_request, cpu_limit), (memory_request, memory_limit) = RESOURCES.get(
-        task.component_spec.name.replace("_", "-"), DEFAULT_RESOURCES
-    )
+def _configure(task: dsl.PipelineTask, image: str) -> dsl.PipelineTask:
+    """Applies the component's line of STEPS and the runtime image to one task."""
+    settings = STEPS[task.component_spec.name.replace("_", "-")]
+    (cpu_request, cpu_limit), (memory_request, memory_limit) = settings.resources
+    task.set_container_image(image)
     task.set_cpu_request(cpu_request).set_cpu_limit(cpu_limit)
     task.set_memory_request(memory_request).set_memory_limit(memory_limit)
+    if not settings.cache:
+        task.set_caching_options(False)
+    if settings.retries:
+        task.set_retry(num_retries=settings.retries, backoff_duration="10s", backoff_factor=2.0)
+    if settings.endpoints:
+        kubernetes.use_config_map_as_env(task, ENDPOINTS_CONFIG_MAP, {TRACKING_URI_ENV: TRACKING_URI_ENV})
+        kubernetes.use_secret_as_env(task, DB_SECRET, {DB_URL_ENV: DB_URL_ENV})
+    if settings.tuning_storage:
+        # The storage URL names no user or password: libpq reads PGUSER and PGPASSWORD.
+        kubernetes.use_config_map_as_env(
+            task, ENDPOINTS_CONFIG_MAP, {OPTUNA_STORAGE_ENV: OPTUNA_STORAGE_ENV, "PGUSER": "PGUSER"}
+        )
+        kubernetes.use_secret_as_env(task, DB_SECRET, {"PGPASSWORD": "PGPASSWORD"})
+    return task
 
-@dsl.pipeline(name=PIPELINE_NAME, description="Train a binary classifier with DAG-enforced split isolation.")
-def training_pipeline(
-    data_uri: str,
-    label_column: str,
-    positive_class: str = "",
-    group_column: str = "",
-    drop_columns: list = [],
-    time_column: str = "",
-    data_fingerprint: str = "",
-    upstream_qc_report: str = "",
-    algorithm: str = DEFAULT_ALGORITHM,
-    hyperparameter_space: str = "",
-    default_hyperparameters: str = "",
-    n_trials: int = DEFAULT_N_TRIALS,
-    tuning_workers: int = 1,
-    tuning_metric: str = "auc",
-    tuning_timeout: float = 0.0,
-    warm_start: bool = False,
-    optuna_storage_url: str = "",
-    seed: int = 42,
-    split_ratios: list = [DEFAULT_RATIOS[s] for s in SPLITS],
-    split_salt: str = DEFAULT_SPLIT_SALT,
-    split_tolerance: float = DEFAULT_TOLERANCE,
-    stratify: bool = False,
-    fail_on_duplicates: bool = False,
-    threshold_method: str = "f1",
-    bootstrap_samples: int = DEFAULT_BOOTSTRAP_SAMPLES,
-    precision_at_k: list = list(DEFAULT_PRECISION_AT_K),
-    min_auc: float = 0.0,
-    experiment_id: str = "sealtrain",
-    model_version_id: str = "",
-    mlflow_tracking_uri: str = "",
-    run_db_url: str = "",
-) -> None:
-    """Trains, evaluates and records one model with the split contract enforced by the DAG.
 
-    Args:
-        data_uri: Path of the input table (CSV/TSV/Parquet).
-        label_column: The binary target column.
-        positive_class: The positive label value; empty infers it for 0/1 and true/false.
-        group_column: Patient/group id column; no id ever appears in two splits.
-        drop_columns: Columns that must not become features.
-        time_column: Date/number column for a time-ordered split; empty for the hash split.
-        data_fingerprint: SHA-256 of the input file; keys the cache to the data's content.
-        upstream_qc_report: A QC report (JSON) from upstream; empty computes one.
-        algorithm: xgboost, logistic_regression, random_forest or hist_gradient_boosting.
-        hyperparameter_space: JSON search space; empty uses the algorithm's default.
-        default_hyperparameters: JSON of fixed hyperparameters under the sampled ones.
-        n_trials: Optuna trials on the validation split, shared by all workers.
-        tuning_workers: Parallel tuning tasks sharing one study.
-        tuning_metric: Validation objective: auc, pr_auc or log_loss.
-        tuning_timeout: Wall-clock limit per tuning worker in seconds; 0 for none.
-        warm_start: Try the best configuration of the experiment's last completed run of
-            the algorithm first (procedural memory).
-        optuna_storage_url: Optuna RDB storage; empty reads OPTUNA_STORAGE_URL in the task.
-        seed: Seed of tuning, training and the bootstrap.
-        split_ratios: Shares of rows of train, validation, test and holdout, in that order.
-        split_salt: Salt of the group hash that assigns splits.
-        split_tolerance: Allowed deviation of each split's share of rows.
-        stratify: Give every split its share of patients with a positive label.
-        fail_on_duplicates: Fail when identical feature rows fall in two splits.
-        threshold_method: How validation picks the decision threshold: f1 or youden.
-        bootstrap_samples: Resamples for the test confidence intervals.
-        precision_at_k: The k of precision@k.
-        min_auc: Register the model only if the lower 95% bound of its test AUC reaches
-            this; 0 sets no criterion.
-        experiment_id: MLflow experiment and run-table experiment id.
-        model_version_id: Version id of the model candidate; empty derives one.
-        mlflow_tracking_uri: MLflow URI; empty reads MLFLOW_TRACKING_URI in the task.
-        run_db_url: Run-table URL; empty reads SEALTRAIN_DB_URL in the task.
+def build_pipeline(image: str = DEFAULT_IMAGE):
+    """The training pipeline with every component running `image`.
 
-    The records of the run are the outputs of `record_run`: the design's TrainedModel and
-    ValidationMetrics (JSON) and a run record that points at every artifact of the run.
+    The image is chosen here, when the pipeline is built, rather than when the components
+    are imported, so one process can compile for any registry.
     """
-    finalize = finalize_run(training_run_id=dsl.PIPELINE_JOB_ID_PLACEHOLDER, run_db_url=run_db_url)
-    with dsl.ExitHandler(finalize, name="training"):
-        records = dict(
-            training_run_id=dsl.PIPELINE_JOB_ID_PLACEHOLDER,
-            experiment_id=experiment_id,
-            model_version_id=model_version_id,
-            mlflow_tracking_uri=mlflow_tracking_uri,
-            run_db_url=run_db_url,
-        )
-        started = start_run(**records, algorithm=algorithm, hyperparameter_space=hyperparameter_space)
-        loaded = load_dataset(data_uri=data_uri, data_fingerprint=data_fingerprint).after(started)
-        checked = check_data_quality(
-            dataset=loaded.outputs["dataset"],
-            label_column=label_column,
-            positive_class=positive_class,
-            group_column=group_column,
-            drop_columns=drop_columns,
-            time_column=time_column,
-            upstream_report=upstream_qc_report,
-        )
-        gate = qc_gate(qc_report=checked.outputs["qc_report"])
-        split = split_dataset(
-            dataset=loaded.outputs["dataset"],
-            qc_status=gate.output,
-            label_column=label_column,
-            positive_class=positive_class,
-            group_column=group_column,
-            drop_columns=drop_columns,
-            time_column=time_column,
-            split_ratios=split_ratios,
-            split_salt=split_salt,
-            split_tolerance=split_tolerance,
-            stratify=stratify,
-            fail_on_duplicates=fail_on_duplicates,
-        )
-        preprocess = fit_preprocessor(train=split.outputs[TRAIN])
-        study = dict(
-            algorithm=algorithm,
-            hyperparameter_space=hyperparameter_space,
-            default_hyperparameters=default_hyperparameters,
-            n_trials=n_trials,
-            tuning_metric=tuning_metric,
-        )
-        recall = recall_best_config(
-            enabled=warm_start, experiment_id=experiment_id, algorithm=algorithm, run_db_url=run_db_url
-        ).after(started)
-        planned = plan_tuning(**study, tuning_workers=tuning_workers, warm_start=recall.output)
-        with dsl.ParallelFor(planned.output) as item:
-            tune = tune_hyperparameters(
+
+    @dsl.pipeline(name=PIPELINE_NAME, description="Train a binary classifier with DAG-enforced split isolation.")
+    def training_pipeline(
+        data_uri: str,
+        label_column: str,
+        positive_class: str = "",
+        group_column: str = "",
+        drop_columns: list = [],
+        time_column: str = "",
+        data_fingerprint: str = "",
+        upstream_qc_report: str = "",
+        algorithm: str = DEFAULT_ALGORITHM,
+        hyperparameter_space: str = "",
+        default_hyperparameters: str = "",
+        n_trials: int = DEFAULT_N_TRIALS,
+        tuning_workers: int = 1,
+        tuning_metric: str = "auc",
+        tuning_timeout: float = 0.0,
+        warm_start: bool = False,
+        optuna_storage_url: str = "",
+        seed: int = 42,
+        split_ratios: list = [DEFAULT_RATIOS[s] for s in SPLITS],
+        split_salt: str = DEFAULT_SPLIT_SALT,
+        split_tolerance: float = DEFAULT_TOLERANCE,
+        stratify: bool = False,
+        fail_on_duplicates: bool = False,
+        threshold_method: str = "f1",
+        bootstrap_samples: int = DEFAULT_BOOTSTRAP_SAMPLES,
+        precision_at_k: list = list(DEFAULT_PRECISION_AT_K),
+        min_auc: float = 0.0,
+        experiment_id: str = "sealtrain",
+        model_version_id: str = "",
+        mlflow_tracking_uri: str = "",
+        run_db_url: str = "",
+    ) -> None:
+        """Trains, evaluates and records one model with the split contract enforced by the DAG.
+
+        Args:
+            data_uri: Path of the input table (CSV/TSV/Parquet).
+            label_column: The binary target column.
+            positive_class: The positive label value; empty infers it for 0/1 and true/false.
+            group_column: Patient/group id column; no id ever appears in two splits.
+            drop_columns: Columns that must not become features.
+            time_column: Date/number column for a time-ordered split; empty for the hash split.
+            data_fingerprint: SHA-256 of the input file; keys the cache to the data's content.
+            upstream_qc_report: A QC report (JSON) from upstream; empty computes one.
+            algorithm: xgboost, logistic_regression, random_forest or hist_gradient_boosting.
+            hyperparameter_space: JSON search space; empty uses the algorithm's default.
+            default_hyperparameters: JSON of fixed hyperparameters under the sampled ones.
+            n_trials: Optuna trials on the validation split, shared by all workers.
+            tuning_workers: Parallel tuning tasks sharing one study.
+            tuning_metric: Validation objective: auc, pr_auc or log_loss.
+            tuning_timeout: Wall-clock limit per tuning worker in seconds; 0 for none.
+            warm_start: Try the best configuration of the experiment's last completed run of
+                the algorithm first (procedural memory).
+            optuna_storage_url: Optuna RDB storage; empty reads OPTUNA_STORAGE_URL in the task.
+            seed: Seed of tuning, training and the bootstrap.
+            split_ratios: Shares of rows of train, validation, test and holdout, in that order.
+            split_salt: Salt of the group hash that assigns splits.
+            split_tolerance: Allowed deviation of each split's share of rows.
+            stratify: Give every split its share of patients with a positive label.
+            fail_on_duplicates: Fail when identical feature rows fall in two splits.
+            threshold_method: How validation picks the decision threshold: f1 or youden.
+            bootstrap_samples: Resamples for the test confidence intervals.
+            precision_at_k: The k of precision@k.
+            min_auc: Register the model only if the lower 95% bound of its test AUC reaches
+                this; 0 sets no criterion.
+            experiment_id: MLflow experiment and run-table experiment id.
+            model_version_id: Version id of the model candidate; empty derives one.
+            mlflow_tracking_uri: MLflow URI; empty reads MLFLOW_TRACKING_URI in the task.
+            run_db_url: Run-table URL; empty reads SEALTRAIN_DB_URL in the task.
+
+        The records of the run are the outputs of `record_run`: the design's TrainedModel and
+        ValidationMetrics (JSON) and a run record that points at every artifact of the run.
+        """
+        def step(task: dsl.PipelineTask) -> dsl.PipelineTask:
+            return _configure(task, image)
+
+        finalize = step(finalize_run(training_run_id=dsl.PIPELINE_JOB_ID_PLACEHOLDER, run_db_url=run_db_url))
+        with dsl.ExitHandler(finalize, name="training"):
+            started = step(start_run(
+                training_run_id=dsl.PIPELINE_JOB_ID_PLACEHOLDER,
+                experiment_id=experiment_id,
+                model_version_id=model_version_id,
+                algorithm=algorithm,
+                hyperparameter_space=hyperparameter_space,
+                mlflow_tracking_uri=mlflow_tracking_uri,
+                run_db_url=run_db_url,
+            ))
+            loaded = step(load_dataset(data_uri=data_uri, data_fingerprint=data_fingerprint).after(started))
+            checked = step(check_data_quality(
+                dataset=loaded.outputs["dataset"],
+                label_column=label_column,
+                positive_class=positive_class,
+                group_column=group_column,
+                drop_columns=drop_columns,
+                time_column=time_column,
+                upstream_report=upstream_qc_report,
+            ))
+            gate = step(qc_gate(qc_report=checked.outputs["qc_report"]))
+            split = step(split_dataset(
+                dataset=loaded.outputs["dataset"],
+                qc_status=gate.output,
+                label_column=label_column,
+                positive_class=positive_class,
+                group_column=group_column,
+                drop_columns=drop_columns,
+                time_column=time_column,
+                split_ratios=split_ratios,
+                split_salt=split_salt,
+                split_tolerance=split_tolerance,
+                stratify=stratify,
+                fail_on_duplicates=fail_on_duplicates,
+            ))
+            preprocess = step(fit_preprocessor(train=split.outputs[TRAIN]))
+            recall = step(recall_best_config(
+                enabled=warm_start, experiment_id=experiment_id, algorithm=algorithm, run_db_url=run_db_url
+            ).after(started))
+            planned = step(plan_tuning(
+                algorithm=algorithm,
+                hyperparameter_space=hyperparameter_space,
+                default_hyperparameters=default_hyperparameters,
+                n_trials=n_trials,
+                tuning_workers=tuning_workers,
+                tuning_metric=tuning_metric,
+                warm_start=recall.output,
+            ))
+            with dsl.ParallelFor(planned.output) as item:
+                tune = step(tune_hyperparameters(
+                    train=split.outputs[TRAIN],
+                    validation=split.outputs[VALIDATION],
+                    preprocessor=preprocess.outputs["preprocessor"],
+                    algorithm=algorithm,
+                    hyperparameter_space=hyperparameter_space,
+                    default_hyperparameters=default_hyperparameters,
+                    n_trials=n_trials,
+                    tuning_workers=tuning_workers,
+                    worker=item.worker,
+                    seed=seed,
+                    tuning_metric=tuning_metric,
+                    tuning_timeout=tuning_timeout,
+                    warm_start=item.warm_start,
+                    optuna_storage_url=optuna_storage_url,
+                ))
+            select = step(select_best_trial(
+                preprocessor=preprocess.outputs["preprocessor"],
+                algorithm=algorithm,
+                hyperparameter_space=hyperparameter_space,
+                default_hyperparameters=default_hyperparameters,
+                n_trials=n_trials,
+                seed=seed,
+                tuning_metric=tuning_metric,
+                warm_start=recall.output,
+                optuna_storage_url=optuna_storage_url,
+                worker_trials=dsl.Collected(tune.output),
+            ))
+            train = step(train_model(
                 train=split.outputs[TRAIN],
                 validation=split.outputs[VALIDATION],
                 preprocessor=preprocess.outputs["preprocessor"],
-                **study,
-                tuning_workers=tuning_workers,
-                worker=item.worker,
+                best_hyperparameters=select.outputs["best_hyperparameters"],
                 seed=seed,
-                tuning_timeout=tuning_timeout,
-                warm_start=item.warm_start,
-                optuna_storage_url=optuna_storage_url,
-            )
-        select = select_best_trial(
-            preprocessor=preprocess.outputs["preprocessor"],
-            **study,
-            seed=seed,
-            warm_start=recall.output,
-            optuna_storage_url=optuna_storage_url,
-            worker_trials=dsl.Collected(tune.output),
-        )
-        train = train_model(
-            train=split.outputs[TRAIN],
-            validation=split.outputs[VALIDATION],
-            preprocessor=preprocess.outputs["preprocessor"],
-            best_hyperparameters=select.outputs["best_hyperparameters"],
-            seed=seed,
-            threshold_method=threshold_method,
-        )
-        evaluate = evaluate_model(
-            test=split.outputs[TEST],
-            preprocessor=preprocess.outputs["preprocessor"],
-            model=train.outputs["model"],
-            bootstrap_samples=bootstrap_samples,
-            seed=seed,
-            precision_at_k=precision_at_k,
-            min_auc=min_auc,
-        )
-        record = record_run(
-            **records,
-            split_manifest=split.outputs["split_manifest"],
-            preprocessor=preprocess.outputs["preprocessor"],
-            model=train.outputs["model"],
-            best_hyperparameters=select.outputs["best_hyperparameters"],
-            trials=select.outputs["trials"],
-            evaluation=evaluate.outputs["evaluation"],
-            report=evaluate.outputs["report"],
-            tuning_history=select.outputs["history"],
-            qc_report=checked.outputs["qc_report"],
-        )
-    for task in (started, recall, record, finalize):
-        task.set_caching_options(False)
-        _use_cluster_endpoints(task)
-    for task in (tune, select):
-        _use_tuning_storage(task)
-    for task in (started, recall, finalize, tune, select, train, evaluate):
-        task.set_retry(num_retries=2, backoff_duration="10s", backoff_factor=2.0)
-    for task in (started, recall, loaded, checked, gate, split, preprocess, planned, tune, select, train, evaluate,
-                 record, finalize):
-        _set_resources(task)
+                threshold_method=threshold_method,
+            ))
+            evaluate = step(evaluate_model(
+                test=split.outputs[TEST],
+                preprocessor=preprocess.outputs["preprocessor"],
+                model=train.outputs["model"],
+                bootstrap_samples=bootstrap_samples,
+                seed=seed,
+                precision_at_k=precision_at_k,
+                min_auc=min_auc,
+            ))
+            step(record_run(
+                training_run_id=dsl.PIPELINE_JOB_ID_PLACEHOLDER,
+                experiment_id=experiment_id,
+                model_version_id=model_version_id,
+                mlflow_tracking_uri=mlflow_tracking_uri,
+                run_db_url=run_db_url,
+                split_manifest=split.outputs["split_manifest"],
+                preprocessor=preprocess.outputs["preprocessor"],
+                model=train.outputs["model"],
+                best_hyperparameters=select.outputs["best_hyperparameters"],
+                trials=select.outputs["trials"],
+                evaluation=evaluate.outputs["evaluation"],
+                report=evaluate.outputs["report"],
+                tuning_history=select.outputs["history"],
+                qc_report=checked.outputs["qc_report"],
+            ))
+
+    return training_pipeline
+
+
+training_pipeline = build_pipeline()

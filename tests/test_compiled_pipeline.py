@@ -65,10 +65,36 @@ def test_every_component_runs_the_one_versioned_image():
     assert {e["container"]["image"] for e in executors.values()} == {DEFAULT_IMAGE}
 
 
+def _images(path: Path) -> set[str]:
+    spec = isolation.pipeline_document(list(yaml.safe_load_all(path.read_text())))
+    return {e["container"]["image"] for e in spec["deploymentSpec"]["executors"].values()}
+
+
 def test_image_can_be_overridden_at_compile_time(tmp_path):
-    compiled = _compile(tmp_path, SEALTRAIN_IMAGE="registry.example/sealtrain:abc").read_text()
-    spec = isolation.pipeline_document(list(yaml.safe_load_all(compiled)))
-    assert {e["container"]["image"] for e in spec["deploymentSpec"]["executors"].values()} == {"registry.example/sealtrain:abc"}
+    assert _images(_compile(tmp_path, SEALTRAIN_IMAGE="registry.example/sealtrain:abc")) == {"registry.example/sealtrain:abc"}
+
+
+def test_image_is_chosen_when_the_pipeline_is_built_not_when_components_are_imported(tmp_path, monkeypatch):
+    # The components are imported by now (this module imports the pipeline through the CLI's
+    # modules); the image must still follow the argument, then the environment.
+    from sealtrain.pipelines.compile import compile_pipeline
+
+    assert _images(compile_pipeline(tmp_path / "a.yaml", image="registry.example/sealtrain:flag")) == {
+        "registry.example/sealtrain:flag"}
+    monkeypatch.setenv("SEALTRAIN_IMAGE", "registry.example/sealtrain:env")
+    assert _images(compile_pipeline(tmp_path / "b.yaml")) == {"registry.example/sealtrain:env"}
+    assert _images(compile_pipeline(tmp_path / "c.yaml", image="registry.example/sealtrain:flag")) == {
+        "registry.example/sealtrain:flag"}
+
+
+def test_compiled_yaml_is_readable_by_everyone_like_any_file(tmp_path):
+    assert _compile(tmp_path).stat().st_mode & 0o777 == 0o666 & ~_umask()
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def test_side_effect_steps_are_never_cached_and_compute_steps_are():
