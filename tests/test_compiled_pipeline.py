@@ -71,7 +71,8 @@ def _images(path: Path) -> set[str]:
 
 
 def test_image_can_be_overridden_at_compile_time(tmp_path):
-    assert _images(_compile(tmp_path, SEALTRAIN_IMAGE="registry.example/sealtrain:abc")) == {"registry.example/sealtrain:abc"}
+    image = "registry.example/sealtrain:abc"
+    assert _images(_compile(tmp_path, SEALTRAIN_IMAGE=image)) == {image}
 
 
 def test_image_is_chosen_when_the_pipeline_is_built_not_when_components_are_imported(tmp_path, monkeypatch):
