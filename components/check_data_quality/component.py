@@ -30,16 +30,10 @@ def check_data_quality(
             the report is computed here.
         qc_report: The report (JSON), with `status` and `overall_score` in metadata.
     """
-    from pathlib import Path
+    from sealtrain.components.core.stages import stamp
+    from sealtrain.components.core.stages.check_data_quality import run
 
-    from sealtrain.components.core import quality, schema, tables
-
-    if upstream_report:
-        report = quality.parse_report(upstream_report, "upstream QC report")
-    else:
-        spec = schema.DatasetSpec(label_column, positive_class, group_column, tuple(drop_columns), time_column)
-        report = quality.compute_report(tables.read_parquet(dataset.path), spec)
-    Path(qc_report.path).write_text(report.to_json())
-    qc_report.metadata.update({"status": report.status, "overall_score": report.overall_score})
-    for check in report.problems:
-        print(f"[sealtrain] QC {check.status}: {check.name}: {check.detail}")
+    result = run(dataset_path=dataset.path, label_column=label_column, positive_class=positive_class,
+                 group_column=group_column, drop_columns=drop_columns, time_column=time_column,
+                 upstream_report=upstream_report, qc_report_path=qc_report.path)
+    stamp(result, qc_report=qc_report)

@@ -203,3 +203,13 @@ def gate(report: QCReport) -> str:
     raise QCGateBlockedError(
         f"Cannot train: QC failed with score {report.overall_score}" + (f" ({failing})" if failing else "")
     )
+
+
+def require_trainable(status: str) -> None:
+    """Refuses to go on after a QC gate whose verdict was not PASSED or WARNING.
+
+    Raises:
+        QCGateBlockedError: Any other status, an empty one included.
+    """
+    if status not in QC_TRAINABLE:
+        raise QCGateBlockedError(f"Cannot train: the QC gate's status is {status!r}, not one of {list(QC_TRAINABLE)}")

@@ -37,46 +37,19 @@ def evaluate_model(
         classification_metrics: ROC curve and confusion matrix for the KFP UI.
         report: Plots and tables of the evaluation (self-contained HTML).
     """
-    import json
-    from pathlib import Path
+    from sealtrain.components.core.stages import stamp
+    from sealtrain.components.core.stages.evaluate_model import run
 
-    from sealtrain.components.core import evaluation as ev
-    from sealtrain.components.core import lineage, modelio, tables, training
-    from sealtrain.components.core.constants import GROUP_COLUMN, METRIC_PREFIX, TEST
-    from sealtrain.components.core.preprocessing import Preprocessor
-    from sealtrain.components.core.report import render_report
-    from sealtrain.components.core.schema import split_xy
-
-    lineage.require_role(test.metadata, TEST, "evaluate_model")
-    meta = modelio.read_model_meta(model.path)
-    lineage.require_same_manifest("evaluate_model", test=test.metadata, preprocessor=preprocessor.metadata, model=model.metadata)
-    frame = tables.read_parquet(test.path)
-    features, labels = split_xy(frame)
-    scores = training.scores(modelio.load_model(model.path), Preprocessor.load(preprocessor.path).transform(features))
-    result = ev.evaluate(labels, scores, meta["threshold"], frame[GROUP_COLUMN].to_numpy(), bootstrap_samples, seed,
-                         tuple(int(k) for k in precision_at_k))
-    result["train_metrics"], result["validation_metrics"] = meta["metrics"]["train"], meta["metrics"]["validation"]
-    result["acceptance"] = ev.acceptance(result["test_metrics"], result["confidence_interval"], min_auc)
-    Path(evaluation.path).write_text(json.dumps(result, indent=2))
-    Path(report.path).write_text(render_report(labels, scores, result, f"sealtrain evaluation: {meta['algorithm']}"))
-    for name, value in result["test_metrics"].items():
-        if value is not None:
-            test_metrics.log_metric(METRIC_PREFIX[TEST] + name, value)
-    for name, bounds in result["confidence_interval"].items():
-        if bounds:
-            test_metrics.log_metric(f"{METRIC_PREFIX[TEST]}{name}_ci_low", bounds[0])
-            test_metrics.log_metric(f"{METRIC_PREFIX[TEST]}{name}_ci_high", bounds[1])
-    roc = result["details"]["roc_curve"]
+    # The .html name lets a browser and MLflow's artifact view render the page; kfp.local and the
+    # cluster launcher both upload from, and hand downstream, the URI a component returns.
+    report.uri += ".html"
+    result = run(test_path=test.path, test_metadata=test.metadata, preprocessor_path=preprocessor.path,
+                 preprocessor_metadata=preprocessor.metadata, model_path=model.path, model_metadata=model.metadata,
+                 bootstrap_samples=bootstrap_samples, seed=seed, precision_at_k=precision_at_k, min_auc=min_auc,
+                 evaluation_path=evaluation.path, test_metrics_path=test_metrics.path,
+                 classification_metrics_path=classification_metrics.path, report_path=report.path)
+    roc = result.value["roc_curve"]
     if roc:
         classification_metrics.log_roc_curve(roc["fpr"], roc["tpr"], roc["thresholds"])
-    classification_metrics.log_confusion_matrix(["negative", "positive"], result["details"]["confusion_matrix"])
-    # KFP keeps these in metadata only; files at the paths let the step be cached.
-    for output in (test_metrics, classification_metrics):
-        Path(output.path).write_text(json.dumps(output.metadata, indent=2))
-    auc, ci = result["test_metrics"]["auc"], result["confidence_interval"]["auc"]
-    if auc is not None and ci:
-        print(f"[sealtrain] test AUC {auc:.4f} (95% CI {ci[0]:.4f}-{ci[1]:.4f}, {bootstrap_samples} resamples)")
-    for note in result["details"]["notes"]:
-        print(f"[sealtrain] note: {note}")
-    print(f"[sealtrain] validation gate: {'accepted' if result['acceptance']['accepted'] else 'rejected'} "
-          f"({result['acceptance']['reason']})")
+    classification_metrics.log_confusion_matrix(["negative", "positive"], result.value["confusion_matrix"])
+    stamp(result, test_metrics=test_metrics, classification_metrics=classification_metrics)

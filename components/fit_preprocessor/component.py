@@ -15,22 +15,8 @@ def fit_preprocessor(train: Input[Dataset], preprocessor: Output[Model]):
         preprocessor: The fitted transformer (skops) and its feature contract (JSON),
             stamped with the train fingerprint and split manifest.
     """
-    from sealtrain.components.core import lineage, preprocessing, tables
-    from sealtrain.components.core.constants import (
-        META_FINGERPRINT,
-        META_MANIFEST_FINGERPRINT,
-        META_TRAIN_FINGERPRINT,
-        TRAIN,
-    )
+    from sealtrain.components.core.stages import stamp
+    from sealtrain.components.core.stages.fit_preprocessor import run
 
-    lineage.require_role(train.metadata, TRAIN, "fit_preprocessor")
-    fitted = preprocessing.fit_preprocessor(tables.read_parquet(train.path), train.metadata[META_FINGERPRINT])
-    fitted.save(preprocessor.path)
-    preprocessor.metadata.update({
-        META_TRAIN_FINGERPRINT: train.metadata[META_FINGERPRINT],
-        META_MANIFEST_FINGERPRINT: train.metadata[META_MANIFEST_FINGERPRINT],
-        "features_in": float(len(fitted.features)),
-        "features_out": float(len(fitted.feature_names_out())),
-    })
-    for warning in fitted.warnings:
-        print(f"[sealtrain] preprocessing: {warning}")
+    result = run(train_path=train.path, train_metadata=train.metadata, preprocessor_path=preprocessor.path)
+    stamp(result, preprocessor=preprocessor)

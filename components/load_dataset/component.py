@@ -17,12 +17,8 @@ def load_dataset(data_uri: str, data_fingerprint: str, dataset: Output[Dataset])
             also keys the step cache, so changed data never reuses a stale result.
         dataset: The table as Parquet, with its fingerprint and row count in metadata.
     """
-    from sealtrain.components.core import tables
-    from sealtrain.components.core.constants import META_FINGERPRINT, META_ROWS
-    from sealtrain.components.core.errors import InvalidInputError
+    from sealtrain.components.core.stages import stamp
+    from sealtrain.components.core.stages.load_dataset import run
 
-    if data_fingerprint and tables.source_fingerprint(data_uri) != data_fingerprint:
-        raise InvalidInputError(f"{data_uri}: content changed since its fingerprint {data_fingerprint[:12]} was taken")
-    frame = tables.read_table(data_uri)
-    tables.write_parquet(frame, dataset.path)
-    dataset.metadata.update({META_FINGERPRINT: tables.fingerprint(frame), META_ROWS: float(len(frame)), "source": data_uri})
+    result = run(data_uri=data_uri, data_fingerprint=data_fingerprint, dataset_path=dataset.path)
+    stamp(result, dataset=dataset)

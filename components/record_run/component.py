@@ -74,8 +74,8 @@ def record_run(
     Path(validation_metrics.path).write_text(validation.to_json())
     inputs = {"split_manifest": split_manifest, "preprocessor": preprocessor, "model": model,
               "best_hyperparameters": best_hyperparameters, "trials": trials, "evaluation": evaluation,
-              "report": report, "tuning_history": tuning_history, "qc_report": qc_report, "trained_model": trained_model,
-              "validation_metrics": validation_metrics}
+              "report": report, "tuning_history": tuning_history, "qc_report": qc_report,
+              "trained_model": trained_model, "validation_metrics": validation_metrics}
     Path(run_record.path).write_text(json.dumps({
         "training_run_id": training_run_id,
         "mlflow": mlflow_run,

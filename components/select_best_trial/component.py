@@ -40,41 +40,16 @@ def select_best_trial(
         trials: One row per trial (CSV).
         history: Optimisation history and best trials (HTML).
     """
-    import json
-    from pathlib import Path
+    from sealtrain.components.core.stages import stamp
+    from sealtrain.components.core.stages.select_best_trial import run
 
-    from sealtrain.components.core import endpoints, tuning
-    from sealtrain.components.core.constants import META_MANIFEST_FINGERPRINT
-    from sealtrain.components.core.report import render_tuning_report
-
-    manifest = preprocessor.metadata[META_MANIFEST_FINGERPRINT]
-    spec = tuning.study_spec(split_manifest=manifest, algorithm=algorithm, hyperparameter_space=hyperparameter_space,
-                             default_hyperparameters=default_hyperparameters, seed=seed, metric=tuning_metric,
-                             n_trials=n_trials, warm_start=warm_start)
-    result = tuning.collect(endpoints.optuna_storage(optuna_storage_url), spec)
-    result.trials.to_csv(trials.path, index=False)
-    counts = {state: result.count(state) for state in ("COMPLETE", "PRUNED", "FAIL")}
-    Path(best_hyperparameters.path).write_text(json.dumps({
-        "algorithm": algorithm,
-        "params": {**spec.defaults, **result.best_params},
-        "best_value": result.best_value,
-        "best_iteration": result.best_iteration,
-        "metric": tuning_metric,
-        "hyperparameter_space": spec.space,
-        "study": spec.name,
-        "tuning_trials": len(result.trials),
-        "workers": len(worker_trials),
-        "trial_states": counts,
-        "warm_start": spec.warm_start,
-        "seed": seed,
-    }, indent=2))
-    Path(history.path).write_text(render_tuning_report(
-        result.trials, tuning_metric, tuning.check_objective(tuning_metric), f"sealtrain tuning: {algorithm}"
-    ))
-    best_hyperparameters.metadata.update({
-        f"best_validation_{tuning_metric}": result.best_value,
-        META_MANIFEST_FINGERPRINT: manifest,
-        **{k: float(v) for k, v in counts.items()},
-    })
-    print(f"[sealtrain] study {spec.name}: {len(result.trials)} trials ({counts}), best validation {tuning_metric} "
-          f"{result.best_value:.4f}")
+    # The .html name lets a browser and MLflow's artifact view render the page; kfp.local and the
+    # cluster launcher both upload from, and hand downstream, the URI a component returns.
+    history.uri += ".html"
+    result = run(preprocessor_metadata=preprocessor.metadata, algorithm=algorithm,
+                 hyperparameter_space=hyperparameter_space, default_hyperparameters=default_hyperparameters,
+                 n_trials=n_trials, seed=seed, tuning_metric=tuning_metric, warm_start=warm_start,
+                 optuna_storage_url=optuna_storage_url, workers=len(worker_trials),
+                 best_hyperparameters_path=best_hyperparameters.path, trials_path=trials.path,
+                 history_path=history.path)
+    stamp(result, best_hyperparameters=best_hyperparameters)

@@ -49,50 +49,14 @@ def split_dataset(
         holdout: Holdout split (role `holdout`), read by no training task.
         split_manifest: Per-split rows, groups, positive rate and fingerprints (JSON).
     """
-    import json
-    from pathlib import Path
+    from sealtrain.components.core.stages import stamp
+    from sealtrain.components.core.stages.split_dataset import run
 
-    from sealtrain.components.core import quality, schema, splitting, tables
-    from sealtrain.components.core.constants import (
-        DEFAULT_RATIOS,
-        META_FINGERPRINT,
-        META_MANIFEST_FINGERPRINT,
-        META_ROLE,
-        META_ROWS,
-        QC_FAILED,
-        SPLITS,
-    )
-
-    quality.gate(quality.QCReport(status=qc_status if qc_status else QC_FAILED, overall_score=float("nan")))
-    spec = schema.DatasetSpec(label_column, positive_class, group_column, tuple(drop_columns), time_column)
-    raw = tables.read_parquet(dataset.path)
-    prepared = schema.prepare(raw, spec, dataset.metadata.get("source", dataset.uri))
-    times = schema.time_order(raw, spec) if time_column else None
-    ratios = dict(zip(SPLITS, split_ratios)) if split_ratios else DEFAULT_RATIOS
-    result = splitting.split_table(prepared, ratios, split_tolerance, split_salt,
-                                   fail_on_duplicates, stratify, times)
-    outputs = {"train": train, "validation": validation, "test": test, "holdout": holdout}
-    manifest = result.manifest
-    manifest["dataset"] = {
-        "source": dataset.metadata.get("source", dataset.uri),
-        "label_column": label_column,
-        "positive_class": schema.positive_label(raw[label_column], spec),
-        "group_column": group_column,
-        "drop_columns": list(drop_columns),
-        "time_column": time_column,
-        "feature_columns": spec.feature_columns(raw),
-        "feature_dtypes": {name: str(raw[name].dtype) for name in spec.feature_columns(raw)},
-    }
-    for name, artifact in outputs.items():
-        tables.write_parquet(result.tables[name], artifact.path)
-        entry = manifest["splits"][name]
-        entry["uri"] = artifact.uri
-        artifact.metadata.update({
-            META_ROLE: name,
-            META_FINGERPRINT: entry["fingerprint"],
-            META_MANIFEST_FINGERPRINT: manifest["fingerprint"],
-            META_ROWS: float(entry["rows"]),
-        })
-        print(f"[sealtrain] {name}: {entry['rows']} rows, {entry['groups']} groups, positive rate {entry['positive_rate']:.3f}")
-    Path(split_manifest.path).write_text(json.dumps(manifest, indent=2))
-    split_manifest.metadata[META_MANIFEST_FINGERPRINT] = manifest["fingerprint"]
+    splits = {"train": train, "validation": validation, "test": test, "holdout": holdout}
+    result = run(dataset_path=dataset.path, dataset_metadata=dataset.metadata, dataset_uri=dataset.uri,
+                 qc_status=qc_status, label_column=label_column, positive_class=positive_class,
+                 group_column=group_column, drop_columns=drop_columns, time_column=time_column,
+                 split_ratios=split_ratios, split_salt=split_salt, split_tolerance=split_tolerance, stratify=stratify,
+                 fail_on_duplicates=fail_on_duplicates, split_paths={name: a.path for name, a in splits.items()},
+                 split_uris={name: a.uri for name, a in splits.items()}, manifest_path=split_manifest.path)
+    stamp(result, split_manifest=split_manifest, **splits)

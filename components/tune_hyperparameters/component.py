@@ -44,22 +44,14 @@ def tune_hyperparameters(
     Returns:
         How many trials this worker ran now (0 when a retry finds its share done).
     """
-    from sealtrain.components.core import endpoints, lineage, tuning
-    from sealtrain.components.core.constants import TRAIN, VALIDATION
-    from sealtrain.components.core.preprocessing import Preprocessor, transform_split
+    from sealtrain.components.core.stages import say
+    from sealtrain.components.core.stages.tune_hyperparameters import run
 
-    lineage.require_role(train.metadata, TRAIN, "tune_hyperparameters (train input)")
-    lineage.require_role(validation.metadata, VALIDATION, "tune_hyperparameters (validation input)")
-    manifest = lineage.require_same_manifest(
-        "tune_hyperparameters", train=train.metadata, validation=validation.metadata, preprocessor=preprocessor.metadata
-    )
-    spec = tuning.study_spec(split_manifest=manifest, algorithm=algorithm, hyperparameter_space=hyperparameter_space,
-                             default_hyperparameters=default_hyperparameters, seed=seed, metric=tuning_metric,
-                             n_trials=n_trials, warm_start=warm_start)
-    fitted = Preprocessor.load(preprocessor.path)
-    data = (*transform_split(fitted, train.path), *transform_split(fitted, validation.path))
-    return tuning.run_worker(
-        spec, data, storage=endpoints.optuna_storage(optuna_storage_url),
-        n_trials=tuning.worker_share(n_trials, tuning_workers, worker), worker=worker,
-        timeout=tuning_timeout or None, progress=lambda line: print(f"[sealtrain] {line}"),
-    )
+    return run(
+        train_path=train.path, train_metadata=train.metadata, validation_path=validation.path,
+        validation_metadata=validation.metadata, preprocessor_path=preprocessor.path,
+        preprocessor_metadata=preprocessor.metadata, algorithm=algorithm, hyperparameter_space=hyperparameter_space,
+        default_hyperparameters=default_hyperparameters, n_trials=n_trials, tuning_workers=tuning_workers,
+        worker=worker, seed=seed, tuning_metric=tuning_metric, tuning_timeout=tuning_timeout, warm_start=warm_start,
+        optuna_storage_url=optuna_storage_url, progress=say,
+    ).value

@@ -1,0 +1,40 @@
+"""Stage `check_data_quality`: the QC report the gate reads."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from .. import quality, schema, tables
+from . import StageResult
+
+
+def run(*, dataset_path: str, label_column: str, positive_class: str, group_column: str, drop_columns: list,
+        time_column: str, upstream_report: str, qc_report_path: str) -> StageResult:
+    """Checks the loaded table against the dataset contract, or takes an upstream report.
+
+    Args:
+        dataset_path: The loaded table (Parquet).
+        label_column: The binary target.
+        positive_class: The positive label value, or empty for 0/1 labels.
+        group_column: The patient/group id column, or empty.
+        drop_columns: Columns that are not features.
+        time_column: The column of a time-ordered split, or empty.
+        upstream_report: A QC report (JSON) from an upstream step; when empty it is computed.
+        qc_report_path: Where the report (JSON) goes.
+
+    Returns:
+        Metadata of `qc_report` (status and score), and a line per check that did not pass.
+
+    Raises:
+        InvalidInputError: The upstream report is not a valid report.
+    """
+    if upstream_report:
+        report = quality.parse_report(upstream_report, "upstream QC report")
+    else:
+        spec = schema.DatasetSpec(label_column, positive_class, group_column, tuple(drop_columns), time_column)
+        report = quality.compute_report(tables.read_parquet(dataset_path), spec)
+    Path(qc_report_path).write_text(report.to_json())
+    return StageResult(
+        metadata={"qc_report": {"status": report.status, "overall_score": report.overall_score}},
+        lines=[f"QC {check.status}: {check.name}: {check.detail}" for check in report.problems],
+    )

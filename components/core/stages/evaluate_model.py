@@ -1,0 +1,72 @@
+"""Stage `evaluate_model`: the one and only reader of the test split."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from .. import evaluation, lineage, modelio, tables, training
+from ..constants import GROUP_COLUMN, TEST, metric_name
+from ..preprocessing import Preprocessor
+from ..report import render_report
+from ..schema import split_xy
+from . import StageResult
+
+
+def run(*, test_path: str, test_metadata: dict, preprocessor_path: str, preprocessor_metadata: dict,
+        model_path: str, model_metadata: dict, bootstrap_samples: int, seed: int, precision_at_k: list,
+        min_auc: float, evaluation_path: str, test_metrics_path: str, classification_metrics_path: str,
+        report_path: str) -> StageResult:
+    """Scores the final model on the test split, at the threshold fixed on validation.
+
+    Args:
+        test_path: The test split (Parquet).
+        test_metadata: Its artifact metadata; it must carry the test role.
+        preprocessor_path: The train-fitted preprocessor.
+        preprocessor_metadata: Its artifact metadata.
+        model_path: The final model's directory.
+        model_metadata: Its artifact metadata; it must name the test split's manifest.
+        bootstrap_samples: Resamples of the percentile bootstrap (whole groups).
+        seed: Seed of the bootstrap.
+        precision_at_k: The k of precision@k.
+        min_auc: The lower 95% bound of test AUC a model needs to be registered; 0 for none.
+        evaluation_path: Where all results and the gate's decision (JSON) go.
+        test_metrics_path: Where the `test_*` metrics and interval bounds (JSON) go.
+        classification_metrics_path: Where the ROC curve and confusion matrix (JSON) go.
+        report_path: Where the HTML report goes.
+
+    Returns:
+        The metrics of `test_metrics`; as `value`, the ROC curve (None for a single-class
+        test split) and confusion matrix for KFP's ClassificationMetrics; and summary lines.
+
+    Raises:
+        DataLeakageError: The input is not the test split, or the inputs come from another
+            split manifest.
+    """
+    lineage.require_role(test_metadata, TEST, "evaluate_model")
+    lineage.require_same_manifest("evaluate_model", test=test_metadata, preprocessor=preprocessor_metadata,
+                                  model=model_metadata)
+    meta = modelio.read_model_meta(model_path)
+    frame = tables.read_parquet(test_path)
+    features, labels = split_xy(frame)
+    scores = training.scores(modelio.load_model(model_path), Preprocessor.load(preprocessor_path).transform(features))
+    result = evaluation.evaluate(labels, scores, meta["threshold"], frame[GROUP_COLUMN].to_numpy(), bootstrap_samples,
+                                 seed, tuple(int(k) for k in precision_at_k))
+    result["train_metrics"], result["validation_metrics"] = meta["metrics"]["train"], meta["metrics"]["validation"]
+    result["acceptance"] = evaluation.acceptance(result["test_metrics"], result["confidence_interval"], min_auc)
+    Path(evaluation_path).write_text(json.dumps(result, indent=2))
+    Path(report_path).write_text(render_report(labels, scores, result, f"sealtrain evaluation: {meta['algorithm']}"))
+    logged = {metric_name(TEST, name): value for name, value in result["test_metrics"].items() if value is not None}
+    for name, bounds in result["confidence_interval"].items():
+        if bounds:
+            logged[metric_name(TEST, name, "ci_low")], logged[metric_name(TEST, name, "ci_high")] = bounds
+    Path(test_metrics_path).write_text(json.dumps(logged, indent=2))
+    curves = {key: result["details"][key] for key in ("roc_curve", "confusion_matrix")}
+    Path(classification_metrics_path).write_text(json.dumps(curves, indent=2))
+    auc, ci, acceptance = result["test_metrics"]["auc"], result["confidence_interval"]["auc"], result["acceptance"]
+    lines = []
+    if auc is not None and ci:
+        lines.append(f"test AUC {auc:.4f} (95% CI {ci[0]:.4f}-{ci[1]:.4f}, {bootstrap_samples} resamples)")
+    lines += [f"note: {note}" for note in result["details"]["notes"]]
+    lines.append(f"validation gate: {'accepted' if acceptance['accepted'] else 'rejected'} ({acceptance['reason']})")
+    return StageResult(metrics={"test_metrics": logged}, value=curves, lines=lines)

@@ -1,0 +1,38 @@
+"""Stage `fit_preprocessor`: imputation, scaling and one-hot encoding fitted on train."""
+
+from __future__ import annotations
+
+from .. import lineage, preprocessing, tables
+from ..constants import META_FINGERPRINT, META_MANIFEST_FINGERPRINT, META_TRAIN_FINGERPRINT, TRAIN
+from . import StageResult
+
+
+def run(*, train_path: str, train_metadata: dict, preprocessor_path: str) -> StageResult:
+    """Fits the preprocessor on the train split and saves it.
+
+    Args:
+        train_path: The train split (Parquet).
+        train_metadata: Its artifact metadata; it must carry the train role.
+        preprocessor_path: The directory the fitted preprocessor goes to.
+
+    Returns:
+        Metadata of `preprocessor` (train fingerprint, split manifest, feature counts), and a
+        line per preprocessing warning.
+
+    Raises:
+        DataLeakageError: The input is not the train split, or names no split manifest.
+        InvalidInputError: No usable feature is left.
+    """
+    lineage.require_role(train_metadata, TRAIN, "fit_preprocessor")
+    manifest = lineage.require_same_manifest("fit_preprocessor", train=train_metadata)
+    fitted = preprocessing.fit_preprocessor(tables.read_parquet(train_path), train_metadata[META_FINGERPRINT])
+    fitted.save(preprocessor_path)
+    return StageResult(
+        metadata={"preprocessor": {
+            META_TRAIN_FINGERPRINT: train_metadata[META_FINGERPRINT],
+            META_MANIFEST_FINGERPRINT: manifest,
+            "features_in": float(len(fitted.features)),
+            "features_out": float(len(fitted.feature_names_out())),
+        }},
+        lines=[f"preprocessing: {warning}" for warning in fitted.warnings],
+    )

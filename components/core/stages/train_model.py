@@ -1,0 +1,83 @@
+"""Stage `train_model`: the final model, fitted on train with the best hyperparameters."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+from .. import algorithms, lineage, metrics, modelio, training
+from ..constants import META_MANIFEST_FINGERPRINT, TRAIN, VALIDATION, metric_name
+from ..preprocessing import Preprocessor, transform_split
+from . import StageResult
+
+
+def run(*, train_path: str, train_metadata: dict, validation_path: str, validation_metadata: dict,
+        preprocessor_path: str, preprocessor_metadata: dict, best_hyperparameters_path: str, seed: int,
+        threshold_method: str, model_path: str, fit_metrics_path: str) -> StageResult:
+    """Trains the final model and fixes its decision threshold on validation.
+
+    Train fits the model; validation only stops boosting early and chooses the threshold.
+    The test split is not an input.
+
+    Args:
+        train_path: The train split (Parquet).
+        train_metadata: Its artifact metadata; it must carry the train role.
+        validation_path: The validation split.
+        validation_metadata: Its artifact metadata; it must carry the validation role.
+        preprocessor_path: The train-fitted preprocessor.
+        preprocessor_metadata: Its artifact metadata (the split manifest it descends from).
+        best_hyperparameters_path: The tuning result (JSON).
+        seed: Seed of the estimator.
+        threshold_method: "f1" (maximum F1) or "youden" on validation.
+        model_path: The directory the model and its metadata JSON go to.
+        fit_metrics_path: Where the `train_*` and `val_*` metrics (JSON) go.
+
+    Returns:
+        Metadata of `model`, the metrics of `fit_metrics` and a summary line.
+
+    Raises:
+        DataLeakageError: An input has the wrong role or another split manifest.
+        TrainingFailedError: The estimator failed to fit.
+    """
+    lineage.require_role(train_metadata, TRAIN, "train_model (train input)")
+    lineage.require_role(validation_metadata, VALIDATION, "train_model (validation input)")
+    manifest = lineage.require_same_manifest("train_model", train=train_metadata, validation=validation_metadata,
+                                             preprocessor=preprocessor_metadata)
+    best = json.loads(Path(best_hyperparameters_path).read_text())
+    algo = algorithms.get_algorithm(best["algorithm"])
+    fitted = Preprocessor.load(preprocessor_path)
+    x_train, y_train = transform_split(fitted, train_path)
+    x_val, y_val = transform_split(fitted, validation_path)
+    started = time.monotonic()
+    estimator = training.fit(algo, best["params"], seed, x_train, y_train, x_val, y_val, metric=best["metric"])
+    duration = time.monotonic() - started
+    val_scores = training.scores(estimator, x_val)
+    threshold = metrics.choose_threshold(y_val, val_scores, threshold_method)
+    split_metrics = {
+        TRAIN: metrics.point_metrics(y_train, training.scores(estimator, x_train), threshold),
+        VALIDATION: metrics.point_metrics(y_val, val_scores, threshold),
+    }
+    modelio.save_model(estimator, algo.framework, model_path, {
+        "algorithm": algo.name,
+        "params": best["params"],
+        "seed": seed,
+        "best_iteration": training.best_iteration(estimator),
+        "threshold": threshold,
+        "threshold_method": threshold_method,
+        "training_samples": int(len(y_train)),
+        "validation_samples": int(len(y_val)),
+        "training_duration_seconds": round(duration, 3),
+        "metrics": split_metrics,
+        META_MANIFEST_FINGERPRINT: manifest,
+    })
+    logged = {metric_name(split, name): value
+              for split, values in split_metrics.items() for name, value in values.items() if value is not None}
+    Path(fit_metrics_path).write_text(json.dumps(logged, indent=2))
+    return StageResult(
+        metadata={"model": {META_MANIFEST_FINGERPRINT: manifest, "algorithm": algo.name, "framework": algo.framework,
+                            "threshold": threshold}},
+        metrics={"fit_metrics": logged},
+        lines=[f"trained {algo.name} in {duration:.1f}s: train AUC {split_metrics[TRAIN]['auc']:.4f}, "
+               f"validation AUC {split_metrics[VALIDATION]['auc']:.4f}, threshold {threshold:.4f}"],
+    )

@@ -1,0 +1,62 @@
+"""Stage `tune_hyperparameters`: one worker's share of the shared Optuna study."""
+
+from __future__ import annotations
+
+from typing import Callable
+
+from .. import endpoints, lineage, tuning
+from ..constants import TRAIN, VALIDATION
+from ..preprocessing import Preprocessor, transform_split
+from . import StageResult
+
+
+def run(*, train_path: str, train_metadata: dict, validation_path: str, validation_metadata: dict,
+        preprocessor_path: str, preprocessor_metadata: dict, algorithm: str, hyperparameter_space: str,
+        default_hyperparameters: str, n_trials: int, tuning_workers: int, worker: int, seed: int,
+        tuning_metric: str, tuning_timeout: float, warm_start: str, optuna_storage_url: str,
+        progress: Callable[[str], None]) -> StageResult:
+    """Runs this worker's share of a seeded TPE study in Optuna's RDB storage.
+
+    Args:
+        train_path: The train split, which fits every trial's model.
+        train_metadata: Its artifact metadata; it must carry the train role.
+        validation_path: The validation split, which scores, early-stops and prunes trials.
+        validation_metadata: Its artifact metadata; it must carry the validation role.
+        preprocessor_path: The train-fitted preprocessor.
+        preprocessor_metadata: Its artifact metadata (the split manifest it descends from).
+        algorithm: A registered algorithm name.
+        hyperparameter_space: A JSON search space, or empty for the algorithm's default.
+        default_hyperparameters: JSON of fixed hyperparameters under the sampled ones.
+        n_trials: Trials of the whole study.
+        tuning_workers: How many workers share the study.
+        worker: This worker's index.
+        seed: Seed of the estimators (the sampler gets seed + worker).
+        tuning_metric: auc, pr_auc or log_loss on validation.
+        tuning_timeout: Wall-clock limit in seconds; 0 for none.
+        warm_start: Parameters to try first, JSON or `null`.
+        optuna_storage_url: Optuna RDB storage, or empty to use OPTUNA_STORAGE_URL.
+        progress: Receives progress lines while the trials run; a study takes long enough
+            that they cannot wait for the result.
+
+    Returns:
+        As `value`, how many trials this worker ran now (0 when its share was already done).
+
+    Raises:
+        DataLeakageError: An input has the wrong role or another split manifest.
+        HyperparameterTuningError: A malformed space or default.
+    """
+    lineage.require_role(train_metadata, TRAIN, "tune_hyperparameters (train input)")
+    lineage.require_role(validation_metadata, VALIDATION, "tune_hyperparameters (validation input)")
+    manifest = lineage.require_same_manifest("tune_hyperparameters", train=train_metadata,
+                                             validation=validation_metadata, preprocessor=preprocessor_metadata)
+    spec = tuning.study_spec(split_manifest=manifest, algorithm=algorithm, hyperparameter_space=hyperparameter_space,
+                             default_hyperparameters=default_hyperparameters, seed=seed, metric=tuning_metric,
+                             n_trials=n_trials, warm_start=warm_start)
+    fitted = Preprocessor.load(preprocessor_path)
+    data = (*transform_split(fitted, train_path), *transform_split(fitted, validation_path))
+    ran = tuning.run_worker(
+        spec, data, storage=endpoints.optuna_storage(optuna_storage_url),
+        n_trials=tuning.worker_share(n_trials, tuning_workers, worker), worker=worker,
+        timeout=tuning_timeout or None, progress=progress,
+    )
+    return StageResult(value=ran)
