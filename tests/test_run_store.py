@@ -43,7 +43,8 @@ def test_postgres_schema_uses_jsonb_enum_and_indexes(postgres_url):
         kinds = dict(conn.execute(sa.text(
             "select column_name, udt_name from information_schema.columns where table_name = 'ml_training_runs'"
         )).all())
-        indexes = {r[0] for r in conn.execute(sa.text("select indexname from pg_indexes where tablename = 'ml_training_runs'"))}
+        query = sa.text("select indexname from pg_indexes where tablename = 'ml_training_runs'")
+        indexes = {r[0] for r in conn.execute(query)}
         foreign = conn.execute(sa.text(
             "select count(*) from information_schema.table_constraints "
             "where table_name = 'ml_training_runs' and constraint_type = 'FOREIGN KEY'"

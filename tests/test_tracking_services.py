@@ -93,7 +93,8 @@ def test_registered_version_loads_by_alias_and_predicts_raw_rows(service_runs, m
     model = mlflow.pyfunc.load_model("models:/services@candidate")
     assert len(model.predict(kostecki.drop(columns=["headache"]).tail(10))) == 10
     version = mlflow.MlflowClient().get_model_version_by_alias("services", "candidate")
-    assert version.run_id in (summary["mlflow"]["run_id"], json.loads((work / "second.json").read_text())["mlflow"]["run_id"])
+    second = json.loads((work / "second.json").read_text())
+    assert version.run_id in (summary["mlflow"]["run_id"], second["mlflow"]["run_id"])
 
 
 def test_cached_rerun_adds_exactly_one_row(service_runs):
@@ -126,10 +127,10 @@ def test_a_failing_run_leaves_a_failed_row(service_runs):
 
 
 def test_unreachable_run_table_fails_after_bounded_retries_without_the_password(monkeypatch):
-    monkeypatch.setattr(recording, "DB_RETRY_SECONDS", 0.01)
+    monkeypatch.setattr(run_store, "DB_RETRY_SECONDS", 0.01)
     url = "postgresql://trainer:s3cret@127.0.0.1:1/runs"
-    with pytest.raises(recording.RunRecordError, match=r"run table at postgresql\+psycopg2://trainer:\*\*\*@127.0.0.1:1/runs "
-                                                        r"unreachable after 3 attempts") as caught:
+    with pytest.raises(run_store.RunRecordError, match=r"run table at postgresql\+psycopg2://trainer:\*\*\*@127.0.0.1:1/"
+                                                       r"runs unreachable after 3 attempts") as caught:
         recording.fail_run(training_run_id="r", db_url=url, state="FAILED", error="x")
     assert "s3cret" not in str(caught.value)
 

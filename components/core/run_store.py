@@ -2,18 +2,22 @@
 
 One SQLAlchemy Core schema serves both: JSONB and a native enum on Postgres, JSON and text
 on SQLite (the embedded default of local runs). Every write is an upsert keyed by
-`training_run_id`, so a retried task never duplicates a row.
+`training_run_id`, so a retried task never duplicates a row, and `with_database` retries
+transient connection failures a bounded number of times.
 """
 
 from __future__ import annotations
 
+import time
 from datetime import datetime, timezone
+from typing import Callable, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
 from .constants import RUN_COMPLETED, RUN_FAILED, RUN_RUNNING
 from .endpoints import normalise_url
+from .errors import ModelTrainerError
 
 AGENT_NAMES = ("model_trainer",)
 JSON = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
@@ -66,6 +70,13 @@ training_runs = sa.Table(
 )
 
 RUN_STATUSES = (RUN_RUNNING, RUN_COMPLETED, RUN_FAILED)
+DB_ATTEMPTS = 3
+DB_RETRY_SECONDS = 2.0
+T = TypeVar("T")
+
+
+class RunRecordError(ModelTrainerError):
+    """The run table could not be written."""
 
 
 def engine_for(url: str) -> sa.Engine:
@@ -76,6 +87,29 @@ def engine_for(url: str) -> sa.Engine:
 def ensure_schema(engine: sa.Engine) -> None:
     """Creates the enum, tables and indexes that do not exist yet."""
     metadata.create_all(engine, checkfirst=True)
+
+
+def with_database(db_url: str, work: Callable[[sa.Engine], T]) -> T:
+    """Runs a read or write against the run table, retrying transient connection failures.
+
+    Raises:
+        RunRecordError: The database stayed unreachable; the message names it without its password.
+    """
+    safe_url = sa.engine.make_url(normalise_url(db_url)).render_as_string(hide_password=True)
+    for attempt in range(1, DB_ATTEMPTS + 1):
+        engine = engine_for(db_url)
+        try:
+            ensure_schema(engine)
+            return work(engine)
+        except sa.exc.OperationalError as exc:
+            if attempt == DB_ATTEMPTS:
+                raise RunRecordError(
+                    f"run table at {safe_url} unreachable after {DB_ATTEMPTS} attempts: {exc.orig}"
+                ) from exc
+            time.sleep(DB_RETRY_SECONDS * attempt)
+        finally:
+            engine.dispose()
+    raise AssertionError("unreachable")
 
 
 def _insert(engine: sa.Engine, table: sa.Table):
@@ -109,5 +143,19 @@ def utcnow() -> datetime:
 def get_run(engine: sa.Engine, training_run_id: str) -> dict | None:
     """Reads one run as a dict, or None."""
     with engine.connect() as conn:
-        found = conn.execute(sa.select(training_runs).where(training_runs.c.training_run_id == training_run_id)).mappings().first()
+        query = sa.select(training_runs).where(training_runs.c.training_run_id == training_run_id)
+        found = conn.execute(query).mappings().first()
     return dict(found) if found else None
+
+
+def latest_hyperparameters(engine: sa.Engine, experiment_id: str, algorithm: str) -> dict | None:
+    """The hyperparameters of an experiment's latest completed run of an algorithm, or None."""
+    query = (
+        sa.select(training_runs.c.hyperparameters)
+        .where(training_runs.c.experiment_id == experiment_id, training_runs.c.algorithm_name == algorithm,
+               training_runs.c.status == RUN_COMPLETED)
+        .order_by(training_runs.c.completed_at.desc())
+        .limit(1)
+    )
+    with engine.connect() as conn:
+        return conn.execute(query).scalar()

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import os
+from contextlib import contextmanager
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 
 import pandas as pd
 
+from .constants import VALIDATION, metric_name
 from .errors import ModelTrainerError
 
 MODEL_ARTIFACT_PATH = "model"
@@ -19,8 +21,8 @@ MLFLOW_PARAM_LIMIT = 6000
 SERVING_DISTRIBUTIONS = ("sealtrain", "mlflow", "scikit-learn", "skops", "pandas", "numpy", "xgboost-cpu", "xgboost")
 
 # A tracking server that is down should fail the step in seconds, not after minutes of retries.
-os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "2")
-os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "30")
+# MLflow reads these per request; a value the user set wins.
+FAIL_FAST_ENV = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "2", "MLFLOW_HTTP_REQUEST_TIMEOUT": "30"}
 
 
 class TrackingError(ModelTrainerError):
@@ -38,6 +40,7 @@ class RunLog:
         artifact_dirs: Directories to log, by artifact path (model, preprocessor).
         artifact_files: Single files to log at the root (manifest, reports, trials).
         trials: The tuning trials, logged as nested runs.
+        tuning_metric: The validation objective the trials' values are of (`auc`, `log_loss`...).
         serving_example: A raw input row for the serving model's signature.
         register: Whether the model passed the validation gate and is registered.
         registration_note: Why it was or was not registered.
@@ -49,6 +52,7 @@ class RunLog:
     artifact_dirs: dict[str, str]
     artifact_files: list[str]
     trials: pd.DataFrame
+    tuning_metric: str
     serving_example: pd.DataFrame
     register: bool
     registration_note: str
@@ -61,10 +65,27 @@ def _artifact_root(tracking_uri: str) -> str | None:
     return None
 
 
+@contextmanager
+def _failing_fast():
+    """Sets the defaults of FAIL_FAST_ENV for the MLflow calls inside, then restores the environment."""
+    saved = {name: os.environ.get(name) for name in FAIL_FAST_ENV}
+    for name, value in FAIL_FAST_ENV.items():
+        os.environ.setdefault(name, value)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
 def _failure(tracking_uri: str, exc: Exception) -> TrackingError:
     return TrackingError(f"MLflow at {tracking_uri} failed: {exc}")
 
 
+@_failing_fast()
 def ensure_experiment(tracking_uri: str, name: str) -> str:
     """Returns the id of an experiment, creating it when missing.
 
@@ -94,15 +115,18 @@ def serving_requirements() -> list[str]:
     return pins
 
 
-def _log_trials(mlflow, experiment_id: str, trials: pd.DataFrame) -> None:
+def _log_trials(mlflow, experiment_id: str, trials: pd.DataFrame, metric: str) -> None:
+    """Logs every trial as a nested run, its value under the tuning metric's name (`val_<metric>`)."""
     for row in trials.to_dict("records"):
         with mlflow.start_run(experiment_id=experiment_id, run_name=f"trial-{row['number']}", nested=True):
-            mlflow.log_params({k.removeprefix("param_"): v for k, v in row.items() if k.startswith("param_") and pd.notna(v)})
+            mlflow.log_params({k.removeprefix("param_"): v for k, v in row.items()
+                               if k.startswith("param_") and pd.notna(v)})
             mlflow.set_tag("state", row["state"])
             if pd.notna(row.get("value")):
-                mlflow.log_metric("val_auc", float(row["value"]))
+                mlflow.log_metric(metric_name(VALIDATION, metric), float(row["value"]))
 
 
+@_failing_fast()
 def log_training_run(tracking_uri: str, experiment_name: str, run_name: str, log: RunLog) -> dict:
     """Logs one run to MLflow, with its trials as nested runs, and registers the model if asked.
 
@@ -115,7 +139,7 @@ def log_training_run(tracking_uri: str, experiment_name: str, run_name: str, log
     """
     import mlflow
 
-    from .serving import SealtrainModel
+    from .serving import log_serving_model
 
     experiment_id = ensure_experiment(tracking_uri, experiment_name)
     try:
@@ -127,16 +151,10 @@ def log_training_run(tracking_uri: str, experiment_name: str, run_name: str, log
                 mlflow.log_artifacts(directory, artifact_path=path)
             for file in log.artifact_files:
                 mlflow.log_artifact(file)
-            _log_trials(mlflow, experiment_id, log.trials)
-            example = log.serving_example
-            info = mlflow.pyfunc.log_model(
-                name=SERVING_MODEL_NAME,
-                python_model=SealtrainModel(),
-                artifacts={"preprocessor": log.artifact_dirs[PREPROCESSOR_ARTIFACT_PATH],
-                           "model": log.artifact_dirs[MODEL_ARTIFACT_PATH]},
-                input_example=example,
-                pip_requirements=serving_requirements(),
-            )
+            _log_trials(mlflow, experiment_id, log.trials, log.tuning_metric)
+            info = log_serving_model(SERVING_MODEL_NAME, log.artifact_dirs[PREPROCESSOR_ARTIFACT_PATH],
+                                     log.artifact_dirs[MODEL_ARTIFACT_PATH], log.serving_example,
+                                     serving_requirements())
             base = run.info.artifact_uri
             result = {
                 "run_id": run.info.run_id,
