@@ -27,3 +27,7 @@ class TrainingFailedError(ModelTrainerError):
 
 class HyperparameterTuningError(ModelTrainerError):
     """The search space is malformed or the Optuna study produced no usable trial."""
+
+
+class UntrustedModelFileError(ModelTrainerError):
+    """A model file holds something sealtrain never writes; it is refused without being built."""

@@ -1,22 +1,49 @@
-"""Portable, safe model files: xgboost's own UBJSON, skops for scikit-learn objects.
+"""Model files that load only what sealtrain wrote: skops for scikit-learn objects, UBJSON for xgboost.
 
-skops refuses to load types it was not told to trust. sealtrain trusts only types from the
-libraries it writes (scikit-learn, NumPy, SciPy) and its own package, so a tampered artifact
-that smuggles another type fails to load instead of running code.
+What loading a file can do:
+
+- A skops file is a zip holding a JSON description of the object. skops builds nothing it
+  does not trust: its own defaults (primitives, containers, scikit-learn estimators, NumPy
+  and SciPy ufuncs and dtypes) and the types it is given. sealtrain gives it exactly
+  `ALLOWED_TYPES`, the types beyond those defaults that sealtrain's own dumps contain (a
+  test rebuilds the set from real dumps of everything sealtrain saves, so it follows the
+  libraries). A file naming any other type (`builtins.exec`, `os.system`, `numpy.load`, ...)
+  is refused before anything in it is built.
+- Two of those types, scikit-learn's `Tree` and `TreePredictor`, hold raw node indices that
+  prediction follows without bounds checks. Loaded trees are checked (children point
+  forward inside the tree, split features inside the input width, no categorical splits),
+  so a tampered tree is refused instead of crashing `predict`.
+- An xgboost model is UBJSON read by xgboost's C++ parser into trees and parameters: no
+  Python object is built from it, so it cannot run code.
+- `model.json` names the framework; the model file is the one sealtrain writes for that
+  framework, in the same directory, so the metadata cannot point loading at another file.
+
+Every refusal is an `UntrustedModelFileError` naming the file and what was foreign in it.
 """
 
 from __future__ import annotations
 
 import json
+import zipfile
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
+import numpy as np
 import skops.io as sio
+from sklearn.ensemble._hist_gradient_boosting.predictor import TreePredictor
+from sklearn.tree._tree import Tree
 
 from .constants import MODEL_FILE_SKLEARN, MODEL_FILE_XGBOOST, MODEL_META_FILE
-from .errors import DataLeakageError
+from .errors import UntrustedModelFileError
 
-TRUSTED_PREFIXES = ("sklearn.", "numpy.", "scipy.", "builtins.", "sealtrain.", "collections.")
+# Beyond skops' defaults, the types in sealtrain's dumps: a test asserts this equals what
+# fitted preprocessors and models of every registered scikit-learn algorithm contain.
+ALLOWED_TYPES = frozenset({
+    "numpy.dtype",
+    "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
+    "sklearn.tree._tree.Tree",
+})
+MODEL_FILES = {"xgboost": MODEL_FILE_XGBOOST, "sklearn": MODEL_FILE_SKLEARN}
 
 
 def dump_skops(obj: Any, path: Path) -> None:
@@ -25,16 +52,71 @@ def dump_skops(obj: Any, path: Path) -> None:
 
 
 def load_skops(path: Path) -> Any:
-    """Loads a skops file, trusting only the libraries sealtrain writes.
+    """Loads a skops file holding only types sealtrain writes.
 
     Raises:
-        DataLeakageError: The file holds a type outside the trusted libraries.
+        UntrustedModelFileError: The file is not a readable skops file, names a type
+            outside skops' defaults and `ALLOWED_TYPES`, or holds an out-of-range tree.
     """
-    untrusted = sio.get_untrusted_types(file=path)
-    foreign = [t for t in untrusted if not t.startswith(TRUSTED_PREFIXES)]
+    try:
+        foreign = sorted(set(sio.get_untrusted_types(file=path)) - ALLOWED_TYPES)
+    except (zipfile.BadZipFile, KeyError, ValueError, TypeError) as exc:
+        raise UntrustedModelFileError(f"{path}: not a skops file sealtrain wrote: {exc}") from exc
     if foreign:
-        raise DataLeakageError(f"{path}: refusing to load untrusted types {foreign}")
-    return sio.load(path, trusted=untrusted)
+        raise UntrustedModelFileError(f"{path}: refusing to load types sealtrain never writes: {foreign}")
+    obj = sio.load(path, trusted=sorted(ALLOWED_TYPES))
+    for tree, width in _trees(obj, None, set()):
+        if not _tree_is_sound(tree, width):
+            raise UntrustedModelFileError(f"{path}: refusing a {type(tree).__name__} with out-of-range node indices")
+    return obj
+
+
+def _trees(obj: Any, width: int | None, seen: set[int]) -> Iterator[tuple[Any, int | None]]:
+    """Yields every tree reachable from a loaded object, with the narrowest enclosing input width."""
+    if id(obj) in seen:
+        return
+    seen.add(id(obj))
+    if isinstance(obj, (Tree, TreePredictor)):
+        yield obj, width
+        return
+    if isinstance(obj, dict):
+        children = obj.values()
+    elif isinstance(obj, (list, tuple, set, frozenset)):
+        children = obj
+    elif isinstance(obj, np.ndarray):
+        children = obj.ravel() if obj.dtype == object else ()
+    elif hasattr(obj, "__dict__"):
+        declared = getattr(obj, "n_features_in_", None)
+        if isinstance(declared, (int, np.integer)):
+            width = int(declared) if width is None else min(width, int(declared))
+        children = vars(obj).values()
+    else:
+        children = ()
+    for child in children:
+        yield from _trees(child, width, seen)
+
+
+def _tree_is_sound(tree: Any, width: int | None) -> bool:
+    """Whether prediction with a tree stays inside its nodes and the input columns."""
+    if isinstance(tree, Tree):
+        left, right, feature = tree.children_left, tree.children_right, tree.feature
+        inner, categorical = left != -1, np.zeros(len(left), dtype=bool)
+        width = tree.n_features if width is None else min(width, tree.n_features)
+    elif width is None:  # sealtrain writes predictors only inside an estimator that checks the input width
+        return False
+    else:
+        nodes = tree.nodes
+        left, right, feature = nodes["left"], nodes["right"], nodes["feature_idx"]
+        inner, categorical = nodes["is_leaf"] == 0, nodes["is_categorical"] != 0
+    size, index = len(left), np.arange(len(left))
+    # Children come after their parent inside the tree, so every path ends inside it.
+    return bool(
+        size > 0
+        and np.all((left[inner] > index[inner]) & (left[inner] < size))
+        and np.all((right[inner] > index[inner]) & (right[inner] < size))
+        and np.all((feature[inner] >= 0) & (feature[inner] < width))
+        and not categorical[inner].any()
+    )
 
 
 def save_model(model: Any, framework: str, directory: str, meta: dict) -> Path:
@@ -45,11 +127,10 @@ def save_model(model: Any, framework: str, directory: str, meta: dict) -> Path:
     """
     out = Path(directory)
     out.mkdir(parents=True, exist_ok=True)
+    path = out / MODEL_FILES[framework]
     if framework == "xgboost":
-        path = out / MODEL_FILE_XGBOOST
         model.save_model(path)
     else:
-        path = out / MODEL_FILE_SKLEARN
         dump_skops(model, path)
     (out / MODEL_META_FILE).write_text(json.dumps({**meta, "framework": framework, "file": path.name}, indent=2))
     return path
@@ -61,10 +142,21 @@ def read_model_meta(directory: str) -> dict:
 
 
 def load_model(directory: str) -> Any:
-    """Loads a classifier written by `save_model`."""
+    """Loads a classifier written by `save_model`.
+
+    Raises:
+        UntrustedModelFileError: The metadata names another framework or file than sealtrain
+            writes, or the model file holds something sealtrain never writes.
+    """
     meta = read_model_meta(directory)
-    path = Path(directory) / meta["file"]
-    if meta["framework"] == "xgboost":
+    framework, file = meta.get("framework"), meta.get("file")
+    if MODEL_FILES.get(framework) != file:
+        raise UntrustedModelFileError(
+            f"{Path(directory) / MODEL_META_FILE}: framework {framework!r} with file {file!r} is not a model "
+            f"sealtrain writes; expected one of {MODEL_FILES}"
+        )
+    path = Path(directory) / file
+    if framework == "xgboost":
         from xgboost import XGBClassifier
 
         model = XGBClassifier()
