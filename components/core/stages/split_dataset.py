@@ -51,7 +51,8 @@ def run(*, dataset_path: str, dataset_metadata: dict, dataset_uri: str, qc_statu
     prepared = schema.prepare(raw, spec, source)
     times = schema.time_order(raw, spec) if time_column else None
     ratios = dict(zip(SPLITS, split_ratios)) if split_ratios else DEFAULT_RATIOS
-    result = splitting.split_table(prepared, ratios, split_tolerance, split_salt, fail_on_duplicates, stratify, times)
+    result = splitting.split_table(prepared, ratios, split_tolerance, split_salt,
+                                   fail_on_duplicates=fail_on_duplicates, stratify=stratify, times=times)
     manifest = result.manifest
     features = spec.feature_columns(raw)
     manifest["dataset"] = {
