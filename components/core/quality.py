@@ -19,7 +19,8 @@ from .constants import (
     QC_WARNING,
 )
 from .errors import InvalidInputError, QCGateBlockedError
-from .schema import DatasetSpec, group_keys, positive_label, time_order
+from .identifiers import ENTITY_KEY, RECORD_KEY
+from .schema import DatasetSpec, group_keys, identifier_problem, positive_label, time_order
 
 _SCORE = {QC_PASSED: 1.0, QC_WARNING: 0.5, QC_FAILED: 0.0}
 MISSING_RATE_WARNING = 0.5
@@ -83,6 +84,23 @@ def _check_groups(frame: pd.DataFrame, spec: DatasetSpec, needed: int) -> QCChec
     return QCCheck("groups", QC_PASSED, f"{count} {unit}")
 
 
+def _check_identifiers(frame: pd.DataFrame, spec: DatasetSpec) -> QCCheck:
+    """Fails on a repeated identifier without a group; warns on any other identifier it finds."""
+    problem = identifier_problem(frame, spec)
+    if problem:
+        return QCCheck("identifier_columns", QC_FAILED, problem)
+    found = spec.identifiers(frame)
+    if not found:
+        return QCCheck("identifier_columns", QC_PASSED, "none among the features")
+    notes = [f"{i.describe()} is not a feature" for i in found if i.kind == RECORD_KEY]
+    kept = [i.describe() for i in found if i.kind == ENTITY_KEY]
+    if kept:
+        why = "--no-group says rows are independent" if spec.no_group else f"the group is {spec.group!r}"
+        notes.append(f"{', '.join(kept)} kept as feature{'s' if len(kept) > 1 else ''} because {why}; "
+                     "--drop it if it only names an entity")
+    return QCCheck("identifier_columns", QC_WARNING, "; ".join(notes))
+
+
 def _check_features(features: pd.DataFrame) -> list[QCCheck]:
     checks = []
     rates = features.isna().mean()
@@ -133,11 +151,12 @@ def compute_report(frame: pd.DataFrame, spec: DatasetSpec, ratios: dict[str, flo
     """
     missing = spec.missing_columns(frame)
     if missing:
-        checks = [QCCheck("required_columns", QC_FAILED, f"{', '.join(missing)} not found; the columns are {list(frame.columns)}")]
-        return _summarise(checks)
+        detail = f"{', '.join(missing)} not found; the columns are {list(frame.columns)}"
+        return _summarise([QCCheck("required_columns", QC_FAILED, detail)])
     checks = [QCCheck("required_columns", QC_PASSED, "label, group and drop columns present")]
     checks.append(_check_label(frame, spec))
     checks.append(_check_groups(frame, spec, min_groups_needed(ratios)))
+    checks.append(_check_identifiers(frame, spec))
     if spec.time:
         try:
             time_order(frame, spec)

@@ -9,6 +9,7 @@ import pandas as pd
 
 from .constants import GROUP_COLUMN, LABEL_COLUMN, RESERVED_COLUMNS
 from .errors import InvalidInputError
+from .identifiers import ENTITY_KEY, RECORD_KEY, Identifier, find_identifiers
 
 _BINARY_DEFAULT_POSITIVES = ({"0", "1"}, "1"), ({"false", "true"}, "true")
 
@@ -25,6 +26,8 @@ class DatasetSpec:
             means each distinct row is its own group.
         drop: Columns that are neither features nor label (identifiers, leaky fields).
         time: A date or number that orders the rows for a time-ordered split; not a feature.
+        no_group: The user's statement that rows are independent (no patient has two rows),
+            so an identifier whose values repeat only warns instead of blocking the run.
     """
 
     label: str
@@ -32,6 +35,7 @@ class DatasetSpec:
     group: str = ""
     drop: tuple[str, ...] = field(default_factory=tuple)
     time: str = ""
+    no_group: bool = False
 
     def missing_columns(self, frame: pd.DataFrame) -> list[str]:
         """Names the columns the spec refers to that the table lacks, with their role."""
@@ -43,10 +47,24 @@ class DatasetSpec:
         wanted += [("drop", name) for name in self.drop]
         return [f"{role} column {name!r}" for role, name in wanted if name not in frame.columns]
 
-    def feature_columns(self, frame: pd.DataFrame) -> list[str]:
+    def candidate_columns(self, frame: pd.DataFrame) -> list[str]:
         """Returns every column that is not the label, the group, the time or dropped."""
         excluded = {self.label, self.group, self.time, *self.drop}
         return [c for c in frame.columns if c not in excluded]
+
+    def identifiers(self, frame: pd.DataFrame) -> list[Identifier]:
+        """The identifier columns among the candidate features (see `identifiers`)."""
+        return find_identifiers(frame, self.candidate_columns(frame))
+
+    def feature_columns(self, frame: pd.DataFrame) -> list[str]:
+        """Returns the candidate columns without record keys, which are never features.
+
+        A record key (a distinct value per row, such as a row number) cannot generalise and
+        can carry the row order into the model; it is left out here rather than refused, and
+        the QC report's `identifier_columns` check says so.
+        """
+        record_keys = {i.column for i in self.identifiers(frame) if i.kind == RECORD_KEY}
+        return [c for c in self.candidate_columns(frame) if c not in record_keys]
 
 
 def require_columns(frame: pd.DataFrame, spec: DatasetSpec, source: str) -> None:
@@ -59,6 +77,26 @@ def require_columns(frame: pd.DataFrame, spec: DatasetSpec, source: str) -> None
     reserved = [c for c in frame.columns if c in RESERVED_COLUMNS]
     if reserved:
         raise InvalidInputError(f"{source}: column names {reserved} are reserved by sealtrain")
+
+
+def identifier_problem(frame: pd.DataFrame, spec: DatasetSpec) -> str:
+    """Says why the identifiers of the table block a run, or returns "".
+
+    An entity key (values repeat across rows) with neither a group column nor `no_group`
+    means one patient's rows would be spread over train and test and its id learnt as a
+    feature.
+    """
+    if spec.group or spec.no_group:
+        return ""
+    keys = [i for i in spec.identifiers(frame) if i.kind == ENTITY_KEY]
+    if not keys:
+        return ""
+    first = keys[0].column
+    return (
+        f"identifier column{'s' if len(keys) > 1 else ''} {', '.join(i.describe() for i in keys)} would become "
+        f"a feature and spread one entity's rows over train and test; name the patient column with "
+        f"--group {first}, or remove it with --drop {first}, or state that rows are independent with --no-group"
+    )
 
 
 def positive_label(values: pd.Series, spec: DatasetSpec) -> str:
@@ -118,7 +156,7 @@ def group_keys(frame: pd.DataFrame, spec: DatasetSpec) -> pd.Series:
 
 
 def time_order(frame: pd.DataFrame, spec: DatasetSpec) -> pd.Series:
-    """The time column as sortable numbers (numbers as they are, dates as nanoseconds).
+    """The time column as sortable values: numbers as float64, dates as datetime64[ns].
 
     Raises:
         InvalidInputError: Missing or unparseable times; the message names the column.
@@ -133,7 +171,7 @@ def time_order(frame: pd.DataFrame, spec: DatasetSpec) -> pd.Series:
         parsed = pd.to_datetime(column, format="mixed")
     except (ValueError, TypeError) as exc:
         raise InvalidInputError(f"time column {spec.time!r} is neither numbers nor dates ({exc})") from exc
-    return pd.Series(parsed.to_numpy().astype("datetime64[ns]").astype("int64"), dtype="float64")
+    return pd.Series(parsed.to_numpy().astype("datetime64[ns]"))
 
 
 def coerce_features(frame: pd.DataFrame) -> pd.DataFrame:
@@ -170,9 +208,13 @@ def prepare(frame: pd.DataFrame, spec: DatasetSpec, source: str) -> pd.DataFrame
         source: Where the table came from, for error messages.
 
     Raises:
-        InvalidInputError: A column of the spec is missing or the label or group is unusable.
+        InvalidInputError: A column of the spec is missing, the label or group is unusable,
+            or an identifier column blocks the run (`identifier_problem`).
     """
     require_columns(frame, spec, source)
+    problem = identifier_problem(frame, spec)
+    if problem:
+        raise InvalidInputError(f"{source}: {problem}")
     features = spec.feature_columns(frame)
     if not features:
         raise InvalidInputError(f"{source}: no feature columns left after label, group and drop")

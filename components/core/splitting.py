@@ -4,7 +4,22 @@ Each group (patient) gets a position in [0, 1) from a salted SHA-256 of its id. 
 ordered by position and the ordered list is cut into four contiguous runs. A cut starts at
 the position threshold of the ratios (so a patient's split depends only on its own id and
 the salt) and moves the fewest groups needed to bring the row ratios within tolerance.
-A time-ordered split uses each group's first time as its position instead.
+
+A time-ordered split means every validation row is later than every train row, and every test
+row later than every validation row (holdout after test). The rule for patients followed over
+time, as in a prospective validation:
+
+1. Groups are ordered by their first time and cut into four runs; a cut never separates groups
+   with the same first time (so patients who start together stay together). When no such cut
+   exists (every patient starts at the same time, as with a visit number or an age), the split
+   fails naming the shared start: time cannot order those patients.
+2. A group's rows at or after the start of the next split are dropped: they are follow-up that
+   happened during a later split's period, and keeping them would train on (or validate with)
+   the future of the period being evaluated. The group keeps its earlier rows, and no patient
+   ever changes split.
+3. The order is then verified on the rows (the latest row of each split is earlier than the
+   earliest row of the next); the manifest records each split's time range and how many rows
+   and groups step 2 affected, and says `time_ordered: true` only after this verification.
 """
 
 from __future__ import annotations
@@ -28,11 +43,14 @@ from .constants import (
     VALIDATION,
 )
 from .errors import DataLeakageError, InvalidInputError, SplitRatioViolationError
+from .leakage import DEFAULT_MAX_DUPLICATE_SHARE, check_target_leakage, duplicates_across
 from .tables import fingerprint
 
 # Splits that need both classes: training, tuning/threshold choice and the test metrics.
 SPLITS_NEEDING_BOTH_CLASSES = (TRAIN, VALIDATION, TEST)
 LEAK_EXAMPLES = 5
+# Rounds of re-choosing the time cuts on the rows that remain after follow-up is dropped.
+TIME_CUT_ROUNDS = 5
 
 
 def check_ratios(ratios: dict[str, float], tolerance: float) -> None:
@@ -59,15 +77,17 @@ def unit_positions(keys: pd.Index, salt: str) -> np.ndarray:
 
 
 def _choose_cut(cum: np.ndarray, lo: int, target: float, prev: float, ratio: float, hash_cut: int,
-                tolerance: float, remainder: float | None) -> int:
+                tolerance: float, remainder: float | None, allowed: np.ndarray) -> int:
     """Picks the cut index (number of units before it) for one boundary.
 
-    `cum[c]` is the row fraction of the first c units. A cut within half the tolerance of the
-    cumulative target keeps every split in tolerance whatever the other cuts do; failing that,
-    one that keeps this split (and the remainder, at the last cut) in tolerance; failing that,
-    the one closest to the target, which verification will then reject by name.
+    `cum[c]` is the row fraction of the first c units and `allowed[c]` whether a cut may fall
+    there. A cut within half the tolerance of the cumulative target keeps every split in
+    tolerance whatever the other cuts do; failing that, one that keeps this split (and the
+    remainder, at the last cut) in tolerance; failing that, the one closest to the target,
+    which verification will then reject by name.
     """
     candidates = np.arange(lo, len(cum))
+    candidates = candidates[allowed[candidates]]
     fractions = cum[candidates]
     tiers = [np.abs(fractions - target) <= tolerance / 2]
     this_split_ok = np.abs(fractions - prev - ratio) <= tolerance
@@ -94,12 +114,21 @@ def assign_splits(groups: pd.Series, ratios: dict[str, float] = DEFAULT_RATIOS,
         strata: A stratum per row (constant within a group); each stratum is split on its
             own, so every split gets its share of each stratum.
         times: A sortable time per row; groups are then ordered by their first time
-            instead of their hash, so later periods land in test and holdout.
+            instead of their hash, so later periods land in test and holdout, and no cut
+            separates groups with the same first time (see the module docstring).
 
     Returns:
         An array of split names aligned with `groups`.
+
+    Raises:
+        InvalidInputError: Both strata and times are given; a time order and a share of
+            positive patients per split cannot both be guaranteed.
+        DataLeakageError: Groups with the same first time leave no cut between two splits.
     """
     check_ratios(ratios, tolerance)
+    if strata is not None and times is not None:
+        raise InvalidInputError("a time-ordered split cannot also be stratified: later periods go to test "
+                                "whatever their positive rate; leave out stratify or the time column")
     if strata is None:
         return _assign(groups, ratios, tolerance, salt, times)
     assigned = np.empty(len(groups), dtype=object)
@@ -109,30 +138,50 @@ def assign_splits(groups: pd.Series, ratios: dict[str, float] = DEFAULT_RATIOS,
     return assigned
 
 
+def _time_numbers(times: pd.Series) -> pd.Series:
+    """Times as float64 (dates as nanoseconds), for ordering."""
+    if pd.api.types.is_datetime64_any_dtype(times):
+        return pd.Series(times.to_numpy().astype("datetime64[ns]").astype("int64"), dtype="float64")
+    return times.astype("float64").reset_index(drop=True)
+
+
 def _assign(groups: pd.Series, ratios: dict[str, float], tolerance: float, salt: str,
             times: pd.Series | None) -> np.ndarray:
     sizes = groups.value_counts(sort=False)
     keys = sizes.index.astype(str)
     positions = unit_positions(keys, salt)
+    allowed = np.ones(len(keys) + 1, dtype=bool)
     if times is not None:
+        numbers = _time_numbers(times).to_numpy()
+        unit_of_row = sizes.index.get_indexer(groups.to_numpy())
         # A group's position becomes the share of rows that came before its first time.
-        first = times.groupby(groups.to_numpy()).min().reindex(sizes.index).to_numpy()
+        first = pd.Series(numbers).groupby(unit_of_row).min().sort_index().to_numpy()
         by_time = np.lexsort((positions, first))
         counts = sizes.to_numpy()[by_time]
         positions = np.empty(len(keys))
         positions[by_time] = (np.cumsum(counts) - counts) / len(groups)
     order = np.lexsort((np.asarray(keys), positions))
+    if times is not None:
+        # Groups that start at the same time stay on one side of every cut.
+        starts = first[order]
+        allowed[1:-1] = starts[:-1] < starts[1:]
     sorted_pos = positions[order]
-    cum = np.concatenate([[0.0], np.cumsum(sizes.to_numpy()[order]) / len(groups)])
-    shares = [ratios[s] for s in SPLITS]
-    cuts, lo, prev = [], 0, 0.0
-    for k in range(len(SPLITS) - 1):
-        target = float(sum(shares[: k + 1]))
-        hash_cut = int(np.searchsorted(sorted_pos, target))
-        remainder = shares[-1] if k == len(SPLITS) - 2 else None
-        cut = _choose_cut(cum, lo, target, prev, shares[k], hash_cut, tolerance, remainder)
-        cuts.append(cut)
-        lo, prev = cut, float(cum[cut])
+    weights = sizes.to_numpy()
+    # In time order a group keeps only its rows before the next split's start, so the cuts are
+    # chosen again on the rows that remain until they no longer move.
+    for _ in range(TIME_CUT_ROUNDS if times is not None else 1):
+        cuts = _cuts(weights[order], sorted_pos, ratios, tolerance, allowed)
+        if times is None:
+            break
+        _refuse_tied_cut(cuts, starts, times)
+        split_of_unit = np.empty(len(keys), dtype=np.int64)
+        for k, (start, stop) in enumerate(zip([0, *cuts], [*cuts, len(keys)])):
+            split_of_unit[order[start:stop]] = k
+        next_start = np.append(starts[cuts], np.inf)
+        kept = np.bincount(unit_of_row, numbers < next_start[split_of_unit[unit_of_row]], minlength=len(keys))
+        if np.array_equal(kept, weights):
+            break
+        weights = kept
     unit_split = np.empty(len(keys), dtype=object)
     bounds = [0, *cuts, len(keys)]
     for name, start, stop in zip(SPLITS, bounds[:-1], bounds[1:]):
@@ -141,22 +190,107 @@ def _assign(groups: pd.Series, ratios: dict[str, float], tolerance: float, salt:
     return lookup.reindex(groups.to_numpy()).to_numpy()
 
 
+def _cuts(weights: np.ndarray, sorted_pos: np.ndarray, ratios: dict[str, float], tolerance: float,
+          allowed: np.ndarray) -> list[int]:
+    """The three cut indices over units in split order, each unit weighing its rows."""
+    cum = np.concatenate([[0.0], np.cumsum(weights) / weights.sum()])
+    shares = [ratios[s] for s in SPLITS]
+    cuts, lo, prev = [], 0, 0.0
+    for k in range(len(SPLITS) - 1):
+        target = float(sum(shares[: k + 1]))
+        hash_cut = int(np.searchsorted(sorted_pos, target))
+        remainder = shares[-1] if k == len(SPLITS) - 2 else None
+        cut = _choose_cut(cum, lo, target, prev, shares[k], hash_cut, tolerance, remainder, allowed)
+        cuts.append(cut)
+        lo, prev = cut, float(cum[cut])
+    return cuts
+
+
+def _refuse_tied_cut(cuts: list[int], starts: np.ndarray, times: pd.Series) -> None:
+    """Raises when a split got no group because the groups around its cut all start together."""
+    for k, (start, stop) in enumerate(zip([0, *cuts], [*cuts, len(starts)])):
+        if start == stop:
+            tied = starts[min(start, len(starts) - 1)]
+            sharing = int((starts == tied).sum())
+            raise DataLeakageError(
+                f"cannot order the splits in time: {sharing} of {len(starts)} groups start at the same time "
+                f"{_time_text(times, tied)}, so no cut gives the {SPLITS[k]} split its own, later period; this "
+                "column does not order the patients (they start together), use the hash split without a time column"
+            )
+
+
+def _time_text(times: pd.Series, value: float) -> str | float:
+    """A time for messages and the manifest: ISO text for dates, the number otherwise."""
+    if pd.api.types.is_datetime64_any_dtype(times):
+        return pd.Timestamp(int(value)).isoformat()
+    return float(value)
+
+
+def order_in_time(assignment: np.ndarray, groups: pd.Series, times: pd.Series) -> tuple[np.ndarray, dict]:
+    """Drops follow-up rows that fall in a later split's period and verifies the row order.
+
+    Args:
+        assignment: The split of each row, from `assign_splits` with these times.
+        groups: The grouping key of each row.
+        times: The time of each row.
+
+    Returns:
+        A mask of the rows to keep and the manifest's `time_order` section: the rule, rows
+        and groups dropped per split, and each split's time range after the drop.
+
+    Raises:
+        DataLeakageError: A split still has a row not earlier than the next split's first row.
+    """
+    numbers = _time_numbers(times).to_numpy()
+    keep = np.ones(len(numbers), dtype=bool)
+    starts = {name: numbers[assignment == name].min() for name in SPLITS if (assignment == name).any()}
+    present = [name for name in SPLITS if name in starts]
+    dropped, truncated = {}, {}
+    for name, following in zip(present, present[1:]):
+        late = (assignment == name) & (numbers >= starts[following])
+        keep &= ~late
+        dropped[name] = int(late.sum())
+        truncated[name] = int(pd.unique(groups[late]).size)
+    ranges = {
+        name: (numbers[keep & (assignment == name)].min(), numbers[keep & (assignment == name)].max())
+        for name in present
+    }
+    for name, following in zip(present, present[1:]):
+        if ranges[name][1] >= ranges[following][0]:
+            raise DataLeakageError(
+                f"time order violated: the {name} split reaches {_time_text(times, ranges[name][1])}, not before the "
+                f"{following} split starts at {_time_text(times, ranges[following][0])}"
+            )
+    section = {
+        "rule": "groups cut by first time, ties kept together; rows at or after the next split's start dropped",
+        "rows_dropped": int((~keep).sum()),
+        "rows_dropped_by_split": dropped,
+        "groups_truncated_by_split": truncated,
+        "time_ranges": {name: [_time_text(times, lo), _time_text(times, hi)] for name, (lo, hi) in ranges.items()},
+    }
+    return keep, section
+
+
 def verify_splits(splits: dict[str, pd.DataFrame], ratios: dict[str, float] = DEFAULT_RATIOS,
-                  tolerance: float = DEFAULT_TOLERANCE, fail_on_duplicates: bool = False) -> int:
+                  tolerance: float = DEFAULT_TOLERANCE,
+                  max_duplicate_share: float = DEFAULT_MAX_DUPLICATE_SHARE) -> dict:
     """Checks the written splits after the fact.
 
     Args:
         splits: Canonical tables by split name.
         ratios: Expected row shares.
         tolerance: Allowed absolute deviation per split.
-        fail_on_duplicates: Treat identical feature rows in two splits as leakage.
+        max_duplicate_share: The largest share of test or holdout rows that may repeat the
+            feature values of one train patient (`leakage.duplicates_across`).
 
     Returns:
-        The number of rows whose exact feature values occur in another split.
+        The duplicates section of the manifest (rows matching a patient of another split,
+        per pair of splits).
 
     Raises:
         SplitRatioViolationError: A split's row share is out of tolerance.
-        DataLeakageError: A group occurs in two splits (or duplicates do, when asked).
+        DataLeakageError: A group occurs in two splits, or too many test or holdout rows
+            repeat a train patient.
         InvalidInputError: A split that needs both classes has one.
     """
     total = sum(len(f) for f in splits.values())
@@ -182,24 +316,7 @@ def verify_splits(splits: dict[str, pd.DataFrame], ratios: dict[str, float] = DE
                 f"the {name} split has only class {int(classes[0]) if len(classes) else 'none'}; "
                 "it needs both (more data, or another split salt)"
             )
-    duplicates = _duplicates_across(splits)
-    if duplicates and fail_on_duplicates:
-        raise DataLeakageError(f"{duplicates} rows have exact feature duplicates in another split")
-    return duplicates
-
-
-def _duplicates_across(splits: dict[str, pd.DataFrame]) -> int:
-    hashes = pd.concat(
-        [
-            pd.DataFrame({
-                "row": pd.util.hash_pandas_object(f.drop(columns=[GROUP_COLUMN, LABEL_COLUMN]), index=False).to_numpy(),
-                "split": name,
-            })
-            for name, f in splits.items()
-        ]
-    )
-    spread = hashes.groupby("row")["split"].transform("nunique")
-    return int((spread > 1).sum())
+    return duplicates_across(splits, max_duplicate_share)
 
 
 @dataclass
@@ -211,9 +328,10 @@ class SplitResult:
 
 
 def split_table(prepared: pd.DataFrame, ratios: dict[str, float] = DEFAULT_RATIOS,
-                tolerance: float = DEFAULT_TOLERANCE, salt: str = DEFAULT_SPLIT_SALT,
-                fail_on_duplicates: bool = False, stratify: bool = False,
-                times: pd.Series | None = None) -> SplitResult:
+                tolerance: float = DEFAULT_TOLERANCE, salt: str = DEFAULT_SPLIT_SALT, *,
+                stratify: bool = False, times: pd.Series | None = None,
+                max_duplicate_share: float = DEFAULT_MAX_DUPLICATE_SHARE,
+                allow_features: tuple[str, ...] = ()) -> SplitResult:
     """Splits a canonical table, verifies the result and builds its manifest.
 
     Args:
@@ -221,41 +339,70 @@ def split_table(prepared: pd.DataFrame, ratios: dict[str, float] = DEFAULT_RATIO
         ratios: Expected row shares.
         tolerance: Allowed deviation per split.
         salt: Salt of the group hash.
-        fail_on_duplicates: Treat identical feature rows in two splits as leakage.
         stratify: Split groups with a positive row and the others separately, so every
             split gets its share of positive patients.
-        times: A sortable time per row for a time-ordered split, or None.
+        times: A sortable time per row (`schema.time_order`) for a time-ordered split (see
+            the module docstring), or None.
+        max_duplicate_share: The largest share of test or holdout rows that may repeat the
+            feature values of one train patient; 0 refuses any, 1 only counts.
+        allow_features: Features exempt from the target-leakage check (recorded as allowed).
 
     Returns:
         The verified split tables and a manifest with per-split rows, groups, positive rate
-        and fingerprint, plus a fingerprint of the whole manifest.
+        and fingerprint (and time range), the duplicate counts per pair of splits, the
+        target-leakage findings on train, plus a fingerprint of the whole manifest.
+
+    Raises:
+        DataLeakageError: Groups in two splits, re-identified patients over the threshold,
+            a feature that alone separates the label on train, or a time order that
+            cannot hold.
+        SplitRatioViolationError: A split's share of rows is out of tolerance.
     """
     groups = prepared[GROUP_COLUMN]
     strata = prepared.groupby(GROUP_COLUMN)[LABEL_COLUMN].transform("max") if stratify else None
     assignment = assign_splits(groups, ratios, tolerance, salt, strata, times)
-    tables = {name: prepared[assignment == name].reset_index(drop=True) for name in SPLITS}
-    duplicates = verify_splits(tables, ratios, tolerance, fail_on_duplicates)
+    keep, time_section = np.ones(len(prepared), dtype=bool), None
+    if times is not None:
+        keep, time_section = order_in_time(assignment, groups, times)
+    tables = {name: prepared[keep & (assignment == name)].reset_index(drop=True) for name in SPLITS}
+    try:
+        duplicates = verify_splits(tables, ratios, tolerance, max_duplicate_share)
+    except SplitRatioViolationError as exc:
+        if time_section is None or not time_section["rows_dropped"]:
+            raise
+        raise SplitRatioViolationError(
+            f"{exc}, after dropping {time_section['rows_dropped']} follow-up rows that fall in a later split's "
+            f"period ({time_section['rows_dropped_by_split']})"
+        ) from exc
+    target_leakage = check_target_leakage(tables[TRAIN], allow_features)
     per_split = {
         name: {
             "rows": len(t),
             "groups": int(t[GROUP_COLUMN].nunique()),
             "positive_rate": round(float(t[LABEL_COLUMN].mean()), 6),
-            "ratio": round(len(t) / len(prepared), 6),
+            "ratio": round(len(t) / int(keep.sum()), 6),
             "fingerprint": fingerprint(t),
         }
         for name, t in tables.items()
     }
+    if time_section is not None:
+        for name, time_range in time_section["time_ranges"].items():
+            per_split[name]["time_range"] = time_range
     manifest = {
         "data_fingerprint": fingerprint(prepared),
         "salt": salt,
         "stratified": stratify,
-        "time_ordered": times is not None,
+        "time_ordered": time_section is not None,
         "ratios": ratios,
         "tolerance": tolerance,
-        "total_rows": len(prepared),
-        "duplicate_rows_across_splits": duplicates,
+        "total_rows": int(keep.sum()),
+        "duplicate_rows_across_splits": sum(pair["rows"] for pair in duplicates["pairs"].values()),
+        "duplicates": duplicates,
+        "target_leakage": target_leakage,
         "splits": per_split,
     }
+    if time_section is not None:
+        manifest["time_order"] = time_section
     manifest["fingerprint"] = manifest_fingerprint(manifest)
     return SplitResult(tables, manifest)
 
