@@ -8,12 +8,15 @@ from pathlib import Path
 import pytest
 
 CORE = Path(__file__).resolve().parents[1] / "components" / "core"
-MODULES = sorted(p.stem for p in CORE.glob("*.py") if p.stem != "__init__")
+# Dotted names under core, packages (core/stages) included.
+MODULES = sorted(".".join(p.relative_to(CORE).with_suffix("").parts).removesuffix(".__init__")
+                 for p in CORE.rglob("*.py") if p.relative_to(CORE).parts != ("__init__.py",))
 
 
 @pytest.mark.parametrize("module", MODULES)
 def test_core_module_has_no_kfp_import_statement(module):
-    tree = ast.parse((CORE / f"{module}.py").read_text())
+    path = CORE.joinpath(*module.split(".")).with_suffix(".py")
+    tree = ast.parse((path if path.exists() else path.with_suffix("") / "__init__.py").read_text())
     imported = {
         alias.name.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names
     } | {node.module.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.module}
