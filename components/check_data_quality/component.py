@@ -12,6 +12,7 @@ def check_data_quality(
     label_column: str,
     positive_class: str,
     group_column: str,
+    no_group: bool,
     drop_columns: list,
     time_column: str,
     upstream_report: str,
@@ -24,6 +25,8 @@ def check_data_quality(
         label_column: The binary target.
         positive_class: The positive label value, or empty to infer it for 0/1 labels.
         group_column: The patient/group id column, or empty.
+        no_group: The user's statement that rows are independent: a repeated identifier
+            column warns instead of failing QC.
         drop_columns: Columns that are not features.
         time_column: The column of a time-ordered split, or empty.
         upstream_report: A QC report (JSON) from an upstream data-quality step; when empty
@@ -34,6 +37,6 @@ def check_data_quality(
     from sealtrain.components.core.stages.check_data_quality import run
 
     result = run(dataset_path=dataset.path, label_column=label_column, positive_class=positive_class,
-                 group_column=group_column, drop_columns=drop_columns, time_column=time_column,
+                 group_column=group_column, no_group=no_group, drop_columns=drop_columns, time_column=time_column,
                  upstream_report=upstream_report, qc_report_path=qc_report.path)
     stamp(result, qc_report=qc_report)

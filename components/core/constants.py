@@ -14,6 +14,8 @@ SPLITS = (TRAIN, VALIDATION, TEST, HOLDOUT)
 DEFAULT_RATIOS = {TRAIN: 0.60, VALIDATION: 0.20, TEST: 0.15, HOLDOUT: 0.05}
 DEFAULT_TOLERANCE = 0.02
 DEFAULT_SPLIT_SALT = "sealtrain"
+# Largest share of a test or holdout split whose feature rows re-identify one train patient.
+DEFAULT_MAX_DUPLICATE_SHARE = 0.01
 
 # Keys of KFP artifact metadata written by the components and checked by the runtime guard.
 META_ROLE = "role"

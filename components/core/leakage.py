@@ -11,7 +11,17 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .constants import GROUP_COLUMN, HOLDOUT, LABEL_COLUMN, MAX_CATEGORY_LEVELS, RESERVED_COLUMNS, SPLITS, TEST, TRAIN
+from .constants import (
+    DEFAULT_MAX_DUPLICATE_SHARE,
+    GROUP_COLUMN,
+    HOLDOUT,
+    LABEL_COLUMN,
+    MAX_CATEGORY_LEVELS,
+    RESERVED_COLUMNS,
+    SPLITS,
+    TEST,
+    TRAIN,
+)
 from .errors import DataLeakageError, InvalidInputError
 
 # A single feature whose AUC on train is this far from 0.5 fails (>= 0.99 or <= 0.01) or warns.
@@ -20,7 +30,6 @@ LEAK_WARN_SEPARATION = 0.95
 # Levels with fewer train rows than this are pooled before their label rates are compared, so
 # a level seen on a handful of rows cannot look like a deterministic mapping by chance.
 MIN_LEVEL_ROWS = 10
-DEFAULT_MAX_DUPLICATE_SHARE = 0.01
 # Pairs (source, evaluation) where identical feature rows mean a patient the model learnt from
 # is scored again; every pair is counted, these are held to `max_duplicate_share`.
 ENFORCED_PAIRS = ((TRAIN, TEST), (TRAIN, HOLDOUT))

@@ -32,6 +32,7 @@ import numpy as np
 import pandas as pd
 
 from .constants import (
+    DEFAULT_MAX_DUPLICATE_SHARE,
     DEFAULT_RATIOS,
     DEFAULT_SPLIT_SALT,
     DEFAULT_TOLERANCE,
@@ -43,7 +44,7 @@ from .constants import (
     VALIDATION,
 )
 from .errors import DataLeakageError, InvalidInputError, SplitRatioViolationError
-from .leakage import DEFAULT_MAX_DUPLICATE_SHARE, check_target_leakage, duplicates_across
+from .leakage import check_target_leakage, duplicates_across
 from .tables import fingerprint
 
 # Splits that need both classes: training, tuning/threshold choice and the test metrics.

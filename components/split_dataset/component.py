@@ -13,13 +13,15 @@ def split_dataset(
     label_column: str,
     positive_class: str,
     group_column: str,
+    no_group: bool,
     drop_columns: list,
     time_column: str,
     split_ratios: list,
     split_salt: str,
     split_tolerance: float,
     stratify: bool,
-    fail_on_duplicates: bool,
+    max_duplicate_share: float,
+    allow_features: list,
     train: Output[Dataset],
     validation: Output[Dataset],
     test: Output[Dataset],
@@ -34,6 +36,7 @@ def split_dataset(
         label_column: The binary target.
         positive_class: The positive label value, or empty for 0/1 labels.
         group_column: The patient/group id; empty makes each distinct row its own group.
+        no_group: The user's statement that rows are independent (no patient has two rows).
         drop_columns: Columns that are not features.
         time_column: A date/number column for a time-ordered split (later periods go to
             test and holdout), or empty for the hash split. Never a feature.
@@ -42,7 +45,10 @@ def split_dataset(
         split_salt: Salt of the group hash; keep it to keep every patient's split.
         split_tolerance: Allowed deviation of each split's row share.
         stratify: Give every split its share of patients with a positive label.
-        fail_on_duplicates: Fail when identical feature rows land in two splits.
+        max_duplicate_share: Largest share of test or holdout rows that may repeat a train
+            patient's feature row; above it the split fails with DataLeakageError.
+        allow_features: Features kept although they alone separate the label on train
+            (recorded in the manifest).
         train: Train split (Parquet, role `train`).
         validation: Validation split (role `validation`).
         test: Test split (role `test`), for the evaluation component only.
@@ -55,8 +61,9 @@ def split_dataset(
     splits = {"train": train, "validation": validation, "test": test, "holdout": holdout}
     result = run(dataset_path=dataset.path, dataset_metadata=dataset.metadata, dataset_uri=dataset.uri,
                  qc_status=qc_status, label_column=label_column, positive_class=positive_class,
-                 group_column=group_column, drop_columns=drop_columns, time_column=time_column,
+                 group_column=group_column, no_group=no_group, drop_columns=drop_columns, time_column=time_column,
                  split_ratios=split_ratios, split_salt=split_salt, split_tolerance=split_tolerance, stratify=stratify,
-                 fail_on_duplicates=fail_on_duplicates, split_paths={name: a.path for name, a in splits.items()},
+                 max_duplicate_share=max_duplicate_share,
+                 allow_features=allow_features, split_paths={name: a.path for name, a in splits.items()},
                  split_uris={name: a.uri for name, a in splits.items()}, manifest_path=split_manifest.path)
     stamp(result, split_manifest=split_manifest, **splits)

@@ -8,8 +8,8 @@ from .. import quality, schema, tables
 from . import StageResult
 
 
-def run(*, dataset_path: str, label_column: str, positive_class: str, group_column: str, drop_columns: list,
-        time_column: str, upstream_report: str, qc_report_path: str) -> StageResult:
+def run(*, dataset_path: str, label_column: str, positive_class: str, group_column: str, no_group: bool,
+        drop_columns: list, time_column: str, upstream_report: str, qc_report_path: str) -> StageResult:
     """Checks the loaded table against the dataset contract, or takes an upstream report.
 
     Args:
@@ -17,6 +17,8 @@ def run(*, dataset_path: str, label_column: str, positive_class: str, group_colu
         label_column: The binary target.
         positive_class: The positive label value, or empty for 0/1 labels.
         group_column: The patient/group id column, or empty.
+        no_group: The user's statement that rows are independent: a repeated identifier warns
+            instead of failing QC.
         drop_columns: Columns that are not features.
         time_column: The column of a time-ordered split, or empty.
         upstream_report: A QC report (JSON) from an upstream step; when empty it is computed.
@@ -31,7 +33,8 @@ def run(*, dataset_path: str, label_column: str, positive_class: str, group_colu
     if upstream_report:
         report = quality.parse_report(upstream_report, "upstream QC report")
     else:
-        spec = schema.DatasetSpec(label_column, positive_class, group_column, tuple(drop_columns), time_column)
+        spec = schema.DatasetSpec(label_column, positive_class, group_column, tuple(drop_columns), time_column,
+                                  no_group)
         report = quality.compute_report(tables.read_parquet(dataset_path), spec)
     Path(qc_report_path).write_text(report.to_json())
     return StageResult(

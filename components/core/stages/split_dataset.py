@@ -11,8 +11,9 @@ from . import StageResult
 
 
 def run(*, dataset_path: str, dataset_metadata: dict, dataset_uri: str, qc_status: str, label_column: str,
-        positive_class: str, group_column: str, drop_columns: list, time_column: str, split_ratios: list,
-        split_salt: str, split_tolerance: float, stratify: bool, fail_on_duplicates: bool,
+        positive_class: str, group_column: str, no_group: bool, drop_columns: list, time_column: str,
+        split_ratios: list, split_salt: str, split_tolerance: float, stratify: bool, max_duplicate_share: float,
+        allow_features: list,
         split_paths: dict[str, str], split_uris: dict[str, str], manifest_path: str) -> StageResult:
     """Splits by group, verifies the result and records it in a manifest.
 
@@ -24,13 +25,17 @@ def run(*, dataset_path: str, dataset_metadata: dict, dataset_uri: str, qc_statu
         label_column: The binary target.
         positive_class: The positive label value, or empty for 0/1 labels.
         group_column: The patient/group id; empty makes each distinct row its own group.
+        no_group: The user's statement that rows are independent: a repeated identifier warns
+            instead of blocking the run.
         drop_columns: Columns that are not features.
         time_column: A column for a time-ordered split, or empty for the hash split.
         split_ratios: Shares of train, validation, test and holdout; empty for the defaults.
         split_salt: Salt of the group hash.
         split_tolerance: Allowed deviation of each split's row share.
         stratify: Give every split its share of groups with a positive label.
-        fail_on_duplicates: Fail when identical feature rows land in two splits.
+        max_duplicate_share: Largest share of a test or holdout split whose feature rows
+            re-identify a train patient; above it the split fails.
+        allow_features: Features the user vouches for despite separating the label on train.
         split_paths: Where each split's Parquet file goes, by split name.
         split_uris: Each split's artifact URI, recorded in the manifest.
         manifest_path: Where the split manifest (JSON) goes.
@@ -45,14 +50,15 @@ def run(*, dataset_path: str, dataset_metadata: dict, dataset_uri: str, qc_statu
             made or fails its verification.
     """
     quality.require_trainable(qc_status)
-    spec = schema.DatasetSpec(label_column, positive_class, group_column, tuple(drop_columns), time_column)
+    spec = schema.DatasetSpec(label_column, positive_class, group_column, tuple(drop_columns), time_column, no_group)
     source = dataset_metadata.get("source", dataset_uri)
     raw = tables.read_parquet(dataset_path)
     prepared = schema.prepare(raw, spec, source)
     times = schema.time_order(raw, spec) if time_column else None
     ratios = dict(zip(SPLITS, split_ratios)) if split_ratios else DEFAULT_RATIOS
     result = splitting.split_table(prepared, ratios, split_tolerance, split_salt,
-                                   fail_on_duplicates=fail_on_duplicates, stratify=stratify, times=times)
+                                   stratify=stratify, times=times, max_duplicate_share=max_duplicate_share,
+                                   allow_features=tuple(allow_features))
     manifest = result.manifest
     features = spec.feature_columns(raw)
     manifest["dataset"] = {
@@ -60,6 +66,7 @@ def run(*, dataset_path: str, dataset_metadata: dict, dataset_uri: str, qc_statu
         "label_column": label_column,
         "positive_class": schema.positive_label(raw[label_column], spec),
         "group_column": group_column,
+        "no_group": no_group,
         "drop_columns": list(drop_columns),
         "time_column": time_column,
         "feature_columns": features,
