@@ -85,10 +85,12 @@ def render(summary: dict) -> str:
     lines.append(f"{'split':<11}{'rows':>8}{'groups':>8}{'positive':>10}")
     for name, s in summary["splits"].items():
         lines.append(f"{name:<11}{s['rows']:>8}{s['groups']:>8}{s['positive_rate']:>10.3f}")
-    if summary["duplicate_rows_across_splits"]:
-        lines.append(f"{summary['duplicate_rows_across_splits']} rows have exact feature duplicates in another split")
+    if duplicates := summary["duplicate_rows_across_splits"]:
+        lines.append(f"{duplicates} {'row shares' if duplicates == 1 else 'rows share'} all feature values with a row "
+                     "in another split")
     lines.append("")
-    params = ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in summary["best_hyperparameters"].items())
+    params = ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
+                       for k, v in summary["best_hyperparameters"].items())
     states = ", ".join(f"{v} {k.lower()}" for k, v in summary["trial_states"].items() if v)
     lines.append(f"{summary['algorithm']}: {summary['tuning_trials']} trials ({states})")
     lines.append(f"  best: {params}")

@@ -47,15 +47,7 @@ def _documents():
 
 def _tasks(spec):
     """Every container task of the spec by name, through nested DAGs."""
-    tasks, pending = {}, [spec["root"]["dag"]]
-    while pending:
-        for name, task in pending.pop().get("tasks", {}).items():
-            component = spec["components"][task["componentRef"]["name"]]
-            if "dag" in component:
-                pending.append(component["dag"])
-            else:
-                tasks[name] = task
-    return tasks
+    return {task.name: task.spec for task in isolation.SpecGraph(spec).leaf_tasks()}
 
 
 def test_every_component_runs_the_one_versioned_image():

@@ -32,16 +32,17 @@ def peek(data: Input[Dataset]):
 def _split():
     loaded = load_dataset(data_uri="x.csv", data_fingerprint="")
     return split_dataset(
-        dataset=loaded.outputs["dataset"], qc_status="PASSED", label_column="y", positive_class="", group_column="",
+        dataset=loaded.outputs["dataset"], qc_status="PASSED", label_column="y", positive_class="", group_column="", no_group=False,
         drop_columns=[], time_column="", split_ratios=[], split_salt="s", split_tolerance=0.02, stratify=False,
-        fail_on_duplicates=False,
+        max_duplicate_share=0.01, allow_features=[],
     )
 
 
 def _fit_tune_train(split, train_key="train", validation_key="validation"):
     pre = fit_preprocessor(train=split.outputs[train_key])
     memory = recall_best_config(enabled=False, experiment_id="e", algorithm="xgboost", run_db_url="").output
-    study = dict(algorithm="xgboost", hyperparameter_space="", default_hyperparameters="", n_trials=1, tuning_metric="auc")
+    study = dict(algorithm="xgboost", hyperparameter_space="", default_hyperparameters="", n_trials=1,
+                 tuning_metric="auc")
     tune = tune_hyperparameters(
         train=split.outputs[train_key], validation=split.outputs[validation_key],
         preprocessor=pre.outputs["preprocessor"], **study, tuning_workers=1, worker=0, seed=1, tuning_timeout=0.0,
@@ -50,15 +51,17 @@ def _fit_tune_train(split, train_key="train", validation_key="validation"):
     select = select_best_trial(preprocessor=pre.outputs["preprocessor"], **study, seed=1, warm_start=memory,
                                optuna_storage_url="", worker_trials=[]).after(tune)
     trained = train_model(
-        train=split.outputs[train_key], validation=split.outputs[validation_key], preprocessor=pre.outputs["preprocessor"],
-        best_hyperparameters=select.outputs["best_hyperparameters"], seed=1, threshold_method="f1",
+        train=split.outputs[train_key], validation=split.outputs[validation_key],
+        preprocessor=pre.outputs["preprocessor"], best_hyperparameters=select.outputs["best_hyperparameters"],
+        seed=1, threshold_method="f1",
     )
     return pre, trained
 
 
 def _evaluate(split, pre, trained):
     return evaluate_model(test=split.outputs["test"], preprocessor=pre.outputs["preprocessor"],
-                          model=trained.outputs["model"], bootstrap_samples=10, seed=1, precision_at_k=[10], min_auc=0.0)
+                          model=trained.outputs["model"], bootstrap_samples=10, seed=1, precision_at_k=[10],
+                          min_auc=0.0)
 
 
 @dsl.pipeline
@@ -144,7 +147,8 @@ def test_the_real_pipeline_holds(tmp_path):
         (wire_test_into_validation, "test split is read by root/train-model (comp-train-model, input 'validation')"),
         (validation_into_preprocessor_fit, "validation split is read by root/fit-preprocessor"),
         (wire_test_twice, "test split is read by 2 tasks; at most 1 may read it"),
-        (holdout_in_nested_pipeline, "holdout split is read by root/peek-at/peek (comp-peek, input 'data'); no task may read it"),
+        (holdout_in_nested_pipeline,
+         "holdout split is read by root/peek-at/peek (comp-peek, input 'data'); no task may read it"),
         (wire_test_in_exit_handler, "test split is read by root/exit-handler-1/peek (comp-peek, input 'data')"),
         (holdout_in_loop, "holdout split is read by root/for-loop-2/peek"),
     ],

@@ -32,6 +32,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import yaml
 
+from sealtrain.components.core.isolation import SpecGraph
 from sealtrain.pipelines.compile import compile_pipeline
 from sealtrain.pipelines.submit import SubmitError, submit
 from sealtrain.pipelines.training_pipeline import PIPELINE_NAME
@@ -188,15 +189,13 @@ def compiled(tmp_path_factory) -> bytes:
 
 def _tasks(spec: dict) -> dict[str, dict]:
     """Every task of every DAG of a pipeline spec, by name (names are unique in this pipeline)."""
-    dags = [spec["root"]["dag"], *(c["dag"] for c in spec["components"].values() if "dag" in c)]
-    return {name: task for dag in dags for name, task in dag["tasks"].items()}
+    return {task.name: task.spec for task in SpecGraph(spec).tasks.values()}
 
 
 def _caching(spec: dict) -> dict[str, bool]:
     """Which container tasks have caching enabled (an absent flag is false, as in protobuf)."""
-    return {name: task.get("cachingOptions", {}).get("enableCache", False)
-            for name, task in _tasks(spec).items() if "componentRef" in task
-            and "dag" not in spec["components"][task["componentRef"]["name"]]}
+    return {task.name: task.spec.get("cachingOptions", {}).get("enableCache", False)
+            for task in SpecGraph(spec).leaf_tasks()}
 
 
 def test_first_submit_uploads_the_compiled_pipeline_and_runs_its_version(server, compiled):
@@ -322,8 +321,9 @@ def test_unreachable_host_raises_submit_error_quickly(tmp_path):
 def test_cli_submit_sends_gs_data_and_leaves_the_stores_to_the_cluster(server, gcs, capsys):
     from sealtrain.pipelines import cli
 
-    code = cli.main(["submit", "--host", server.url, "--data", "gs://sealtrain-data/kostecki.csv", "--label", "headache",
-                     "--positive-class", "yes", "--group", "id", "--trials", "7", "--experiment", "cli"])
+    code = cli.main(["submit", "--host", server.url, "--data", "gs://sealtrain-data/kostecki.csv",
+                     "--label", "headache", "--positive-class", "yes", "--group", "id", "--trials", "7",
+                     "--experiment", "cli"])
     assert code == 0, capsys.readouterr().err
     (run_request,) = server.calls("POST", f"{API}/runs")
     parameters = json.loads(run_request["body"])["runtime_config"]["parameters"]
@@ -331,3 +331,36 @@ def test_cli_submit_sends_gs_data_and_leaves_the_stores_to_the_cluster(server, g
     assert parameters["data_fingerprint"].startswith("gcs:")
     assert parameters["mlflow_tracking_uri"] == parameters["run_db_url"] == parameters["optuna_storage_url"] == ""
     assert capsys.readouterr().out.strip().endswith(f"/#/runs/details/{server.runs[0]['run_id']}")
+
+
+@pytest.fixture
+def no_cloud_credentials(monkeypatch, tmp_path):
+    """No emulator, no key file, no gcloud login and no metadata server: google.auth finds nothing."""
+    for name in ("STORAGE_EMULATOR_HOST", "GOOGLE_APPLICATION_CREDENTIALS"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("CLOUDSDK_CONFIG", str(tmp_path / "gcloud"))
+    monkeypatch.setenv("NO_GCE_CHECK", "True")
+
+
+def test_cli_submit_without_credentials_says_how_to_provide_them(server, no_cloud_credentials, capsys):
+    from sealtrain.pipelines import cli
+
+    code = cli.main(["submit", "--host", server.url, "--data", "gs://sealtrain-data/kostecki.csv", "--label", "y"])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1, err
+    assert err.startswith("error: --data gs://sealtrain-data/kostecki.csv: no Google Cloud credentials")
+    assert "Application Default Credentials" in err and "GOOGLE_APPLICATION_CREDENTIALS" in err
+    assert "--data-fingerprint" in err
+    assert server.requests == []
+
+
+def test_cli_submit_with_a_given_fingerprint_reads_nothing_from_cloud_storage(server, no_cloud_credentials, capsys):
+    from sealtrain.pipelines import cli
+
+    code = cli.main(["submit", "--host", server.url, "--data", "gs://sealtrain-data/kostecki.csv", "--label", "y",
+                     "--data-fingerprint", "gcs:1700000000000000:q1w2e3=="])
+    assert code == 0, capsys.readouterr().err
+    (run_request,) = server.calls("POST", f"{API}/runs")
+    parameters = json.loads(run_request["body"])["runtime_config"]["parameters"]
+    assert parameters["data_fingerprint"] == "gcs:1700000000000000:q1w2e3=="

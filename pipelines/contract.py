@@ -1,0 +1,215 @@
+"""The pipeline's parameters as `sealtrain run` and `sealtrain submit` take them: the flags
+both commands share and how they become the pipeline's arguments."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+DEMO = {
+    "data": Path(__file__).parent / "demo" / "covid_testing.csv.gz",
+    "label": "result",
+    "positive_class": "positive",
+    "group": "subject_id",
+}
+CANDIDATE_KEYS = ("algorithm_name", "model_version_id", "hyperparameter_space", "default_hyperparameters")
+CREDENTIALS_HELP = ("set up Application Default Credentials (gcloud auth application-default login) or point "
+                    "GOOGLE_APPLICATION_CREDENTIALS at a service-account key file, or pass --data-fingerprint")
+
+
+class UsageError(Exception):
+    """A flag or file the user gave cannot be used."""
+
+
+def _at_least_one(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def add_pipeline_flags(parser: argparse.ArgumentParser) -> None:
+    """Adds the pipeline parameters that `run` and `submit` share (every help shows its default)."""
+    from sealtrain.components.core.algorithms import REGISTRY
+    from sealtrain.components.core.constants import (
+        DEFAULT_ALGORITHM,
+        DEFAULT_BOOTSTRAP_SAMPLES,
+        DEFAULT_N_TRIALS,
+        DEFAULT_RATIOS,
+        DEFAULT_SPLIT_SALT,
+        DEFAULT_TOLERANCE,
+        SPLITS,
+    )
+
+    add = parser.add_argument
+    add("--positive-class", metavar="VALUE",
+        help="label value that counts as positive (default: inferred for 0/1 and true/false)")
+    add("--group", metavar="COL", help="patient/group id column: no id ever appears in two splits (default: none, "
+                                       "rows are keyed by content)")
+    add("--drop", nargs="+", action="extend", default=[], metavar="COL", help="columns that are not features "
+                                                                              "(default: none)")
+    add("--time-column", metavar="COL", help="date/number column: later periods go to test and holdout "
+                                             "(default: none, hashed split)")
+    add("--split-ratios", nargs=4, type=float, default=[DEFAULT_RATIOS[s] for s in SPLITS],
+        metavar=("TRAIN", "VAL", "TEST", "HOLDOUT"),
+        help="shares of rows (default: " + " ".join(f"{DEFAULT_RATIOS[s]:.2f}" for s in SPLITS) + ")")
+    add("--split-tolerance", type=float, default=DEFAULT_TOLERANCE, metavar="SHARE",
+        help="allowed deviation of each split's share (default: %(default)s)")
+    add("--split-salt", default=DEFAULT_SPLIT_SALT, metavar="SALT",
+        help="salt of the patient hash; keep it to keep every patient's split (default: %(default)s)")
+    add("--stratify", action="store_true", help="give every split its share of positive patients (default: off)")
+    add("--fail-on-duplicates", action="store_true",
+        help="fail when identical feature rows land in two splits (default: off, the count is reported)")
+    add("--data-fingerprint", metavar="FINGERPRINT",
+        help="the data's fingerprint, to skip reading the data here: a file's SHA-256, or gcs:GENERATION:MD5 for a "
+             "gs:// object (`gcloud storage objects describe`); the load-dataset task still checks it "
+             "(default: computed from the data)")
+    model = parser.add_mutually_exclusive_group()
+    model.add_argument("--algorithm", default=DEFAULT_ALGORITHM, choices=sorted(REGISTRY), metavar="NAME",
+                       help="model family to tune and train (default: %(default)s; choices: %(choices)s)")
+    model.add_argument("--model-candidate", metavar="FILE",
+                       help="JSON object with algorithm_name and optionally hyperparameter_space, "
+                            "default_hyperparameters, model_version_id (default: --algorithm with its built-in space)")
+    add("--trials", type=_at_least_one, default=DEFAULT_N_TRIALS, metavar="N",
+        help="Optuna trials (default: %(default)s)")
+    add("--tuning-workers", type=_at_least_one, default=1, metavar="N",
+        help="parallel tuning tasks sharing one Optuna study (default: %(default)s)")
+    add("--tuning-metric", default="auc", choices=("auc", "pr_auc", "log_loss"), metavar="METRIC",
+        help="validation objective of tuning: auc, pr_auc or log_loss (default: %(default)s)")
+    add("--tuning-timeout", type=float, default=0.0, metavar="SECONDS",
+        help="wall-clock limit of each tuning worker, 0 for none (default: %(default)s)")
+    add("--warm-start", action="store_true",
+        help="try the best configuration of the last completed run of the algorithm first (default: off)")
+    add("--seed", type=int, default=42, metavar="N",
+        help="seed of tuning, training and bootstrap (default: %(default)s)")
+    add("--bootstrap-samples", type=int, default=DEFAULT_BOOTSTRAP_SAMPLES, metavar="N",
+        help="bootstrap resamples for the test intervals (default: %(default)s)")
+    add("--min-auc", type=float, default=0.0, metavar="AUC",
+        help="register the model only if the lower 95%% bound of its test AUC reaches this (default: %(default)s)")
+    add("--qc-report", metavar="FILE", help="QC report (JSON) from an upstream data-quality step (default: none)")
+    add("--experiment", default="sealtrain", metavar="NAME",
+        help="MLflow experiment, experiment id and KFP experiment (default: %(default)s)")
+
+
+def candidate(args: argparse.Namespace) -> dict:
+    """The model candidate's pipeline arguments, from --model-candidate or --algorithm.
+
+    Raises:
+        UsageError: The candidate file is unreadable or malformed, or its tuning plan is invalid.
+    """
+    from sealtrain.components.core import tuning
+    from sealtrain.components.core.errors import ModelTrainerError
+
+    if args.model_candidate:
+        where = f"--model-candidate {args.model_candidate}"
+        try:
+            given = json.loads(Path(args.model_candidate).read_text())
+        except (OSError, json.JSONDecodeError) as exc:
+            raise UsageError(f"{where}: {exc}") from None
+        if not isinstance(given, dict):
+            raise UsageError(f"{where}: holds a JSON {type(given).__name__}, not an object with "
+                             f"{', '.join(CANDIDATE_KEYS)}")
+        unknown = sorted(set(given) - set(CANDIDATE_KEYS))
+        if "algorithm_name" not in given or unknown:
+            raise UsageError(f"{where}: needs algorithm_name and may have {', '.join(CANDIDATE_KEYS[1:])}"
+                             + (f" (unknown: {', '.join(unknown)})" if unknown else ""))
+        for key, kind in (("algorithm_name", str), ("model_version_id", str), ("hyperparameter_space", dict),
+                          ("default_hyperparameters", dict)):
+            if given.get(key) is not None and not isinstance(given[key], kind):
+                raise UsageError(f"{where}: {key} must be a JSON {'string' if kind is str else 'object'}, "
+                                 f"got {json.dumps(given[key])}")
+        chosen = {
+            "algorithm": given["algorithm_name"],
+            "model_version_id": given.get("model_version_id") or "",
+            "hyperparameter_space": json.dumps(given["hyperparameter_space"]) if given.get("hyperparameter_space")
+            else "",
+            "default_hyperparameters": json.dumps(given.get("default_hyperparameters") or {}),
+        }
+    else:
+        chosen = {"algorithm": args.algorithm, "model_version_id": "", "hyperparameter_space": "",
+                  "default_hyperparameters": ""}
+    try:
+        tuning.plan(chosen["algorithm"], chosen["hyperparameter_space"], chosen["default_hyperparameters"],
+                    args.trials, args.tuning_workers, args.tuning_metric)
+    except ModelTrainerError as exc:
+        raise UsageError(f"{type(exc).__name__}: {exc}") from None
+    return chosen
+
+
+def _fingerprint(data: str) -> str:
+    """The data's fingerprint, with missing Cloud credentials turned into a usage error."""
+    from google.auth.exceptions import DefaultCredentialsError
+
+    from sealtrain.components.core import tables
+
+    try:
+        return tables.source_fingerprint(data)
+    except DefaultCredentialsError:
+        raise UsageError(f"--data {data}: no Google Cloud credentials to read it with; {CREDENTIALS_HELP}") from None
+
+
+def pipeline_arguments(args: argparse.Namespace, out: Path | None) -> dict:
+    """The pipeline's parameters from the parsed flags.
+
+    Args:
+        args: The flags of `run` or `submit`.
+        out: The local output directory; None for a cluster run, whose store URLs are left
+            empty so the tasks read them, credentials included, from the cluster's ConfigMap
+            and Secret.
+
+    Raises:
+        UsageError: A flag or file cannot be used.
+    """
+    from sealtrain.components.core import quality, splitting, tables
+    from sealtrain.components.core.constants import SPLITS
+    from sealtrain.components.core.errors import InvalidInputError
+
+    if args.data is None:
+        data, label = DEMO["data"], args.label or DEMO["label"]
+        positive = args.positive_class if args.positive_class is not None else DEMO["positive_class"]
+        group = args.group if args.group is not None else DEMO["group"]
+    elif not args.label:
+        raise UsageError("--label is required with --data")
+    else:
+        data, label, positive, group = args.data, args.label, args.positive_class or "", args.group or ""
+    data = str(data) if str(data).startswith(tables.GCS_SCHEME) else str(Path(data).resolve())
+    try:
+        splitting.check_ratios(dict(zip(SPLITS, args.split_ratios)), args.split_tolerance)
+        fingerprint = args.data_fingerprint or _fingerprint(data)
+        upstream = ""
+        if args.qc_report:
+            upstream = Path(args.qc_report).read_text()
+            quality.parse_report(upstream, f"--qc-report {args.qc_report}")
+    except InvalidInputError as exc:
+        raise UsageError(str(exc)) from None
+    except OSError as exc:
+        raise UsageError(f"--qc-report {args.qc_report}: {exc.strerror}") from None
+    return {
+        "data_uri": data,
+        "label_column": label,
+        "positive_class": positive,
+        "group_column": group,
+        "drop_columns": list(args.drop),
+        "time_column": args.time_column or "",
+        "split_ratios": list(args.split_ratios),
+        "split_salt": args.split_salt,
+        "split_tolerance": args.split_tolerance,
+        "stratify": args.stratify,
+        "fail_on_duplicates": args.fail_on_duplicates,
+        "data_fingerprint": fingerprint,
+        "upstream_qc_report": upstream,
+        **candidate(args),
+        "n_trials": args.trials,
+        "tuning_workers": args.tuning_workers,
+        "tuning_metric": args.tuning_metric,
+        "tuning_timeout": args.tuning_timeout,
+        "warm_start": args.warm_start,
+        "optuna_storage_url": (args.optuna_storage or f"sqlite:///{out / 'optuna.db'}") if out else "",
+        "seed": args.seed,
+        "bootstrap_samples": args.bootstrap_samples,
+        "min_auc": args.min_auc,
+        "experiment_id": args.experiment,
+        "mlflow_tracking_uri": (args.mlflow_uri or f"sqlite:///{out / 'mlflow.db'}") if out else "",
+        "run_db_url": (args.db_url or f"sqlite:///{out / 'runs.db'}") if out else "",
+    }
