@@ -85,7 +85,7 @@ def _trees(obj: Any, width: int | None, seen: set[int]) -> Iterator[tuple[Any, i
         children = obj
     elif isinstance(obj, np.ndarray):
         children = obj.ravel() if obj.dtype == object else ()
-    elif hasattr(obj, "__dict__"):
+    elif hasattr(obj, "__dict__") and not isinstance(obj, type):
         declared = getattr(obj, "n_features_in_", None)
         if isinstance(declared, (int, np.integer)):
             width = int(declared) if width is None else min(width, int(declared))
