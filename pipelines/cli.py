@@ -30,33 +30,21 @@ def _write_atomically(path: Path, text: str) -> None:
     os.replace(handle.name, path)
 
 
-def _stages():
-    """The pipeline's container tasks by name, in order, and what each waits for."""
-    from google.protobuf.json_format import MessageToDict
-
-    from sealtrain.components.core.isolation import SpecGraph
-    from sealtrain.pipelines.training_pipeline import training_pipeline
-
-    graph = SpecGraph(MessageToDict(training_pipeline.pipeline_spec))
-    leaves = graph.leaf_tasks()
-    names = {task.path: task.name for task in leaves}
-    upstream = {t.name: {names[p] for p in graph.upstream(t.path)} for t in leaves}
-    # A task waits for strictly more tasks than anything it waits for: a topological order.
-    return sorted(upstream, key=lambda name: (len(upstream[name]), name)), upstream
-
-
 def _run(args: argparse.Namespace) -> int:
     out = Path(args.output).resolve()
     arguments = pipeline_arguments(args, out)
-    from sealtrain.pipelines.progress import ANSI, Progress
+    from google.protobuf.json_format import MessageToDict
+
+    from sealtrain.pipelines.progress import ANSI, Progress, stages
     from sealtrain.pipelines.summary import build_summary, render
+    from sealtrain.pipelines.training_pipeline import training_pipeline
 
     stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
     log_path = out / "logs" / f"run-{stamp}.log"
     log_path.parent.mkdir(parents=True, exist_ok=True)
     pipeline_root = out / "pipeline_root"
     had_cache = any((pipeline_root / CACHE_DIR).glob("*.json"))
-    tasks, upstream = _stages()
+    tasks, upstream = stages(MessageToDict(training_pipeline.pipeline_spec))
     print(f"sealtrain: training on {arguments['data_uri']} (label {arguments['label_column']!r}"
           + (f", group {arguments['group_column']!r}" if arguments["group_column"] else "") + ")")
     print(f"sealtrain: output in {out}, full log in {log_path}")

@@ -29,12 +29,20 @@ def _at_least_one(text: str) -> int:
     return value
 
 
+def _share(text: str) -> float:
+    value = float(text)
+    if not 0 <= value <= 1:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 1, got {value}")
+    return value
+
+
 def add_pipeline_flags(parser: argparse.ArgumentParser) -> None:
     """Adds the pipeline parameters that `run` and `submit` share (every help shows its default)."""
     from sealtrain.components.core.algorithms import REGISTRY
     from sealtrain.components.core.constants import (
         DEFAULT_ALGORITHM,
         DEFAULT_BOOTSTRAP_SAMPLES,
+        DEFAULT_MAX_DUPLICATE_SHARE,
         DEFAULT_N_TRIALS,
         DEFAULT_RATIOS,
         DEFAULT_SPLIT_SALT,
@@ -47,6 +55,9 @@ def add_pipeline_flags(parser: argparse.ArgumentParser) -> None:
         help="label value that counts as positive (default: inferred for 0/1 and true/false)")
     add("--group", metavar="COL", help="patient/group id column: no id ever appears in two splits (default: none, "
                                        "rows are keyed by content)")
+    add("--no-group", action="store_true",
+        help="state that rows are independent (no patient has two rows), so a column that looks like a patient id "
+             "does not block a run without --group (default: off)")
     add("--drop", nargs="+", action="extend", default=[], metavar="COL", help="columns that are not features "
                                                                               "(default: none)")
     add("--time-column", metavar="COL", help="date/number column: later periods go to test and holdout "
@@ -59,8 +70,12 @@ def add_pipeline_flags(parser: argparse.ArgumentParser) -> None:
     add("--split-salt", default=DEFAULT_SPLIT_SALT, metavar="SALT",
         help="salt of the patient hash; keep it to keep every patient's split (default: %(default)s)")
     add("--stratify", action="store_true", help="give every split its share of positive patients (default: off)")
-    add("--fail-on-duplicates", action="store_true",
-        help="fail when identical feature rows land in two splits (default: off, the count is reported)")
+    add("--max-duplicate-share", type=_share, default=DEFAULT_MAX_DUPLICATE_SHARE, metavar="SHARE",
+        help="largest share of test or holdout rows that may repeat a train patient's feature values; above it the "
+             "run fails (default: %(default)s)")
+    add("--allow-features", nargs="+", action="extend", default=[], metavar="COL",
+        help="features kept although they alone separate the label on train; recorded in the split manifest "
+             "(default: none)")
     add("--data-fingerprint", metavar="FINGERPRINT",
         help="the data's fingerprint, to skip reading the data here: a file's SHA-256, or gcs:GENERATION:MD5 for a "
              "gs:// object (`gcloud storage objects describe`); the load-dataset task still checks it "
@@ -190,13 +205,15 @@ def pipeline_arguments(args: argparse.Namespace, out: Path | None) -> dict:
         "label_column": label,
         "positive_class": positive,
         "group_column": group,
+        "no_group": args.no_group,
         "drop_columns": list(args.drop),
         "time_column": args.time_column or "",
         "split_ratios": list(args.split_ratios),
         "split_salt": args.split_salt,
         "split_tolerance": args.split_tolerance,
         "stratify": args.stratify,
-        "fail_on_duplicates": args.fail_on_duplicates,
+        "max_duplicate_share": args.max_duplicate_share,
+        "allow_features": list(args.allow_features),
         "data_fingerprint": fingerprint,
         "upstream_qc_report": upstream,
         **candidate(args),

@@ -12,6 +12,7 @@ import re
 import time
 
 from sealtrain.components.core.constants import RUN_COMPLETED, RUN_FAILED
+from sealtrain.components.core.isolation import SpecGraph
 
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
 TASK_START = re.compile(r"Executing task '([\w-]+)'")
@@ -22,6 +23,16 @@ PROGRESS_PREFIX = "[sealtrain] "
 FINAL_STATE = re.compile(r"^(run \S+ finished: )(\w+)")
 KFP_STATES = {"SUCCESS": RUN_COMPLETED, "SUCCEEDED": RUN_COMPLETED, "FAILURE": RUN_FAILED, "FAILED": RUN_FAILED}
 INDENT = "      "
+
+
+def stages(spec: dict) -> tuple[list[str], dict[str, set[str]]]:
+    """The container tasks of a pipeline spec by name, in dependency order, and what each waits for."""
+    graph = SpecGraph(spec)
+    leaves = graph.leaf_tasks()
+    names = {task.path: task.name for task in leaves}
+    upstream = {t.name: {names[p] for p in graph.upstream(t.path)} for t in leaves}
+    # A task waits for strictly more tasks than anything it waits for: a topological order.
+    return sorted(upstream, key=lambda name: (len(upstream[name]), name)), upstream
 
 
 class Progress:

@@ -11,7 +11,7 @@ from google.protobuf.json_format import MessageToDict
 
 from sealtrain.components.core.isolation import SpecGraph
 from sealtrain.pipelines import cli
-from sealtrain.pipelines.progress import Progress
+from sealtrain.pipelines.progress import Progress, stages
 from sealtrain.pipelines.summary import render
 from sealtrain.pipelines.training_pipeline import training_pipeline
 
@@ -131,8 +131,12 @@ def test_walker_upstream_follows_dependencies_through_nested_dags(graph):
     assert upstream("finalize-run") == TASKS - {"finalize-run"}  # the exit task waits for the whole handler
 
 
-def test_cli_stages_are_in_dependency_order():
-    tasks, upstream = cli._stages()
+def _stages():
+    return stages(MessageToDict(training_pipeline.pipeline_spec))
+
+
+def test_stages_are_in_dependency_order():
+    tasks, upstream = _stages()
     assert set(tasks) == TASKS
     for position, name in enumerate(tasks):
         assert upstream[name] <= set(tasks[:position]), name
@@ -173,7 +177,7 @@ RETRY_THEN_FAILURE = """\
 
 
 def _replay(log: str, succeeded: bool) -> tuple[Progress, list[str]]:
-    tasks, upstream = cli._stages()
+    tasks, upstream = _stages()
     lines = []
     progress = Progress(tasks, upstream, emit=lines.append)
     for line in log.splitlines(keepends=True):
