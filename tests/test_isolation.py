@@ -32,7 +32,8 @@ def peek(data: Input[Dataset]):
 def _split():
     loaded = load_dataset(data_uri="x.csv", data_fingerprint="")
     return split_dataset(
-        dataset=loaded.outputs["dataset"], qc_status="PASSED", label_column="y", positive_class="", group_column="", no_group=False,
+        dataset=loaded.outputs["dataset"], qc_status="PASSED", label_column="y", positive_class="", group_column="",
+        no_group=False,
         drop_columns=[], time_column="", split_ratios=[], split_salt="s", split_tolerance=0.02, stratify=False,
         max_duplicate_share=0.01, allow_features=[],
     )
