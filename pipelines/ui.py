@@ -33,7 +33,11 @@ MLFLOW_ENV = {"MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
 
 
 class ServeError(Exception):
-    """The UI cannot be served: the folder holds no run, or a server did not start."""
+    """A server did not start."""
+
+
+class NoRunError(ServeError):
+    """The output folder holds no recorded run."""
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -96,8 +100,10 @@ def serve(args: argparse.Namespace) -> int:
         while all(child.poll() is None for child in children):
             time.sleep(0.5)
         return _error(f"a server stopped unexpectedly; see the logs in {logs}", 1)
-    except ServeError as exc:
+    except NoRunError as exc:
         return _error(str(exc))
+    except ServeError as exc:
+        return _error(str(exc), 1)
     except KeyboardInterrupt:
         return 0
     finally:
@@ -159,7 +165,7 @@ def _print_latest_run(base: str, out: Path) -> None:
     runs = _api(base, "runs/search", {"experiment_ids": list(experiments), "filter": "tags.training_run_id LIKE '%'",
                                       "order_by": ["attributes.start_time DESC"], "max_results": 1}).get("runs", [])
     if not runs:
-        raise ServeError(f"{out} holds no recorded run in {MLFLOW_STORE}; run `sealtrain run --output {out}` first")
+        raise NoRunError(f"{out} holds no recorded run in {MLFLOW_STORE}; run `sealtrain run --output {out}` first")
     info, tags = runs[0]["info"], {t["key"]: t["value"] for t in runs[0]["data"].get("tags", [])}
     print(f"Latest run:        {base}/#/experiments/{info['experiment_id']}/runs/{info['run_id']}   "
           f"(training run {tags['training_run_id']}, experiment {experiments[info['experiment_id']]})", flush=True)

@@ -19,7 +19,7 @@ import pytest
 from conftest import KOSTECKI_SPEC, free_port
 from recorded_run import build_artifacts
 
-from sealtrain.components.core import recording
+from sealtrain.components.core import recording, tracking
 from sealtrain.pipelines import ui
 
 
@@ -114,3 +114,14 @@ def test_every_flag_has_help_with_its_default(monkeypatch):
     ui.add_parser(commands)
     text = " ".join(commands.choices["ui"].format_help().split())
     assert "(default ./sealtrain-output)" in text and "(default 5000)" in text and "default off" in text
+
+
+def test_a_store_whose_run_never_got_recorded_is_refused_and_its_server_stopped(tmp_path):
+    # A run that failed before `record_run` leaves an experiment and no run.
+    tracking.ensure_experiment(f"sqlite:///{tmp_path / 'mlflow.db'}", "exp")
+    result = subprocess.run([sys.executable, "-m", "sealtrain.pipelines.ui", "--output", str(tmp_path), "--port",
+                             str(free_port())], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 2, result.stderr
+    assert f"{tmp_path} holds no recorded run in mlflow.db" in result.stderr
+    processes = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True, check=True).stdout
+    assert str(tmp_path / "mlflow.db") not in processes
