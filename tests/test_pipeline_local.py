@@ -1,6 +1,7 @@
 """The real pipeline, run end to end through the `sealtrain` CLI and kfp.local."""
 
 import json
+import re
 import sqlite3
 import subprocess
 import sys
@@ -107,6 +108,11 @@ def test_cached_rerun_skips_every_compute_step_but_records_a_new_run(kostecki_ru
         "load-dataset", "check-data-quality", "qc-gate", "split-dataset", "fit-preprocessor", "plan-tuning",
         "tune-hyperparameters", "select-best-trial", "train-model", "evaluate-model",
     }
+    # kfp.local stores results only when caching is on: the first --cache run says it reused nothing.
+    assert "sealtrain: --cache reused nothing: kfp.local stores results only in --cache runs" in first.stdout
+    assert "reused nothing" not in second.stdout
+    assert re.search(r"^\[\d+/14\] split-dataset: cached$", second.stdout, re.MULTILINE), second.stdout
+    assert "[14/14] finalize-run ..." in second.stdout
     assert b["training_run_id"] != a["training_run_id"]
     assert b["mlflow"]["run_id"] != a["mlflow"]["run_id"]
     assert b["metrics"]["test"] == a["metrics"]["test"]
