@@ -5,9 +5,8 @@ from importlib.metadata import version
 
 IMAGE_ENV = "SEALTRAIN_IMAGE"
 IMAGE_REPOSITORY = "sealtrain"
-DEFAULT_IMAGE = f"{IMAGE_REPOSITORY}:{version('sealtrain')}"
 # The components' own base image; the pipeline sets the image of every task when it is built.
-RUNTIME_IMAGE = DEFAULT_IMAGE
+DEFAULT_IMAGE = f"{IMAGE_REPOSITORY}:{version('sealtrain')}"
 
 
 def runtime_image(override: str | None = None) -> str:

@@ -86,11 +86,9 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _compile(args: argparse.Namespace) -> int:
-    if args.image:
-        os.environ["SEALTRAIN_IMAGE"] = args.image
     from sealtrain.pipelines.compile import compile_pipeline
 
-    compile_pipeline(Path(args.output))
+    compile_pipeline(Path(args.output), args.image)
     print(f"compiled pipeline written to {args.output}")
     return 0
 
@@ -120,14 +118,12 @@ def _submit(args: argparse.Namespace) -> int:
 
     if not args.data.startswith(GCS_SCHEME):
         raise UsageError("--data must be a gs:// URI: the cluster cannot read a path on this machine")
-    if args.image:
-        os.environ["SEALTRAIN_IMAGE"] = args.image
     from sealtrain.pipelines.submit import SubmitError, submit
 
     arguments = pipeline_arguments(args, None)
     try:
         result = submit(args.host, arguments, experiment=args.experiment, enable_caching=args.cache,
-                        existing_token=os.environ.get(TOKEN_ENV))
+                        existing_token=os.environ.get(TOKEN_ENV), image=args.image)
     except SubmitError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

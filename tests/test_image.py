@@ -347,15 +347,15 @@ def _executor_functions(pipeline) -> set[str]:
 
 @pytest.mark.podman
 def test_the_image_is_the_runtime_built_from_the_dockerfile(docker_client):
-    from sealtrain.components.runtime import RUNTIME_IMAGE
+    from sealtrain.components.runtime import DEFAULT_IMAGE
 
-    built = docker_client.images.get(RUNTIME_IMAGE)
+    built = docker_client.images.get(DEFAULT_IMAGE)
     labels = built.labels
     assert labels["org.opencontainers.image.version"] == image_build.project_version(ROOT)
     assert labels["org.opencontainers.image.licenses"] == "Apache-2.0"
     assert built.attrs["Config"]["User"] == f"{RUNTIME_UID}:{RUNTIME_UID}"
     probe = docker_client.containers.run(
-        RUNTIME_IMAGE, ["sh", "-c", "id -u; command -v python3; command -v gcc cc make || true"],
+        DEFAULT_IMAGE, ["sh", "-c", "id -u; command -v python3; command -v gcc cc make || true"],
         network_mode="none", detach=True)
     try:
         assert probe.wait()["StatusCode"] == 0
@@ -372,11 +372,11 @@ def test_the_image_runs_the_whole_pipeline_through_kfp_docker_runner(docker_clie
     from kfp import local
     from kfp.local import config as local_config
 
-    from sealtrain.components.runtime import RUNTIME_IMAGE
-    from sealtrain.pipelines import cli
+    from sealtrain.components.runtime import DEFAULT_IMAGE
+    from sealtrain.pipelines import cli, contract
     from sealtrain.pipelines.training_pipeline import training_pipeline
 
-    docker_client.images.get(RUNTIME_IMAGE)  # built by images/podman-e2e.sh
+    docker_client.images.get(DEFAULT_IMAGE)  # built by images/podman-e2e.sh
     # DockerRunner mounts the pipeline root at the same path in every container and nothing
     # else: the data and the SQLite stores live under it. The tasks run as uid 10001.
     root = tmp_path_factory.mktemp("podman-pipeline") / "pipeline_root"
@@ -394,7 +394,7 @@ def test_the_image_runs_the_whole_pipeline_through_kfp_docker_runner(docker_clie
     cli_args = cli._parser().parse_args(["run", "--data", str(data), "--label", "result", "--positive-class", "positive",
                                          "--group", "subject_id", "--trials", "3", "--bootstrap-samples", "50",
                                          "--experiment", "podman-e2e", "--output", str(stores)])
-    arguments = cli._pipeline_arguments(cli_args, stores)
+    arguments = contract.pipeline_arguments(cli_args, stores)
     assert arguments["mlflow_tracking_uri"] == f"sqlite:///{mlflow_db}" and arguments["run_db_url"] == f"sqlite:///{runs_db}"
 
     monkeypatch.setenv("DOCKER_HOST", podman_docker_host)
@@ -416,7 +416,7 @@ def test_the_image_runs_the_whole_pipeline_through_kfp_docker_runner(docker_clie
 
     ran = {entry["command"][entry["command"].index("--function_to_execute") + 1] for entry in runs}
     assert ran == _executor_functions(training_pipeline), "every component ran, each in a container"
-    assert {entry["image"] for entry in runs} == {RUNTIME_IMAGE}
+    assert {entry["image"] for entry in runs} == {DEFAULT_IMAGE}
     assert [entry["status"] for entry in runs] == [0] * len(runs), [(e["command"][-1], e["status"]) for e in runs]
 
     with sqlite3.connect(runs_db) as db:

@@ -3,10 +3,10 @@
 from kfp import dsl
 from kfp.dsl import Dataset, Input, Model, Output
 
-from sealtrain.components.runtime import RUNTIME_IMAGE
+from sealtrain.components.runtime import DEFAULT_IMAGE
 
 
-@dsl.component(base_image=RUNTIME_IMAGE, install_kfp_package=False)
+@dsl.component(base_image=DEFAULT_IMAGE, install_kfp_package=False)
 def fit_preprocessor(train: Input[Dataset], preprocessor: Output[Model]):
     """Fits median imputation, standard scaling and one-hot encoding on the train split.
 

@@ -3,10 +3,10 @@
 from kfp import dsl
 from kfp.dsl import Dataset, Output
 
-from sealtrain.components.runtime import RUNTIME_IMAGE
+from sealtrain.components.runtime import DEFAULT_IMAGE
 
 
-@dsl.component(base_image=RUNTIME_IMAGE, install_kfp_package=False)
+@dsl.component(base_image=DEFAULT_IMAGE, install_kfp_package=False)
 def load_dataset(data_uri: str, data_fingerprint: str, dataset: Output[Dataset]):
     """Reads a CSV/TSV/Parquet table and writes it as Parquet.
 

@@ -3,10 +3,10 @@
 from kfp import dsl
 from kfp.dsl import Artifact, Input
 
-from sealtrain.components.runtime import RUNTIME_IMAGE
+from sealtrain.components.runtime import DEFAULT_IMAGE
 
 
-@dsl.component(base_image=RUNTIME_IMAGE, install_kfp_package=False)
+@dsl.component(base_image=DEFAULT_IMAGE, install_kfp_package=False)
 def qc_gate(qc_report: Input[Artifact]) -> str:
     """Refuses to continue unless the QC report says PASSED or WARNING.
 

@@ -2,10 +2,10 @@
 
 from kfp import dsl
 
-from sealtrain.components.runtime import RUNTIME_IMAGE
+from sealtrain.components.runtime import DEFAULT_IMAGE
 
 
-@dsl.component(base_image=RUNTIME_IMAGE, install_kfp_package=False)
+@dsl.component(base_image=DEFAULT_IMAGE, install_kfp_package=False)
 def recall_best_config(enabled: bool, experiment_id: str, algorithm: str, run_db_url: str) -> str:
     """Looks up the hyperparameters of the experiment's latest completed run of an algorithm.
 

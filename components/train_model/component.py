@@ -3,10 +3,10 @@
 from kfp import dsl
 from kfp.dsl import Artifact, Dataset, Input, Metrics, Model, Output
 
-from sealtrain.components.runtime import RUNTIME_IMAGE
+from sealtrain.components.runtime import DEFAULT_IMAGE
 
 
-@dsl.component(base_image=RUNTIME_IMAGE, install_kfp_package=False)
+@dsl.component(base_image=DEFAULT_IMAGE, install_kfp_package=False)
 def train_model(
     train: Input[Dataset],
     validation: Input[Dataset],
