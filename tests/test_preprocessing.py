@@ -1,11 +1,10 @@
 import numpy as np
 import pandas as pd
 import pytest
-import skops.io as sio
 from conftest import COVID_SPEC
 
-from sealtrain.components.core import modelio, preprocessing, schema
-from sealtrain.components.core.errors import DataLeakageError, InvalidInputError
+from sealtrain.components.core import preprocessing, schema
+from sealtrain.components.core.errors import InvalidInputError
 
 
 def test_statistics_come_from_the_train_split_only(covid_splits):
@@ -59,9 +58,3 @@ def test_raw_rows_transform_like_canonical_rows(covid, covid_splits):
     canonical = schema.prepare(covid, COVID_SPEC, "c").head(50)
     assert np.array_equal(fitted.transform(covid.head(50)), fitted.transform(canonical))
 
-
-def test_a_file_with_a_foreign_type_is_not_loaded(tmp_path):
-    path = tmp_path / "evil.skops"
-    sio.dump({"payload": pd.Timestamp("2020-01-01")}, path)
-    with pytest.raises(DataLeakageError, match="refusing to load untrusted types"):
-        modelio.load_skops(path)
