@@ -170,7 +170,9 @@ def compute_report(frame: pd.DataFrame, spec: DatasetSpec, ratios: dict[str, flo
         checks.extend(_check_features(features))
     duplicated = int(frame.duplicated().sum())
     checks.append(
-        QCCheck("duplicate_rows", QC_WARNING, f"{duplicated} exact duplicate rows (kept in one split)")
+        QCCheck("duplicate_rows", QC_WARNING,
+                f"{duplicated} {'row is an exact copy' if duplicated == 1 else 'rows are exact copies'} of another "
+                "row (copies stay in one split)")
         if duplicated
         else QCCheck("duplicate_rows", QC_PASSED, "none")
     )
