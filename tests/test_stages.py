@@ -15,14 +15,17 @@ from pathlib import Path
 import pytest
 from kfp import dsl
 
+from sealtrain.components.core import splitting, tables
 from sealtrain.components.core.constants import (
     HOLDOUT,
     META_FINGERPRINT,
+    META_MANIFEST_CORE,
     META_MANIFEST_FINGERPRINT,
     META_ROLE,
     META_ROWS,
     META_TRAIN_FINGERPRINT,
     MODEL_META_FILE,
+    PREPROCESSOR_META_FILE,
     SPLITS,
     TEST,
     TRAIN,
@@ -144,6 +147,9 @@ def test_load_and_qc_describe_the_table(run, kostecki):
 def test_every_split_carries_its_role_fingerprint_and_manifest(run):
     manifest = json.loads(Path(run.path("manifest.json")).read_text())
     result = run.results["split"]
+    core = {"data_fingerprint": manifest["data_fingerprint"], "salt": manifest["salt"],
+            "splits": {name: {"fingerprint": entry["fingerprint"]} for name, entry in manifest["splits"].items()}}
+    assert splitting.manifest_fingerprint(core) == manifest["fingerprint"]
     assert result.metadata["split_manifest"] == {META_MANIFEST_FINGERPRINT: manifest["fingerprint"]}
     for name in SPLITS:
         entry = manifest["splits"][name]
@@ -151,7 +157,8 @@ def test_every_split_carries_its_role_fingerprint_and_manifest(run):
         assert entry["uri"] == f"gs://bucket/{name}"
         assert result.metadata[name] == {META_ROLE: name, META_FINGERPRINT: entry["fingerprint"],
                                          META_MANIFEST_FINGERPRINT: manifest["fingerprint"],
-                                         META_ROWS: float(entry["rows"])}
+                                         META_MANIFEST_CORE: core, META_ROWS: float(entry["rows"])}
+        assert tables.fingerprint(tables.read_parquet(run.path(name))) == entry["fingerprint"]
     assert manifest["dataset"]["positive_class"] == "yes"
     assert [line.split(":")[0] for line in result.lines] == list(SPLITS)
 
@@ -167,6 +174,9 @@ def test_preprocessor_descends_from_train(run):
     meta = run.meta("fit", "preprocessor")
     assert meta[META_TRAIN_FINGERPRINT] == train[META_FINGERPRINT]
     assert meta[META_MANIFEST_FINGERPRINT] == train[META_MANIFEST_FINGERPRINT]
+    assert meta[META_MANIFEST_CORE] == train[META_MANIFEST_CORE]
+    sidecar = json.loads((Path(run.path("preprocessor")) / PREPROCESSOR_META_FILE).read_text())
+    assert sidecar[META_TRAIN_FINGERPRINT] == train[META_FINGERPRINT]
     assert meta["features_out"] >= meta["features_in"] > 0
 
 
@@ -199,10 +209,13 @@ def test_training_logs_train_and_validation_metrics_only(run):
     assert {"train_auc", "val_auc", "train_pr_auc", "val_brier_score"} <= set(logged)
     assert not any(name.startswith("test_") for name in logged)
     assert json.loads(Path(run.path("fit_metrics.json")).read_text()) == logged
-    meta = result.metadata["model"]
-    assert meta[META_MANIFEST_FINGERPRINT] == run.meta("split", TRAIN)[META_MANIFEST_FINGERPRINT]
+    meta, train = result.metadata["model"], run.meta("split", TRAIN)
+    assert meta[META_MANIFEST_FINGERPRINT] == train[META_MANIFEST_FINGERPRINT]
+    assert meta[META_MANIFEST_CORE] == train[META_MANIFEST_CORE]
     assert meta["algorithm"] == "xgboost" and 0 < meta["threshold"] < 1
-    assert json.loads((Path(run.path("model")) / MODEL_META_FILE).read_text())["threshold"] == meta["threshold"]
+    model_file = json.loads((Path(run.path("model")) / MODEL_META_FILE).read_text())
+    assert model_file["threshold"] == meta["threshold"]
+    assert model_file[META_TRAIN_FINGERPRINT] == meta[META_TRAIN_FINGERPRINT] == train[META_FINGERPRINT]
 
 
 def test_training_refuses_swapped_splits_and_a_foreign_preprocessor(run):

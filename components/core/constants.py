@@ -22,6 +22,9 @@ META_ROLE = "role"
 META_FINGERPRINT = "fingerprint"
 META_MANIFEST_FINGERPRINT = "split_manifest_fingerprint"
 META_TRAIN_FINGERPRINT = "train_fingerprint"
+# What the manifest fingerprint hashes (data fingerprint, salt, each split's content
+# fingerprint), carried by every split, preprocessor and model so readers can recompute it.
+META_MANIFEST_CORE = "split_manifest_core"
 # Numbers in artifact metadata are written as floats: KFP stores them as protobuf doubles,
 # and an int that comes back as a float would change the cache key of every downstream step.
 META_ROWS = "rows"

@@ -1,9 +1,65 @@
-"""The runtime guard: every split artifact carries its role, every model its split manifest."""
+"""The runtime guard: every input is checked against the split manifest it claims, by content.
+
+Artifact metadata is only a claim: a component can copy the test split and call it train.
+So every split artifact, and every preprocessor and model fitted from one, carries the part
+of its split manifest that the manifest's fingerprint covers (the data fingerprint, the salt
+and each split's content fingerprint). A consumer recomputes the manifest fingerprint from
+it, requires all its inputs to share that one manifest, hashes the table it actually read
+and compares that with the manifest's fingerprint for the role it needs, and compares the
+train fingerprint a preprocessor or model was fitted on with the manifest's train split.
+"""
 
 from __future__ import annotations
 
-from .constants import META_MANIFEST_FINGERPRINT, META_ROLE
+from dataclasses import dataclass
+
+import pandas as pd
+
+from . import splitting, tables
+from .constants import META_MANIFEST_CORE, META_MANIFEST_FINGERPRINT, META_ROLE, TRAIN
 from .errors import DataLeakageError
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """A split manifest as its descendants carry it, its fingerprint verified.
+
+    Attributes:
+        fingerprint: The manifest fingerprint.
+        core: What that fingerprint hashes: data fingerprint, salt and split fingerprints.
+    """
+
+    fingerprint: str
+    core: dict
+
+    def split(self, role: str) -> str:
+        """The content fingerprint of one split of this manifest.
+
+        Raises:
+            DataLeakageError: The manifest has no such split.
+        """
+        entry = self.core["splits"].get(role)
+        if not isinstance(entry, dict) or "fingerprint" not in entry:
+            raise DataLeakageError(f"split manifest {self.fingerprint} has no {role} split")
+        return entry["fingerprint"]
+
+    def describe(self, fingerprint: str) -> str:
+        """Which split of this manifest has content with this fingerprint, for a message."""
+        role = next((role for role, entry in self.core["splits"].items() if entry["fingerprint"] == fingerprint), None)
+        return f"the {role} split of that manifest" if role else "no split of that manifest"
+
+    def stamp(self) -> dict:
+        """The metadata that lets an artifact's readers verify this manifest in turn."""
+        return {META_MANIFEST_FINGERPRINT: self.fingerprint, META_MANIFEST_CORE: self.core}
+
+
+def manifest_core(manifest: dict) -> dict:
+    """The part of a split manifest that `splitting.manifest_fingerprint` hashes."""
+    return {
+        "data_fingerprint": manifest["data_fingerprint"],
+        "salt": manifest["salt"],
+        "splits": {role: {"fingerprint": entry["fingerprint"]} for role, entry in manifest["splits"].items()},
+    }
 
 
 def require_role(metadata: dict, expected: str, consumer: str) -> None:
@@ -19,17 +75,92 @@ def require_role(metadata: dict, expected: str, consumer: str) -> None:
         )
 
 
-def require_same_manifest(consumer: str, **artifacts: dict) -> str:
-    """Checks that artifacts all descend from one split manifest and returns its fingerprint.
+def require_same_manifest(consumer: str, **artifacts: dict) -> Manifest:
+    """Checks that artifacts all descend from one split manifest whose fingerprint holds.
 
     Args:
         consumer: The component doing the check, for the message.
         **artifacts: Artifact metadata by name.
 
+    Returns:
+        The manifest, its fingerprint recomputed from what the artifacts carry.
+
     Raises:
-        DataLeakageError: The artifacts come from different splits (or one has no lineage).
+        DataLeakageError: The artifacts come from different splits, one has no lineage, or
+            what one carries does not hash to the manifest fingerprint it names.
     """
     seen = {name: meta.get(META_MANIFEST_FINGERPRINT) for name, meta in artifacts.items()}
     if None in seen.values() or len(set(seen.values())) != 1:
         raise DataLeakageError(f"{consumer}: inputs come from different split manifests: {seen}")
-    return next(iter(seen.values()))
+    claimed = next(iter(seen.values()))
+    for name, meta in artifacts.items():
+        core = meta.get(META_MANIFEST_CORE)
+        try:
+            recomputed = splitting.manifest_fingerprint(core)
+        except (KeyError, TypeError, AttributeError):
+            recomputed = None
+        if recomputed != claimed:
+            raise DataLeakageError(
+                f"{consumer}: the {name} input names split manifest {claimed}, but the split fingerprints it "
+                f"carries ({META_MANIFEST_CORE}) hash to {recomputed}: its lineage was altered"
+            )
+    return Manifest(claimed, core)
+
+
+def verify_split(frame: pd.DataFrame, role: str, consumer: str, manifest: Manifest) -> str:
+    """Checks that a table read as a split is, by content, that split of the manifest.
+
+    The role in the artifact's metadata is checked apart (`require_role`): it is a claim,
+    this is the content.
+
+    Args:
+        frame: The table exactly as the consumer read it.
+        role: The split the consumer requires.
+        consumer: The component doing the check, for the message.
+        manifest: The verified manifest of the consumer's inputs.
+
+    Returns:
+        The table's content fingerprint.
+
+    Raises:
+        DataLeakageError: The content is not the manifest's split of this role (the message
+            names both fingerprints).
+    """
+    content = tables.fingerprint(frame)
+    expected = manifest.split(role)
+    if content != expected:
+        raise DataLeakageError(
+            f"{consumer}: the {role} input's content has fingerprint {content} ({manifest.describe(content)}), "
+            f"but split manifest {manifest.fingerprint} fingerprints the {role} split as {expected}"
+        )
+    return content
+
+
+def read_split(path: str, role: str, consumer: str, manifest: Manifest) -> pd.DataFrame:
+    """Reads a split artifact once and verifies the very table read (`verify_split`)."""
+    frame = tables.read_parquet(path)
+    verify_split(frame, role, consumer, manifest)
+    return frame
+
+
+def verify_fitted_on_train(consumer: str, manifest: Manifest, fitted_on: dict[str, str | None]) -> None:
+    """Checks that preprocessors and models were fitted on the manifest's train split.
+
+    Args:
+        consumer: The component doing the check, for the message.
+        manifest: The verified manifest of the consumer's inputs.
+        fitted_on: The content fingerprint of the table each was fitted on, by the artifact
+            or file that records it ("preprocessor", "model file", ...).
+
+    Raises:
+        DataLeakageError: One was fitted on another table (the message names both
+            fingerprints).
+    """
+    expected = manifest.split(TRAIN)
+    for what, fingerprint in fitted_on.items():
+        if fingerprint != expected:
+            raise DataLeakageError(
+                f"{consumer}: the {what} was fitted on a table with fingerprint {fingerprint} "
+                f"({manifest.describe(fingerprint)}), but split manifest {manifest.fingerprint} fingerprints the "
+                f"train split as {expected}"
+            )

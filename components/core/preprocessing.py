@@ -13,10 +13,16 @@ from sklearn.impute import SimpleImputer
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
-from .constants import MAX_CATEGORY_LEVELS, PREPROCESSOR_FILE, PREPROCESSOR_META_FILE, RESERVED_COLUMNS
+from .constants import (
+    MAX_CATEGORY_LEVELS,
+    META_TRAIN_FINGERPRINT,
+    PREPROCESSOR_FILE,
+    PREPROCESSOR_META_FILE,
+    RESERVED_COLUMNS,
+)
 from .errors import InvalidInputError
 from .modelio import dump_skops, load_skops
-from .schema import coerce_features
+from .schema import coerce_features, split_xy
 
 MISSING_CATEGORY = "__missing__"
 
@@ -30,7 +36,8 @@ class Preprocessor:
         numeric: Numeric feature names, in order.
         categorical: Categorical feature names, in order.
         dropped: Features left out at fit time, with the reason.
-        train_fingerprint: Fingerprint of the train split it was fitted on.
+        train_fingerprint: Content fingerprint of the train split it was fitted on, which
+            training and evaluation compare with the split manifest's train split.
         warnings: What the fit had to say about the data.
     """
 
@@ -70,7 +77,7 @@ class Preprocessor:
             "numeric": self.numeric,
             "categorical": self.categorical,
             "dropped": self.dropped,
-            "train_fingerprint": self.train_fingerprint,
+            META_TRAIN_FINGERPRINT: self.train_fingerprint,
             "warnings": self.warnings,
             "feature_names_out": self.feature_names_out(),
         }
@@ -86,7 +93,7 @@ class Preprocessor:
             numeric=meta["numeric"],
             categorical=meta["categorical"],
             dropped=meta["dropped"],
-            train_fingerprint=meta["train_fingerprint"],
+            train_fingerprint=meta[META_TRAIN_FINGERPRINT],
             warnings=meta["warnings"],
         )
 
@@ -99,7 +106,8 @@ def fit_preprocessor(train: pd.DataFrame, train_fingerprint: str) -> Preprocesso
 
     Args:
         train: The canonical train split.
-        train_fingerprint: Its fingerprint, recorded so evaluation can check lineage.
+        train_fingerprint: Its content fingerprint, recorded so training and evaluation can
+            check the preprocessor was fitted on their manifest's train split.
 
     Raises:
         InvalidInputError: No usable feature is left.
@@ -128,7 +136,8 @@ def fit_preprocessor(train: pd.DataFrame, train_fingerprint: str) -> Preprocesso
                 "cat",
                 Pipeline([
                     ("impute", SimpleImputer(strategy="constant", fill_value=MISSING_CATEGORY)),
-                    ("onehot", OneHotEncoder(handle_unknown="ignore", max_categories=MAX_CATEGORY_LEVELS, sparse_output=False)),
+                    ("onehot", OneHotEncoder(handle_unknown="ignore", max_categories=MAX_CATEGORY_LEVELS,
+                                             sparse_output=False)),
                 ]),
                 categorical,
             ),
@@ -139,12 +148,9 @@ def fit_preprocessor(train: pd.DataFrame, train_fingerprint: str) -> Preprocesso
     return Preprocessor(transformer, numeric, categorical, dropped, train_fingerprint, warnings)
 
 
-def transform_split(preprocessor: Preprocessor, path: str) -> tuple[np.ndarray, np.ndarray]:
-    """Reads a canonical split artifact and returns its transformed features and labels."""
-    from .schema import split_xy
-    from .tables import read_parquet
-
-    features, labels = split_xy(read_parquet(path))
+def transform_split(preprocessor: Preprocessor, split: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """Returns a canonical split's transformed features and labels."""
+    features, labels = split_xy(split)
     return preprocessor.transform(features), labels
 
 

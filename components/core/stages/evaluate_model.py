@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from .. import evaluation, lineage, modelio, tables, training
-from ..constants import GROUP_COLUMN, TEST, metric_name
+from .. import evaluation, lineage, modelio, training
+from ..constants import GROUP_COLUMN, META_TRAIN_FINGERPRINT, TEST, metric_name
 from ..preprocessing import Preprocessor
 from ..report import render_report
 from ..schema import split_xy
@@ -40,16 +40,24 @@ def run(*, test_path: str, test_metadata: dict, preprocessor_path: str, preproce
         test split) and confusion matrix for KFP's ClassificationMetrics; and summary lines.
 
     Raises:
-        DataLeakageError: The input is not the test split, or the inputs come from another
-            split manifest.
+        DataLeakageError: The input is not the test split (by role or by content), the
+            inputs come from another split manifest, or the preprocessor or model was not
+            fitted on that manifest's train split.
     """
-    lineage.require_role(test_metadata, TEST, "evaluate_model")
-    lineage.require_same_manifest("evaluate_model", test=test_metadata, preprocessor=preprocessor_metadata,
-                                  model=model_metadata)
+    consumer = "evaluate_model"
+    lineage.require_role(test_metadata, TEST, consumer)
+    manifest = lineage.require_same_manifest(consumer, test=test_metadata, preprocessor=preprocessor_metadata,
+                                             model=model_metadata)
     meta = modelio.read_model_meta(model_path)
-    frame = tables.read_parquet(test_path)
+    fitted = Preprocessor.load(preprocessor_path)
+    lineage.verify_fitted_on_train(consumer, manifest, {
+        "preprocessor": preprocessor_metadata.get(META_TRAIN_FINGERPRINT),
+        "preprocessor file": fitted.train_fingerprint,
+        "model": model_metadata.get(META_TRAIN_FINGERPRINT), "model file": meta.get(META_TRAIN_FINGERPRINT),
+    })
+    frame = lineage.read_split(test_path, TEST, consumer, manifest)
     features, labels = split_xy(frame)
-    scores = training.scores(modelio.load_model(model_path), Preprocessor.load(preprocessor_path).transform(features))
+    scores = training.scores(modelio.load_model(model_path), fitted.transform(features))
     result = evaluation.evaluate(labels, scores, meta["threshold"], frame[GROUP_COLUMN].to_numpy(), bootstrap_samples,
                                  seed, tuple(int(k) for k in precision_at_k))
     result["train_metrics"], result["validation_metrics"] = meta["metrics"]["train"], meta["metrics"]["validation"]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from .. import lineage, preprocessing, tables
-from ..constants import META_FINGERPRINT, META_MANIFEST_FINGERPRINT, META_TRAIN_FINGERPRINT, TRAIN
+from ..constants import META_TRAIN_FINGERPRINT, TRAIN
 from . import StageResult
 
 
@@ -16,21 +16,25 @@ def run(*, train_path: str, train_metadata: dict, preprocessor_path: str) -> Sta
         preprocessor_path: The directory the fitted preprocessor goes to.
 
     Returns:
-        Metadata of `preprocessor` (train fingerprint, split manifest, feature counts), and a
-        line per preprocessing warning.
+        Metadata of `preprocessor` (the content fingerprint of the table it was fitted on, its
+        split manifest and what that hashes, feature counts), and a line per preprocessing
+        warning.
 
     Raises:
-        DataLeakageError: The input is not the train split, or names no split manifest.
+        DataLeakageError: The input is not the train split: by role, or by content (a
+            relabelled copy of another split), or its lineage is altered.
         InvalidInputError: No usable feature is left.
     """
     lineage.require_role(train_metadata, TRAIN, "fit_preprocessor")
     manifest = lineage.require_same_manifest("fit_preprocessor", train=train_metadata)
-    fitted = preprocessing.fit_preprocessor(tables.read_parquet(train_path), train_metadata[META_FINGERPRINT])
+    train = tables.read_parquet(train_path)
+    content = lineage.verify_split(train, TRAIN, "fit_preprocessor", manifest)
+    fitted = preprocessing.fit_preprocessor(train, content)
     fitted.save(preprocessor_path)
     return StageResult(
         metadata={"preprocessor": {
-            META_TRAIN_FINGERPRINT: train_metadata[META_FINGERPRINT],
-            META_MANIFEST_FINGERPRINT: manifest,
+            META_TRAIN_FINGERPRINT: content,
+            **manifest.stamp(),
             "features_in": float(len(fitted.features)),
             "features_out": float(len(fitted.feature_names_out())),
         }},

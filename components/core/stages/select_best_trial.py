@@ -43,9 +43,9 @@ def run(*, preprocessor_metadata: dict, algorithm: str, hyperparameter_space: st
         HyperparameterTuningError: The study is missing or no trial completed.
     """
     manifest = lineage.require_same_manifest("select_best_trial", preprocessor=preprocessor_metadata)
-    spec = tuning.study_spec(split_manifest=manifest, algorithm=algorithm, hyperparameter_space=hyperparameter_space,
-                             default_hyperparameters=default_hyperparameters, seed=seed, metric=tuning_metric,
-                             n_trials=n_trials, warm_start=warm_start)
+    spec = tuning.study_spec(split_manifest=manifest.fingerprint, algorithm=algorithm,
+                             hyperparameter_space=hyperparameter_space, default_hyperparameters=default_hyperparameters,
+                             seed=seed, metric=tuning_metric, n_trials=n_trials, warm_start=warm_start)
     result = tuning.collect(endpoints.optuna_storage(optuna_storage_url), spec)
     result.trials.to_csv(trials_path, index=False)
     counts = {state: result.count(state) for state in TRIAL_STATES}
@@ -69,7 +69,7 @@ def run(*, preprocessor_metadata: dict, algorithm: str, hyperparameter_space: st
     return StageResult(
         metadata={"best_hyperparameters": {
             f"best_validation_{tuning_metric}": result.best_value,
-            META_MANIFEST_FINGERPRINT: manifest,
+            META_MANIFEST_FINGERPRINT: manifest.fingerprint,
             **{state: float(count) for state, count in counts.items()},
         }},
         lines=[f"study {spec.name}: {len(result.trials)} trials ({counts}), best validation {tuning_metric} "

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from .. import quality, schema, splitting, tables
+from .. import lineage, quality, schema, splitting, tables
 from ..constants import DEFAULT_RATIOS, META_FINGERPRINT, META_MANIFEST_FINGERPRINT, META_ROLE, META_ROWS, SPLITS
 from . import StageResult
 
@@ -41,8 +41,8 @@ def run(*, dataset_path: str, dataset_metadata: dict, dataset_uri: str, qc_statu
         manifest_path: Where the split manifest (JSON) goes.
 
     Returns:
-        Metadata of every split (role, fingerprint, manifest fingerprint, rows) and of
-        `split_manifest`, and a line per split.
+        Metadata of every split (role, content fingerprint, rows, the manifest fingerprint
+        and what it hashes) and of `split_manifest`, and a line per split.
 
     Raises:
         QCGateBlockedError: The QC status does not allow training.
@@ -73,6 +73,7 @@ def run(*, dataset_path: str, dataset_metadata: dict, dataset_uri: str, qc_statu
         "feature_dtypes": {name: str(raw[name].dtype) for name in features},
     }
     stage = StageResult(metadata={"split_manifest": {META_MANIFEST_FINGERPRINT: manifest["fingerprint"]}})
+    descent = lineage.Manifest(manifest["fingerprint"], lineage.manifest_core(manifest)).stamp()
     for name in SPLITS:
         tables.write_parquet(result.tables[name], split_paths[name])
         entry = manifest["splits"][name]
@@ -80,8 +81,8 @@ def run(*, dataset_path: str, dataset_metadata: dict, dataset_uri: str, qc_statu
         stage.metadata[name] = {
             META_ROLE: name,
             META_FINGERPRINT: entry["fingerprint"],
-            META_MANIFEST_FINGERPRINT: manifest["fingerprint"],
             META_ROWS: float(entry["rows"]),
+            **descent,
         }
         stage.lines.append(f"{name}: {entry['rows']} rows, {entry['groups']} groups, "
                            f"positive rate {entry['positive_rate']:.3f}")

@@ -6,8 +6,8 @@ import json
 import time
 from pathlib import Path
 
-from .. import algorithms, lineage, metrics, modelio, training
-from ..constants import META_MANIFEST_FINGERPRINT, TRAIN, VALIDATION, metric_name
+from .. import algorithms, lineage, metrics, modelio, tables, training
+from ..constants import META_MANIFEST_FINGERPRINT, META_TRAIN_FINGERPRINT, TRAIN, VALIDATION, metric_name
 from ..preprocessing import Preprocessor, transform_split
 from . import StageResult
 
@@ -34,21 +34,32 @@ def run(*, train_path: str, train_metadata: dict, validation_path: str, validati
         fit_metrics_path: Where the `train_*` and `val_*` metrics (JSON) go.
 
     Returns:
-        Metadata of `model`, the metrics of `fit_metrics` and a summary line.
+        Metadata of `model` (with the content fingerprint of the train split it was fitted on
+        and its split manifest), the metrics of `fit_metrics` and a summary line.
 
     Raises:
-        DataLeakageError: An input has the wrong role or another split manifest.
+        DataLeakageError: An input has the wrong role or another split manifest, a split's
+            content is not the manifest's split of its role, or the preprocessor was not
+            fitted on the manifest's train split.
         TrainingFailedError: The estimator failed to fit.
     """
-    lineage.require_role(train_metadata, TRAIN, "train_model (train input)")
-    lineage.require_role(validation_metadata, VALIDATION, "train_model (validation input)")
-    manifest = lineage.require_same_manifest("train_model", train=train_metadata, validation=validation_metadata,
+    consumer = "train_model"
+    lineage.require_role(train_metadata, TRAIN, f"{consumer} (train input)")
+    lineage.require_role(validation_metadata, VALIDATION, f"{consumer} (validation input)")
+    manifest = lineage.require_same_manifest(consumer, train=train_metadata, validation=validation_metadata,
                                              preprocessor=preprocessor_metadata)
+    fitted = Preprocessor.load(preprocessor_path)
+    lineage.verify_fitted_on_train(consumer, manifest, {
+        "preprocessor": preprocessor_metadata.get(META_TRAIN_FINGERPRINT),
+        "preprocessor file": fitted.train_fingerprint,
+    })
+    train = tables.read_parquet(train_path)
+    train_fingerprint = lineage.verify_split(train, TRAIN, consumer, manifest)
+    validation = lineage.read_split(validation_path, VALIDATION, consumer, manifest)
     best = json.loads(Path(best_hyperparameters_path).read_text())
     algo = algorithms.get_algorithm(best["algorithm"])
-    fitted = Preprocessor.load(preprocessor_path)
-    x_train, y_train = transform_split(fitted, train_path)
-    x_val, y_val = transform_split(fitted, validation_path)
+    x_train, y_train = transform_split(fitted, train)
+    x_val, y_val = transform_split(fitted, validation)
     started = time.monotonic()
     estimator = training.fit(algo, best["params"], seed, x_train, y_train, x_val, y_val, metric=best["metric"])
     duration = time.monotonic() - started
@@ -69,14 +80,15 @@ def run(*, train_path: str, train_metadata: dict, validation_path: str, validati
         "validation_samples": int(len(y_val)),
         "training_duration_seconds": round(duration, 3),
         "metrics": split_metrics,
-        META_MANIFEST_FINGERPRINT: manifest,
+        META_MANIFEST_FINGERPRINT: manifest.fingerprint,
+        META_TRAIN_FINGERPRINT: train_fingerprint,
     })
     logged = {metric_name(split, name): value
               for split, values in split_metrics.items() for name, value in values.items() if value is not None}
     Path(fit_metrics_path).write_text(json.dumps(logged, indent=2))
     return StageResult(
-        metadata={"model": {META_MANIFEST_FINGERPRINT: manifest, "algorithm": algo.name, "framework": algo.framework,
-                            "threshold": threshold}},
+        metadata={"model": {META_TRAIN_FINGERPRINT: train_fingerprint, **manifest.stamp(), "algorithm": algo.name,
+                            "framework": algo.framework, "threshold": threshold}},
         metrics={"fit_metrics": logged},
         lines=[f"trained {algo.name} in {duration:.1f}s: train AUC {split_metrics[TRAIN]['auc']:.4f}, "
                f"validation AUC {split_metrics[VALIDATION]['auc']:.4f}, threshold {threshold:.4f}"],

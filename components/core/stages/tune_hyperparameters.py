@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Callable
 
 from .. import endpoints, lineage, tuning
-from ..constants import TRAIN, VALIDATION
+from ..constants import META_TRAIN_FINGERPRINT, TRAIN, VALIDATION
 from ..preprocessing import Preprocessor, transform_split
 from . import StageResult
 
@@ -42,18 +42,27 @@ def run(*, train_path: str, train_metadata: dict, validation_path: str, validati
         As `value`, how many trials this worker ran now (0 when its share was already done).
 
     Raises:
-        DataLeakageError: An input has the wrong role or another split manifest.
+        DataLeakageError: An input has the wrong role or another split manifest, a split's
+            content is not the manifest's split of its role, or the preprocessor was not
+            fitted on the manifest's train split.
         HyperparameterTuningError: A malformed space or default.
     """
-    lineage.require_role(train_metadata, TRAIN, "tune_hyperparameters (train input)")
-    lineage.require_role(validation_metadata, VALIDATION, "tune_hyperparameters (validation input)")
-    manifest = lineage.require_same_manifest("tune_hyperparameters", train=train_metadata,
-                                             validation=validation_metadata, preprocessor=preprocessor_metadata)
-    spec = tuning.study_spec(split_manifest=manifest, algorithm=algorithm, hyperparameter_space=hyperparameter_space,
-                             default_hyperparameters=default_hyperparameters, seed=seed, metric=tuning_metric,
-                             n_trials=n_trials, warm_start=warm_start)
+    consumer = "tune_hyperparameters"
+    lineage.require_role(train_metadata, TRAIN, f"{consumer} (train input)")
+    lineage.require_role(validation_metadata, VALIDATION, f"{consumer} (validation input)")
+    manifest = lineage.require_same_manifest(consumer, train=train_metadata, validation=validation_metadata,
+                                             preprocessor=preprocessor_metadata)
     fitted = Preprocessor.load(preprocessor_path)
-    data = (*transform_split(fitted, train_path), *transform_split(fitted, validation_path))
+    lineage.verify_fitted_on_train(consumer, manifest, {
+        "preprocessor": preprocessor_metadata.get(META_TRAIN_FINGERPRINT),
+        "preprocessor file": fitted.train_fingerprint,
+    })
+    train = lineage.read_split(train_path, TRAIN, consumer, manifest)
+    validation = lineage.read_split(validation_path, VALIDATION, consumer, manifest)
+    spec = tuning.study_spec(split_manifest=manifest.fingerprint, algorithm=algorithm,
+                             hyperparameter_space=hyperparameter_space, default_hyperparameters=default_hyperparameters,
+                             seed=seed, metric=tuning_metric, n_trials=n_trials, warm_start=warm_start)
+    data = (*transform_split(fitted, train), *transform_split(fitted, validation))
     ran = tuning.run_worker(
         spec, data, storage=endpoints.optuna_storage(optuna_storage_url),
         n_trials=tuning.worker_share(n_trials, tuning_workers, worker), worker=worker,
