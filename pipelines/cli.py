@@ -1,5 +1,5 @@
 """The `sealtrain` command: run the pipeline locally, submit it to a cluster, compile it,
-verify a compiled spec, build the runtime image.
+verify a compiled spec, build the runtime image, look at the results.
 
 Each subcommand is an adapter: it parses flags, imports what it needs when it runs (so
 `sealtrain --help` stays fast) and turns failures into one line and an exit code.
@@ -17,6 +17,7 @@ from datetime import datetime, timezone
 from importlib.metadata import version
 from pathlib import Path
 
+from sealtrain.pipelines import ui
 from sealtrain.pipelines.contract import DEMO, UsageError, add_pipeline_flags, pipeline_arguments
 
 TOKEN_ENV = "SEALTRAIN_KFP_TOKEN"
@@ -222,7 +223,7 @@ def _add_image(commands) -> None:
 
 
 # One function per subcommand, each adding its parser to the subparsers action.
-SUBCOMMANDS = (_add_run, _add_submit, _add_compile, _add_verify, _add_image)
+SUBCOMMANDS = (_add_run, _add_submit, _add_compile, _add_verify, _add_image, ui.add_parser)
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -48,9 +48,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                     "in DIR/mlartifacts), print the links of the latest run and of its registered model, and keep "
                     "serving until Ctrl-C. Servers listen on 127.0.0.1 only.")
     ui.add_argument("--output", default=DEFAULT_OUTPUT, metavar="DIR",
-                    help="the folder `sealtrain run --output` wrote (default ./%(default)s)")
+                    help="the folder `sealtrain run --output` wrote (default: ./%(default)s)")
     ui.add_argument("--port", type=int, default=DEFAULT_PORT, metavar="N",
-                    help="port of the MLflow UI (default %(default)s)")
+                    help="port of the MLflow UI (default: %(default)s)")
     ui.add_argument("--optuna", action="store_true",
                     help="also serve the Optuna dashboard on DIR/optuna.db, on port N+1 (needs `pip install "
                          "optuna-dashboard`; default off)")

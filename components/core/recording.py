@@ -86,17 +86,3 @@ def record(*, training_run_id: str, experiment_id: str, model_version_id: str, t
     run_store.with_database(db_url, lambda engine: run_store.upsert_run(engine, row))
     return trained, records.validation_metrics(run), {"tracking_uri": tracking_uri, **logged}
 
-
-def record_run(*, training_run_id: str, experiment_id: str, model_version_id: str, tracking_uri: str, db_url: str,
-               manifest_path: str, preprocessor_dir: str, model_dir: str, best_path: str, trials_path: str,
-               evaluation_path: str, report_paths: list[str]) -> tuple[records.TrainedModel,
-                                                                        records.ValidationMetrics, dict]:
-    """`record` with the artifact paths as keywords: the call of the current `record_run` component.
-
-    Transitional: delete it once the component calls `record` with a `RunArtifacts`.
-    """
-    return record(training_run_id=training_run_id, experiment_id=experiment_id, model_version_id=model_version_id,
-                  tracking_uri=tracking_uri, db_url=db_url,
-                  artifacts=RunArtifacts(manifest=manifest_path, preprocessor=preprocessor_dir, model=model_dir,
-                                         best_hyperparameters=best_path, trials=trials_path,
-                                         evaluation=evaluation_path, reports=tuple(report_paths)))

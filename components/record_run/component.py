@@ -51,35 +51,22 @@ def record_run(
         run_record: Where everything of this run is: MLflow run, registered model and the
             URI of every artifact (JSON).
     """
-    import json
-    from pathlib import Path
+    from sealtrain.components.core.run_artifacts import RunArtifacts
+    from sealtrain.components.core.stages import stamp
+    from sealtrain.components.core.stages.record_run import run
 
-    from sealtrain.components.core import recording
-
-    trained, validation, mlflow_run = recording.record_run(
-        training_run_id=training_run_id,
-        experiment_id=experiment_id,
-        model_version_id=model_version_id,
-        tracking_uri=mlflow_tracking_uri,
-        db_url=run_db_url,
-        manifest_path=split_manifest.path,
-        preprocessor_dir=preprocessor.path,
-        model_dir=model.path,
-        best_path=best_hyperparameters.path,
-        trials_path=trials.path,
-        evaluation_path=evaluation.path,
-        report_paths=[report.path, tuning_history.path, qc_report.path],
-    )
-    Path(trained_model.path).write_text(trained.to_json())
-    Path(validation_metrics.path).write_text(validation.to_json())
     inputs = {"split_manifest": split_manifest, "preprocessor": preprocessor, "model": model,
               "best_hyperparameters": best_hyperparameters, "trials": trials, "evaluation": evaluation,
               "report": report, "tuning_history": tuning_history, "qc_report": qc_report,
               "trained_model": trained_model, "validation_metrics": validation_metrics}
-    Path(run_record.path).write_text(json.dumps({
-        "training_run_id": training_run_id,
-        "mlflow": mlflow_run,
-        "artifacts": {name: artifact.uri for name, artifact in inputs.items()},
-    }, indent=2))
-    trained_model.metadata["mlflow_run_id"] = mlflow_run["run_id"]
-    print(f"[sealtrain] recorded run {training_run_id}: MLflow run {mlflow_run['run_id']}")
+    result = run(
+        training_run_id=training_run_id, experiment_id=experiment_id, model_version_id=model_version_id,
+        tracking_uri=mlflow_tracking_uri, db_url=run_db_url,
+        artifacts=RunArtifacts(manifest=split_manifest.path, preprocessor=preprocessor.path, model=model.path,
+                               best_hyperparameters=best_hyperparameters.path, trials=trials.path,
+                               evaluation=evaluation.path, reports=(report.path, tuning_history.path, qc_report.path)),
+        artifact_uris={name: artifact.uri for name, artifact in inputs.items()},
+        trained_model_path=trained_model.path, validation_metrics_path=validation_metrics.path,
+        run_record_path=run_record.path,
+    )
+    stamp(result, trained_model=trained_model)

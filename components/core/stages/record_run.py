@@ -1,0 +1,48 @@
+"""Stage `record_run`: MLflow, the run table's `completed` row and the design's records."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from .. import recording
+from ..run_artifacts import RunArtifacts
+from . import StageResult
+
+
+def run(*, training_run_id: str, experiment_id: str, model_version_id: str, tracking_uri: str, db_url: str,
+        artifacts: RunArtifacts, artifact_uris: dict[str, str], trained_model_path: str,
+        validation_metrics_path: str, run_record_path: str) -> StageResult:
+    """Records the run and writes the TrainedModel, ValidationMetrics and run-record JSON files.
+
+    Args:
+        training_run_id: The run's id.
+        experiment_id: The MLflow experiment and `ml_experiments` key.
+        model_version_id: The candidate's version id, or empty to derive one.
+        tracking_uri: MLflow (or empty for MLFLOW_TRACKING_URI).
+        db_url: The run table (or empty for SEALTRAIN_DB_URL).
+        artifacts: The paths of the run's artifacts.
+        artifact_uris: The URI of every artifact of the run by name, for the run record
+            (the outputs of this stage included).
+        trained_model_path: Where the TrainedModel record (JSON) goes.
+        validation_metrics_path: Where the ValidationMetrics record (JSON) goes.
+        run_record_path: Where the run record goes: the MLflow run and every artifact's URI.
+
+    Returns:
+        Metadata of `trained_model` (its MLflow run id) and a line naming the MLflow run.
+    """
+    trained, validation, mlflow_run = recording.record(
+        training_run_id=training_run_id, experiment_id=experiment_id, model_version_id=model_version_id,
+        tracking_uri=tracking_uri, db_url=db_url, artifacts=artifacts,
+    )
+    Path(trained_model_path).write_text(trained.to_json())
+    Path(validation_metrics_path).write_text(validation.to_json())
+    Path(run_record_path).write_text(json.dumps({
+        "training_run_id": training_run_id,
+        "mlflow": mlflow_run,
+        "artifacts": artifact_uris,
+    }, indent=2))
+    return StageResult(
+        metadata={"trained_model": {"mlflow_run_id": mlflow_run["run_id"]}},
+        lines=[f"recorded run {training_run_id}: MLflow run {mlflow_run['run_id']}"],
+    )
