@@ -73,7 +73,7 @@ def add_pipeline_flags(parser: argparse.ArgumentParser) -> None:
     add("--max-duplicate-share", type=_share, default=DEFAULT_MAX_DUPLICATE_SHARE, metavar="SHARE",
         help="largest share of test or holdout rows that may repeat a train patient's feature values; above it the "
              "run fails (default: %(default)s)")
-    add("--allow-features", nargs="+", action="extend", default=[], metavar="COL",
+    add("--allow-feature", dest="allow_features", nargs="+", action="extend", default=[], metavar="COL",
         help="features kept although they alone separate the label on train; recorded in the split manifest "
              "(default: none)")
     add("--data-fingerprint", metavar="FINGERPRINT",
