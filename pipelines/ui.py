@@ -53,7 +53,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                     help="port of the MLflow UI (default: %(default)s)")
     ui.add_argument("--optuna", action="store_true",
                     help="also serve the Optuna dashboard on DIR/optuna.db, on port N+1 (needs `pip install "
-                         "optuna-dashboard`; default off)")
+                         "optuna-dashboard`) (default: off)")
     ui.set_defaults(handler=serve)
 
 
