@@ -98,16 +98,26 @@ def _verify(args: argparse.Namespace) -> int:
     import yaml
 
     from sealtrain.components.core import isolation
+    from sealtrain.components.runtime import runtime_image
+    from sealtrain.pipelines.reference import known_implementations
 
     try:
         documents = list(yaml.safe_load_all(Path(args.pipeline).read_text()))
         spec = isolation.pipeline_document(documents)
     except (OSError, yaml.YAMLError, ValueError) as exc:
         raise UsageError(f"{args.pipeline}: not a readable compiled pipeline ({exc})") from None
+    image = runtime_image(args.image)
+    known = known_implementations(image)
+    for used, paths in isolation.images(spec).items():
+        print(f"{'image':<11} {used} ({len(paths)} task{'s' * (len(paths) != 1)})")
+    graph = isolation.SpecGraph(spec)
+    unknown = [path for path, name in isolation.identify(graph, known).items() if name is None]
+    print(f"{'components':<11} checked against sealtrain {version('sealtrain')}'s, built for {image}; unknown: "
+          + (", ".join(unknown) or "none"))
     for split, readers in isolation.split_consumers(spec).items():
         names = ", ".join(f"{r.task} [{r.input}]" for r in readers) or "no task"
         print(f"{split:<11} read by {names}")
-    problems = isolation.breaches(spec)
+    problems = isolation.breaches(spec, known)
     for problem in problems:
         print(f"BREACH: {problem}")
     print(f"{args.pipeline}: {'split isolation holds' if not problems else f'{len(problems)} breach(es)'}")
@@ -201,10 +211,20 @@ def _add_compile(commands) -> None:
 def _add_verify(commands) -> None:
     verify = commands.add_parser(
         "verify", help="check split isolation in a compiled pipeline YAML",
-        description="List every task that reads each split and exit 1 on any breach: test is read only by "
-                    "evaluate_model, holdout by no task, validation only by tuning and final training, train only "
-                    "by preprocessing, tuning and training.")
+        description="Identify every task by its compiled implementation (image, code, arguments, interface) against "
+                    "this sealtrain's own components built for the expected image, so a task named like a sealtrain "
+                    "component but running other code or another image is an unknown component. List the images "
+                    "the pipeline runs and every task that reads each split, and exit 1 on any breach: test is read "
+                    "only by sealtrain's evaluate_model (exactly once), holdout by no task, validation only by "
+                    "tuning and final training, train only by preprocessing, tuning and training, each split "
+                    "through the input named after it; the preprocessor is fitted on train; only sealtrain's "
+                    "split_dataset writes the splits, and sealtrain's components read splits only from it; the "
+                    "unsplit dataset is read only by check_data_quality and split_dataset, the split manifest only "
+                    "by record_run; no unknown component reads a split, the dataset or the manifest; no "
+                    "dsl.importer. Sub-pipelines, exit handlers and loops are followed.")
     verify.add_argument("pipeline", metavar="PIPELINE.yaml", help="a compiled pipeline, e.g. from sealtrain compile")
+    verify.add_argument("--image", help="the runtime image the pipeline must run "
+                                        "(default: $SEALTRAIN_IMAGE, else sealtrain:<version>)")
     verify.set_defaults(handler=_verify)
 
 

@@ -1,8 +1,12 @@
-"""The static verifier: who consumes each split artifact in a compiled pipeline spec.
+"""The static verifier: which code reads each split, in a compiled pipeline spec.
 
-It reads KFP's pipeline IR (the compiled YAML) as plain data, follows every split output of
-`split_dataset` through nested DAGs (sub-pipelines, exit handlers, loops) to the tasks that
-finally read it, and checks those readers against the split policy.
+It reads KFP's pipeline IR (the compiled YAML) as plain data. Every container task is
+identified by its implementation (image, command with the embedded source, arguments,
+interface) against sealtrain's own components, given as plain data by the caller: a task
+whose name matches but whose code or image differs is an unknown component. The verifier
+follows every split, the unsplit dataset and the split manifest through nested DAGs
+(sub-pipelines, exit handlers, loops) to the tasks that finally read them, and checks
+those readers against the policy below.
 """
 
 from __future__ import annotations
@@ -11,8 +15,8 @@ from dataclasses import dataclass
 
 from .constants import HOLDOUT, SPLITS, TEST, TRAIN, VALIDATION
 
-# Which components may read each split, always through an input named after the split (so a
-# swap, such as train wired into `validation`, is a breach too). Names are the functions' names.
+# Which of sealtrain's components may read each split, always through an input named after the
+# split (so a swap, such as train wired into `validation`, is a breach too).
 POLICY = {
     TRAIN: ("fit_preprocessor", "tune_hyperparameters", "train_model"),
     VALIDATION: ("tune_hyperparameters", "train_model"),
@@ -22,11 +26,21 @@ POLICY = {
 # The test split is read once: by one task.
 MAX_CONSUMERS = {TEST: 1}
 ROOT = "root"
+LOADER, SPLITTER, FIT, EVALUATOR = "load_dataset", "split_dataset", "fit_preprocessor", "evaluate_model"
+# The loader's output holds every row, the splitter's manifest every split's URI: like a split,
+# each is read only by the named components of sealtrain, through an input of the same name.
+DATASET = "dataset"
+MANIFEST = "split_manifest"
+READERS = {DATASET: ("check_data_quality", SPLITTER), MANIFEST: ("record_run",)}
+WHAT = {DATASET: f"the unsplit dataset ({LOADER}'s output)",
+        MANIFEST: "the split manifest (it names every split's URI)"}
+# Resources size a step; they do not change the code it runs.
+_NOT_IMPLEMENTATION = ("resources",)
 
 
-def component_ref(function_name: str) -> str:
-    """The IR name KFP gives a component defined by a Python function."""
-    return "comp-" + function_name.replace("_", "-")
+def function_name(component: str) -> str:
+    """The Python function behind a component's IR name: `comp-evaluate-model` -> `evaluate_model`."""
+    return component.removeprefix("comp-").replace("-", "_")
 
 
 @dataclass(frozen=True)
@@ -80,12 +94,14 @@ class SpecGraph:
 
     Attributes:
         components: The spec's components by name.
+        executors: The spec's executors (containers, importers) by label.
         dags: The DAGs by name: `root` and every DAG component.
         tasks: Every task by path, DAG tasks included, parents before their children.
     """
 
     def __init__(self, spec: dict):
         self.components = spec.get("components", {})
+        self.executors = spec.get("deploymentSpec", {}).get("executors", {})
         self.dags = {ROOT: spec["root"]["dag"]}
         for name, comp in self.components.items():
             if "dag" in comp:
@@ -112,6 +128,15 @@ class SpecGraph:
     def leaf_tasks(self) -> list[Task]:
         """The tasks that run a container (an executor), in walking order."""
         return [task for task in self.tasks.values() if task.executor]
+
+    def implementation(self, task: Task) -> dict:
+        """What a container task runs: its executor (without resources) and its component's interface."""
+        executor = dict(self.executors.get(task.executor, {}))
+        if "container" in executor:
+            executor["container"] = {k: v for k, v in executor["container"].items() if k not in _NOT_IMPLEMENTATION}
+        component = self.components.get(task.component, {})
+        return {"executor": executor, "inputs": component.get("inputDefinitions", {}),
+                "outputs": component.get("outputDefinitions", {})}
 
     def upstream(self, path: str) -> set[str]:
         """The paths of the container tasks that must finish before the task at `path` starts.
@@ -145,14 +170,6 @@ def _dependencies(task: dict) -> set[str]:
         for kind in ("taskOutputArtifact", "taskOutputParameter")
     }
     return (set(task.get("dependentTasks", [])) | producers) - {None}
-
-
-def _splitters(graph: SpecGraph):
-    for dag_name, dag in graph.dags.items():
-        for task_name, task in dag.get("tasks", {}).items():
-            outputs = graph.components.get(_ref(task), {}).get("outputDefinitions", {}).get("artifacts", {})
-            if set(SPLITS) <= set(outputs):
-                yield dag_name, task_name
 
 
 def _consumers_of_output(graph: SpecGraph, dag_name: str, producer: str, key: str, split: str,
@@ -203,6 +220,20 @@ def _bind(graph: SpecGraph, dag_name: str, task_name: str, task: dict, input_nam
     return [Consumer(split, f"{graph.paths.get(dag_name, dag_name)}/{task_name}", ref, input_name)]
 
 
+def _readers(graph: SpecGraph, producer: Task, key: str) -> list[Consumer]:
+    """The container tasks that read output `key` of `producer`."""
+    return _consumers_of_output(graph, producer.dag, producer.name, key, key, set())
+
+
+def _outputs(graph: SpecGraph, task: Task) -> set[str]:
+    return set(graph.components.get(task.component, {}).get("outputDefinitions", {}).get("artifacts", {}))
+
+
+def _splitters(graph: SpecGraph) -> list[Task]:
+    """The container tasks that write the four splits (a sub-pipeline passes on what one of them wrote)."""
+    return [task for task in graph.leaf_tasks() if set(SPLITS) <= _outputs(graph, task)]
+
+
 def split_consumers(spec: dict) -> dict[str, list[Consumer]]:
     """Every task that reads each split, followed through nested DAGs.
 
@@ -210,34 +241,153 @@ def split_consumers(spec: dict) -> dict[str, list[Consumer]]:
         spec: The pipeline spec (see `pipeline_document`).
 
     Returns:
-        Consumers by split name; empty lists when the spec has no split_dataset-like task.
+        Consumers by split name; empty lists when no task writes the four splits.
     """
-    return _consumers(SpecGraph(spec))
+    graph = SpecGraph(spec)
+    return _consumers(graph, _splitters(graph))
 
 
-def _consumers(graph: SpecGraph) -> dict[str, list[Consumer]]:
-    found: dict[str, list[Consumer]] = {split: [] for split in SPLITS}
-    for dag_name, task_name in _splitters(graph):
-        for split in SPLITS:
-            found[split] += _consumers_of_output(graph, dag_name, task_name, split, split, set())
+def _consumers(graph: SpecGraph, splitters: list[Task]) -> dict[str, list[Consumer]]:
+    return {split: [reader for task in splitters for reader in _readers(graph, task, split)] for split in SPLITS}
+
+
+def identify(graph: SpecGraph, known: dict[str, dict]) -> dict[str, str | None]:
+    """Which of sealtrain's components each container task runs, by implementation.
+
+    Args:
+        graph: The pipeline.
+        known: Sealtrain's components: each function name's implementation (see `SpecGraph.implementation`),
+            as compiled for the image the pipeline must run.
+
+    Returns:
+        The component's function name by task path; None for an unknown component.
+    """
+    names = {}
+    for task in graph.leaf_tasks():
+        implementation = graph.implementation(task)
+        names[task.path] = next((name for name, known_one in known.items() if known_one == implementation), None)
+    return names
+
+
+def unknown_because(graph: SpecGraph, task: Task, known: dict[str, dict]) -> str:
+    """Why a task is an unknown component: what differs from the sealtrain component of its name."""
+    implementation = graph.implementation(task)
+    container = implementation["executor"].get("container")
+    if container is None:
+        return "it runs no container"
+    args = container.get("args", [])
+    name = (args[args.index("--function_to_execute") + 1] if "--function_to_execute" in args[:-1]
+            else function_name(task.component))
+    if name not in known:
+        return "no sealtrain component has its image and code"
+    reference = known[name]["executor"].get("container", {})
+    differences = []
+    if container.get("image") != reference.get("image"):
+        differences.append(f"image {container.get('image')!r}, not {reference.get('image')!r}")
+    differences += [f"other {what}" for part, what in (("command", "code"), ("args", "arguments"))
+                    if container.get(part) != reference.get(part)]
+    if _settings(container) != _settings(reference):
+        differences.append("other container settings")
+    if (implementation["inputs"], implementation["outputs"]) != (known[name]["inputs"], known[name]["outputs"]):
+        differences.append("other inputs or outputs")
+    return f"not sealtrain's {name}: {', '.join(differences)}"
+
+
+def _settings(container: dict) -> dict:
+    return {key: value for key, value in container.items() if key not in ("image", "command", "args")}
+
+
+def images(spec: dict) -> dict[str, list[str]]:
+    """The paths of the container tasks that run each image."""
+    graph = SpecGraph(spec)
+    found: dict[str, list[str]] = {}
+    for task in graph.leaf_tasks():
+        container = graph.executors.get(task.executor, {}).get("container")
+        if container is not None:
+            found.setdefault(container.get("image", ""), []).append(task.path)
     return found
 
 
-def breaches(spec: dict) -> list[str]:
-    """The violations of the split policy in a compiled pipeline, one sentence each."""
-    graph = SpecGraph(spec)
-    problems = []
-    if not any(True for _ in _splitters(graph)):
-        problems.append("no task produces the four splits (train, validation, test, holdout)")
-    for split, readers in _consumers(graph).items():
-        allowed = {component_ref(name) for name in POLICY[split]}
-        for reader in readers:
-            if reader.component not in allowed or reader.input != split:
-                rule = (f"only the {split!r} input of {', '.join(POLICY[split])} may read it"
-                        if POLICY[split] else "no task may read it")
-                problems.append(f"{split} split is read by {reader.task} ({reader.component}, "
-                                f"input {reader.input!r}); {rule}")
-        limit = MAX_CONSUMERS.get(split)
-        if limit is not None and len(readers) > limit:
-            problems.append(f"{split} split is read by {len(readers)} tasks; at most {limit} may read it")
-    return problems
+def breaches(spec: dict, known: dict[str, dict]) -> list[str]:
+    """The violations of the split policy in a compiled pipeline, one sentence each naming the task and rule.
+
+    Args:
+        spec: The pipeline spec (see `pipeline_document`).
+        known: Sealtrain's components by function name (see `identify`).
+    """
+    check = _Check(SpecGraph(spec), known)
+    return [*check.importers(), *check.splitters(), *check.split_readers(), *check.other_readers(),
+            *check.sealed_inputs(), *check.requirements()]
+
+
+class _Check:
+    """The rules of `breaches`, each yielding its sentences, over one pipeline's identified tasks."""
+
+    def __init__(self, graph: SpecGraph, known: dict[str, dict]):
+        self.graph, self.known = graph, known
+        self.names = identify(graph, known)
+        self.leaves = graph.leaf_tasks()
+        self.all_splitters = _splitters(graph)
+        # Who reads each split that sealtrain's own split_dataset wrote: {(task path, input): split}.
+        ours = [task for task in self.all_splitters if self.names[task.path] == SPLITTER]
+        self.sealed = {(r.task, r.input): split for split, readers in _consumers(graph, ours).items() for r in readers}
+
+    def _unknown(self, path: str) -> str:
+        if self.names.get(path):
+            return ""
+        return f"; {path} is an unknown component ({unknown_because(self.graph, self.graph.tasks[path], self.known)})"
+
+    def importers(self):
+        for task in self.leaves:
+            importer = self.graph.executors.get(task.executor, {}).get("importer")
+            if importer is not None:
+                uri = importer.get("artifactUri", {}).get("constant") or "a URI given at run time"
+                yield (f"{task.path} imports {uri} (dsl.importer); no importer may bring an artifact, such as a "
+                       "split, into the pipeline from outside its lineage")
+
+    def splitters(self):
+        if not self.all_splitters:
+            yield "no task produces the four splits (train, validation, test, holdout)"
+        for task in self.all_splitters:
+            if self.names[task.path] != SPLITTER:
+                yield (f"{task.path} produces the four splits but is not sealtrain's {SPLITTER} "
+                       f"({unknown_because(self.graph, task, self.known)}); only sealtrain's {SPLITTER} may split "
+                       "the data")
+
+    def split_readers(self):
+        for split, readers in _consumers(self.graph, self.all_splitters).items():
+            rule = (f"only the {split!r} input of sealtrain's {', '.join(POLICY[split])} may read it"
+                    if POLICY[split] else "no task may read it")
+            for reader in readers:
+                if self.names.get(reader.task) not in POLICY[split] or reader.input != split:
+                    yield (f"{split} split is read by {reader.task} ({reader.component}, input {reader.input!r}); "
+                           f"{rule}{self._unknown(reader.task)}")
+            limit = MAX_CONSUMERS.get(split)
+            if limit is not None and len(readers) > limit:
+                yield f"{split} split is read by {len(readers)} tasks; at most {limit} may read it"
+
+    def other_readers(self):
+        producers = {DATASET: [task for task in self.leaves if self.names[task.path] == LOADER],
+                     MANIFEST: [task for task in self.all_splitters if MANIFEST in _outputs(self.graph, task)]}
+        for key, tasks in producers.items():
+            allowed = READERS[key]
+            for reader in (r for task in tasks for r in _readers(self.graph, task, key)):
+                if self.names.get(reader.task) not in allowed or reader.input != key:
+                    yield (f"{WHAT[key]} is read by {reader.task} ({reader.component}, input {reader.input!r}); "
+                           f"only the {key!r} input of sealtrain's {' and '.join(allowed)} may read it"
+                           f"{self._unknown(reader.task)}")
+
+    def sealed_inputs(self):
+        for task in self.leaves:
+            name = self.names[task.path]
+            inputs = self.graph.components.get(task.component, {}).get("inputDefinitions", {}).get("artifacts", {})
+            for input_name in (i for i in inputs if name and i in SPLITS and (task.path, i) not in self.sealed):
+                yield (f"input {input_name!r} of {task.path} (sealtrain's {name}) is not a split written by "
+                       f"sealtrain's {SPLITTER}; sealtrain's components read only the splits it wrote")
+
+    def requirements(self):
+        for name, split, why in ((FIT, TRAIN, "the preprocessor must be fitted on the train split"),
+                                 (EVALUATOR, TEST, "exactly one evaluation must read the test split")):
+            if not any(self.names.get(path) == name and bound == read == split
+                       for (path, bound), read in self.sealed.items()):
+                yield f"no task runs sealtrain's {name} on the {split} split of sealtrain's {SPLITTER}; {why}"

@@ -1,0 +1,30 @@
+"""Sealtrain's own components as compiled: what `sealtrain verify` recognises tasks by.
+
+The reference is compiled from the installed sealtrain when verifying, for the image the
+pipeline must run, so it always matches this version's code; the verifier in
+components/core/isolation.py receives it as plain data.
+"""
+
+import tempfile
+from pathlib import Path
+
+import yaml
+
+from sealtrain.components.core.isolation import SpecGraph, function_name, pipeline_document
+from sealtrain.pipelines.compile import compile_pipeline
+
+
+def known_implementations(image: str) -> dict[str, dict]:
+    """Each sealtrain component's implementation, by function name, with every task running `image`.
+
+    Args:
+        image: The runtime image the verified pipeline must run.
+
+    Returns:
+        `{"evaluate_model": {...}, ...}` in the form of `SpecGraph.implementation`.
+    """
+    with tempfile.TemporaryDirectory() as scratch:
+        path = compile_pipeline(Path(scratch) / "reference.yaml", image)
+        spec = pipeline_document(list(yaml.safe_load_all(path.read_text())))
+    graph = SpecGraph(spec)
+    return {function_name(task.component): graph.implementation(task) for task in graph.leaf_tasks()}
