@@ -57,7 +57,8 @@ def context_files(context: Path) -> list[str]:
     for directory in CONTEXT_DIRS:
         for path in (context / directory).rglob("*"):
             relative = path.relative_to(context)
-            if path.is_file() and not _SKIPPED_DIRS.intersection(relative.parts) and not path.name.endswith(_SKIPPED_SUFFIXES):
+            skipped = _SKIPPED_DIRS.intersection(relative.parts) or path.name.endswith(_SKIPPED_SUFFIXES)
+            if path.is_file() and not skipped:
                 names.append(relative.as_posix())
     return sorted(set(names))
 
@@ -152,7 +153,8 @@ def build_image(
     repository, tag_part = parse_repository_tag(reference)
     if push and "/" not in repository:
         raise ImageBuildError(
-            f"cannot push {reference}: the tag names no registry; use e.g. --tag registry.example.com/sealtrain:{version}"
+            f"cannot push {reference}: the tag names no registry; "
+            f"use e.g. --tag registry.example.com/sealtrain:{version}"
         )
     buildargs = {"VERSION": version}
     if base_image:

@@ -42,7 +42,8 @@ SIDE_EFFECT_TASKS = {"start-run", "recall-best-config", "record-run", "finalize-
 
 def _documents():
     documents = list(yaml.safe_load_all(GOLDEN.read_text()))
-    return isolation.pipeline_document(documents), documents[1]["platforms"]["kubernetes"]["deploymentSpec"]["executors"]
+    platform = documents[1]["platforms"]["kubernetes"]["deploymentSpec"]["executors"]
+    return isolation.pipeline_document(documents), platform
 
 
 def _tasks(spec):

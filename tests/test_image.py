@@ -105,7 +105,8 @@ def test_a_builder_makes_wheels_and_the_runtime_installs_them_without_an_index(d
     assert len(split) >= 2, "multi-stage: a builder and the runtime"
     text = [" ".join(rest for _, rest in stage) for stage in split]
     builder = text[0]
-    assert "pip wheel" in builder and "--no-deps" in builder and " ." in builder, "the builder builds the sealtrain wheel"
+    assert "pip wheel" in builder and "--no-deps" in builder and " ." in builder, \
+        "the builder builds the sealtrain wheel"
     assert re.search(r"pip wheel .*--constraint constraints\.txt", builder), "dependency wheels follow constraints.txt"
     installs = [t for t in text[1:] if "pip install" in t]
     assert installs, "a later stage installs the wheels"
@@ -120,12 +121,15 @@ def test_the_runtime_stage_has_no_build_tools_and_runs_as_uid_10001(dockerfile):
     runs = " ".join(rest for keyword, rest in runtime if keyword == "RUN")
     assert not BUILD_TOOLS.search(runs), f"build tools in the runtime stage: {BUILD_TOOLS.search(runs).group(0)}"
     assert "apt-get install" not in runs and "apk add" not in runs
-    assert any(k == "COPY" and rest.startswith("--from=") for k, rest in runtime), "the runtime copies from an earlier stage"
+    assert any(k == "COPY" and rest.startswith("--from=") for k, rest in runtime), \
+        "the runtime copies from an earlier stage"
     assert "pip check" in runs
     assert re.search(rf"useradd\b.*--uid {RUNTIME_UID}\b", runs), "a user with uid 10001 is created"
     users = [rest for keyword, rest in runtime if keyword == "USER"]
-    assert users and re.fullmatch(rf"{RUNTIME_UID}(:{RUNTIME_UID})?", users[-1]), f"the last USER is {users[-1:]}, not 10001"
-    assert all(keyword != "RUN" for keyword, _ in runtime[runtime.index(("USER", users[-1])):]), "nothing runs as root after USER"
+    assert users and re.fullmatch(rf"{RUNTIME_UID}(:{RUNTIME_UID})?", users[-1]), \
+        f"the last USER is {users[-1:]}, not 10001"
+    after_user = runtime[runtime.index(("USER", users[-1])):]
+    assert all(keyword != "RUN" for keyword, _ in after_user), "nothing runs as root after USER"
 
 
 def test_labels_and_python_environment(dockerfile):
@@ -164,7 +168,8 @@ def test_the_build_context_holds_exactly_the_sources():
     names = tarfile.open(fileobj=image_build.context_tar(ROOT)).getnames()
     assert image_build.DOCKERFILE in names and "pyproject.toml" in names and "constraints.txt" in names
     assert "components/load_dataset/component.py" in names and "pipelines/demo/covid_testing.csv.gz" in names
-    assert not [n for n in names if "__pycache__" in n or n.endswith(".pyc") or n.startswith((".venv", ".git", "tests/"))]
+    assert not [n for n in names
+                if "__pycache__" in n or n.endswith(".pyc") or n.startswith((".venv", ".git", "tests/"))]
     members = tarfile.open(fileobj=image_build.context_tar(ROOT)).getmembers()
     assert {m.mtime for m in members} == {0} and {m.uid for m in members} == {0}
 
@@ -209,7 +214,8 @@ def test_build_and_push_send_the_version_and_the_base_override():
 
 
 def test_build_errors_and_registry_less_pushes_are_reported():
-    engine = FakeEngine([{"stream": "Step 1/2\n"}, {"errorDetail": {"message": "pip check failed"}, "error": "pip check failed"}])
+    engine = FakeEngine([{"stream": "Step 1/2\n"},
+                         {"errorDetail": {"message": "pip check failed"}, "error": "pip check failed"}])
     with pytest.raises(image_build.ImageBuildError, match="building sealtrain:.* failed: pip check failed"):
         image_build.build_image(None, False, context=ROOT, client=engine, log=lambda line: None)
     with pytest.raises(image_build.ImageBuildError, match="names no registry"):
@@ -222,7 +228,8 @@ def test_build_errors_and_registry_less_pushes_are_reported():
 def podman_docker_host(tmp_path_factory):
     """DOCKER_HOST of a podman service that has the image: the one images/podman-e2e.sh started, else our own."""
     if shutil.which("podman") is None:
-        pytest.skip("podman is not installed (apt-get install podman runc debootstrap); the image was only checked statically")
+        pytest.skip("podman is not installed (apt-get install podman runc debootstrap); "
+                    "the image was only checked statically")
     given = os.environ.get("SEALTRAIN_PODMAN_DOCKER_HOST")
     if given:
         yield given
@@ -236,7 +243,8 @@ def podman_docker_host(tmp_path_factory):
         deadline = time.monotonic() + 3600
         while not socket_path.exists():
             if service.poll() is not None:
-                pytest.fail(f"{E2E_SCRIPT} --serve exited with {service.returncode} before podman listened (see its output)")
+                pytest.fail(f"{E2E_SCRIPT} --serve exited with {service.returncode} before podman listened "
+                            "(see its output)")
             if time.monotonic() > deadline:
                 pytest.fail(f"{E2E_SCRIPT} --serve: no podman socket after an hour")
             time.sleep(1)
@@ -391,7 +399,8 @@ def test_the_image_runs_the_whole_pipeline_through_kfp_docker_runner(docker_clie
 
     # The arguments `sealtrain run` would pass (so new pipeline parameters get their defaults),
     # with the stores (MLflow, run table, Optuna) in a directory under the pipeline root.
-    cli_args = cli._parser().parse_args(["run", "--data", str(data), "--label", "result", "--positive-class", "positive",
+    cli_args = cli._parser().parse_args(["run", "--data", str(data), "--label", "result",
+                                         "--positive-class", "positive",
                                          "--group", "subject_id", "--trials", "3", "--bootstrap-samples", "50",
                                          "--experiment", "podman-e2e", "--output", str(stores)])
     arguments = contract.pipeline_arguments(cli_args, stores)

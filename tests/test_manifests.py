@@ -190,7 +190,8 @@ def test_the_validator_rejects_what_the_api_server_would():
     with pytest.raises(kubernetes_validate.ValidationError):
         kubernetes_validate.validate(misspelt, KUBERNETES_VERSION, strict=True)
     with pytest.raises(kubernetes_validate.SchemaNotFoundError):
-        kubernetes_validate.validate({"apiVersion": "example.com/v1", "kind": "Widget"}, KUBERNETES_VERSION, strict=True)
+        kubernetes_validate.validate({"apiVersion": "example.com/v1", "kind": "Widget"}, KUBERNETES_VERSION,
+                                     strict=True)
 
 
 # --- namespace, images, resources, security ----------------------------------------------
@@ -323,7 +324,8 @@ def test_every_secret_configmap_and_service_reference_resolves(target):
                 for kind in ("configMap", "secret"):
                     ref = env.get("valueFrom", {}).get(f"{kind}KeyRef")
                     if ref and ref["key"] not in sources[kind].get(ref["name"], {}):
-                        problems.append(f"{where}/{c['name']}: env {env['name']} needs {kind} {ref['name']}/{ref['key']}")
+                        problems.append(
+                            f"{where}/{c['name']}: env {env['name']} needs {kind} {ref['name']}/{ref['key']}")
             for env_from in c.get("envFrom", []):
                 for kind in ("configMap", "secret"):
                     ref = env_from.get(f"{kind}Ref")
@@ -401,7 +403,8 @@ def test_mlflow_stores_runs_in_postgres_and_artifacts_in_minio(target):
     assert env_value(mlflow, "MLFLOW_ARTIFACTS_BUCKET") == destination.hostname
     s3 = urlsplit(env_value(mlflow, "MLFLOW_S3_ENDPOINT_URL"))
     assert _resolves_to_service(docs, s3.hostname, s3.port)
-    refs = {e["name"]: e["valueFrom"]["secretKeyRef"] for e in mlflow["env"] if "secretKeyRef" in e.get("valueFrom", {})}
+    refs = {e["name"]: e["valueFrom"]["secretKeyRef"]
+            for e in mlflow["env"] if "secretKeyRef" in e.get("valueFrom", {})}
     assert set(refs) >= {"PGPASSWORD", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"}
 
 

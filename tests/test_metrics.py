@@ -69,7 +69,8 @@ def test_intervals_contain_the_estimate_and_shrink_with_more_data(scored):
 
 def test_bootstrap_is_seeded(scored):
     y, p, groups = scored
-    assert bootstrap.bootstrap_intervals(y, p, 0.1, 50, 9, groups) == bootstrap.bootstrap_intervals(y, p, 0.1, 50, 9, groups)
+    first = bootstrap.bootstrap_intervals(y, p, 0.1, 50, 9, groups)
+    assert first == bootstrap.bootstrap_intervals(y, p, 0.1, 50, 9, groups)
 
 
 def test_resamples_with_one_class_are_left_out_not_nan():
@@ -126,7 +127,8 @@ def test_a_single_class_test_split_is_explained_not_crashed_or_nan(tmp_path):
     assert any("single class" in note for note in result["details"]["notes"])
     assert all(v is None or np.isfinite(v) for v in result["test_metrics"].values())
     gate = evaluation.acceptance(result["test_metrics"], result["confidence_interval"], 0.7)
-    assert gate == {"accepted": False, "reason": "test AUC is undefined (single-class test split)", "criteria": {"min_auc": 0.7}}
+    assert gate == {"accepted": False, "reason": "test AUC is undefined (single-class test split)",
+                    "criteria": {"min_auc": 0.7}}
     result.update(train_metrics={}, validation_metrics={}, acceptance=gate)
     assert "single class" in report.render_report(y, p, result, "degenerate")
 
@@ -139,6 +141,7 @@ def test_report_shows_every_plot_and_the_interval_table(scored):
     result.update(train_metrics=result["test_metrics"], validation_metrics=result["test_metrics"],
                   acceptance=evaluation.acceptance(result["test_metrics"], result["confidence_interval"], 0.5))
     page = report.render_report(y, p, result, "covid")
-    for plot in ("ROC curve", "Precision-recall curve", "Calibration curve", "Score distributions", "Threshold analysis"):
+    plots = ("ROC curve", "Precision-recall curve", "Calibration curve", "Score distributions", "Threshold analysis")
+    for plot in plots:
         assert f'alt="{plot}" src="data:image/png;base64,' in page
     assert "test 95% CI" in page and "Validation gate:</b> accepted" in page

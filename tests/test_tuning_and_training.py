@@ -17,7 +17,8 @@ def _study(tmp_path, algo, data, n_trials, seed=3, space=None, workers=1, storag
            warm_start=None):
     """Runs every worker of a study in turn in fresh SQLite storage and collects it."""
     storage = f"sqlite:///{tmp_path / storage_name}"
-    spec = tuning.StudySpec("m", algo, algo.default_space if space is None else space, {}, seed, metric, n_trials, warm_start)
+    space = algo.default_space if space is None else space
+    spec = tuning.StudySpec("m", algo, space, {}, seed, metric, n_trials, warm_start)
     for worker in range(workers):
         tuning.run_worker(spec, data, storage=storage, n_trials=tuning.worker_share(n_trials, workers, worker),
                           worker=worker, progress=lambda _: None)
@@ -47,7 +48,8 @@ def test_two_workers_share_one_study_and_a_retry_resumes_it(tmp_path, covid_data
 
 def test_staged_algorithms_report_and_get_pruned(tmp_path, covid_data):
     algo = algorithms.get_algorithm("random_forest")
-    space = {"n_estimators": {"type": "int", "low": 20, "high": 60, "step": 20}, "max_depth": {"type": "int", "low": 1, "high": 12}}
+    space = {"n_estimators": {"type": "int", "low": 20, "high": 60, "step": 20},
+             "max_depth": {"type": "int", "low": 1, "high": 12}}
     result, _, _ = _study(tmp_path, algo, covid_data, 14, space=space)
     assert result.count("PRUNED") > 0
 
@@ -113,7 +115,8 @@ def test_scikit_learn_algorithms_tune_train_and_round_trip(tmp_path, covid_data,
 def test_every_trial_failing_raises_with_the_first_error(tmp_path, covid_data):
     algo = algorithms.get_algorithm("logistic_regression")
     space = {"solver": ["no-such-solver"]}
-    with pytest.raises(HyperparameterTuningError, match="all 3 trials of logistic_regression failed; first error: .*solver"):
+    expected = "all 3 trials of logistic_regression failed; first error: .*solver"
+    with pytest.raises(HyperparameterTuningError, match=expected):
         _study(tmp_path, algo, covid_data, 3, space=space)
 
 
@@ -121,7 +124,8 @@ def test_every_trial_failing_raises_with_the_first_error(tmp_path, covid_data):
     ("space", "message"),
     [
         ('{"max_depth": {"type": "int", "low": 5, "high": 2}}', "'max_depth'.*low < high"),
-        ('{"learning_rate": {"type": "float", "low": 0, "high": 1, "log": true}}', "'learning_rate'.*log scale needs low > 0"),
+        ('{"learning_rate": {"type": "float", "low": 0, "high": 1, "log": true}}',
+         "'learning_rate'.*log scale needs low > 0"),
         ('{"max_depth": {"type": "integer", "low": 1, "high": 3}}', "'max_depth'.*type 'int' or 'float'"),
         ('{"no_such_param": [1, 2]}', "'no_such_param'.*unknown parameter"),
         ('{"max_depth": []}', "'max_depth'.*empty list"),

@@ -78,7 +78,8 @@ def choose_threshold(y: np.ndarray, p: np.ndarray, method: str = "f1") -> float:
     """
     if method == "f1":
         precision, recall, thresholds = skm.precision_recall_curve(y, p)
-        f1 = np.divide(2 * precision * recall, precision + recall, out=np.zeros_like(precision), where=(precision + recall) > 0)
+        f1 = np.divide(2 * precision * recall, precision + recall, out=np.zeros_like(precision),
+                       where=(precision + recall) > 0)
         return float(thresholds[int(np.argmax(f1[:-1]))])
     if method == "youden":
         fpr, tpr, thresholds = skm.roc_curve(y, p)

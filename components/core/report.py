@@ -103,7 +103,8 @@ def render_report(y: np.ndarray, p: np.ndarray, evaluation: dict, title: str) ->
         train = evaluation.get("train_metrics", {}).get(name)
         val = evaluation.get("validation_metrics", {}).get(name)
         cells = [f"{v:.4f}" if v is not None else "" for v in (train, val, value)]
-        rows.append(f"<tr><th>{html.escape(name)}</th>" + "".join(f"<td>{c}</td>" for c in cells) + f"<td>{interval}</td></tr>")
+        cells_html = "".join(f"<td>{c}</td>" for c in cells)
+        rows.append(f"<tr><th>{html.escape(name)}</th>{cells_html}<td>{interval}</td></tr>")
     at_k = "".join(f"<tr><th>precision@{k}</th><td>{v:.4f}</td></tr>" for k, v in evaluation["precision_at_k"].items())
     notes = "".join(f"<li>{html.escape(n)}</li>" for n in evaluation["details"]["notes"])
     acceptance = evaluation.get("acceptance")
@@ -120,7 +121,8 @@ def render_report(y: np.ndarray, p: np.ndarray, evaluation: dict, title: str) ->
 td,th{{border:1px solid #ccc;padding:.25em .6em;text-align:right}}figure{{display:inline-block;margin:.5em}}</style>
 </head><body>
 <h1>{html.escape(title)}</h1>
-<p>{evaluation['details']['test_samples']} test rows; decision threshold {threshold:.4f}, chosen on the validation split.
+<p>{evaluation['details']['test_samples']} test rows; decision threshold {threshold:.4f}, chosen on the validation
+split.
 95% intervals: percentile bootstrap, {boot['samples']} resamples of whole {boot['unit']}s.</p>
 {verdict}
 <table><tr><th>metric</th><th>train</th><th>validation</th><th>test</th><th>test 95% CI</th></tr>{''.join(rows)}</table>

@@ -75,7 +75,8 @@ def suggest(trial: Any, space: dict) -> dict:
                 name, int(spec["low"]), int(spec["high"]), step=int(spec.get("step") or 1), log=bool(spec.get("log"))
             )
         else:
-            params[name] = trial.suggest_float(name, spec["low"], spec["high"], step=spec.get("step"), log=bool(spec.get("log")))
+            params[name] = trial.suggest_float(name, spec["low"], spec["high"], step=spec.get("step"),
+                                               log=bool(spec.get("log")))
     return params
 
 
