@@ -10,9 +10,10 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
+import signal
 import sys
 import tempfile
+import uuid
 from datetime import datetime, timezone
 from importlib.metadata import version
 from pathlib import Path
@@ -31,22 +32,40 @@ def _write_atomically(path: Path, text: str) -> None:
     os.replace(handle.name, path)
 
 
+class _Interrupted(Exception):
+    """SIGINT or SIGTERM reached `sealtrain run`."""
+
+
+def _interrupt(signum: int, frame) -> None:
+    raise _Interrupted(signum)
+
+
 def _run(args: argparse.Namespace) -> int:
+    from sealtrain.components.core import endpoints
+
+    # Store URLs may come from the environment, which, unlike flags, the process table does not show.
+    for flag, env in (("mlflow_uri", endpoints.TRACKING_URI_ENV), ("db_url", endpoints.DB_URL_ENV),
+                      ("optuna_storage", endpoints.OPTUNA_STORAGE_ENV)):
+        setattr(args, flag, getattr(args, flag) or os.environ.get(env))
     out = Path(args.output).resolve()
     arguments = pipeline_arguments(args, out)
     from google.protobuf.json_format import MessageToDict
 
+    from sealtrain.pipelines import local_runner
     from sealtrain.pipelines.progress import ANSI, Progress, stages
     from sealtrain.pipelines.summary import build_summary, render
     from sealtrain.pipelines.training_pipeline import training_pipeline
 
+    run_id = arguments["training_run_id"] = str(uuid.uuid4())
+    stores = {name: arguments.pop(name) for name in local_runner.STORE_ENV}
+    secrets = stores.values()
     stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
     log_path = out / "logs" / f"run-{stamp}.log"
     log_path.parent.mkdir(parents=True, exist_ok=True)
     pipeline_root = out / "pipeline_root"
     had_cache = any((pipeline_root / CACHE_DIR).glob("*.json"))
     tasks, upstream = stages(MessageToDict(training_pipeline.pipeline_spec))
-    print(f"sealtrain: training on {arguments['data_uri']} (label {arguments['label_column']!r}"
+    print(f"sealtrain: run {run_id} on {arguments['data_uri']} (label {arguments['label_column']!r}"
           + (f", group {arguments['group_column']!r}" if arguments["group_column"] else "") + ")")
     print(f"sealtrain: output in {out}, full log in {log_path}")
     with tempfile.TemporaryDirectory() as scratch:
@@ -56,20 +75,33 @@ def _run(args: argparse.Namespace) -> int:
             "pipeline_root": str(pipeline_root), "enable_caching": args.cache,
             "arguments": arguments, "result_path": str(result),
         }))
-        progress = Progress(tasks, upstream, emit=lambda line: print(line, flush=True))
-        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-        with log_path.open("w") as log, subprocess.Popen(
-            [sys.executable, "-m", "sealtrain.pipelines.local_runner", str(config)],
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
-        ) as child:
-            for line in child.stdout:
-                log.write(ANSI.sub("", line))
-                progress.feed(line)
+        progress = Progress(tasks, upstream, emit=lambda line: print(endpoints.scrub(line, *secrets), flush=True))
+        handlers = {sig: signal.signal(sig, _interrupt) for sig in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            with log_path.open("w") as log, local_runner.spawn(config, stores) as child:
+                try:
+                    for line in child.stdout:
+                        log.write(endpoints.scrub(ANSI.sub("", line), *secrets))
+                        progress.feed(line)
+                except _Interrupted as stop:
+                    for sig in handlers:  # a second Ctrl-C must not cut the cleanup short
+                        signal.signal(sig, signal.SIG_IGN)
+                    return _stopped(signal.Signals(stop.args[0]), child, log, run_id, arguments, stores, progress,
+                                    log_path)
+        finally:
+            for sig, handler in handlers.items():
+                signal.signal(sig, handler)
         succeeded = child.returncode == 0 and result.exists()
         progress.finish(succeeded)
         if not succeeded:
             task, error = progress.failure or (None, None)
-            print(f"error{f' in {task}' if task else ''}: {error or 'the pipeline failed'}", file=sys.stderr)
+            error = endpoints.scrub(error or "the pipeline failed", *secrets)
+            # kfp.local tells the exit task only that the run failed; the log says where and why.
+            _record_failure(lambda recording: recording.fail_run(
+                training_run_id=run_id, db_url=stores["run_db_url"], state="FAILED",
+                error=f"{task}: {error}" if task else error, experiment_id=arguments["experiment_id"],
+                algorithm=arguments["algorithm"], explain=True), secrets)
+            print(f"error{f' in {task}' if task else ''}: {error}", file=sys.stderr)
             print(f"full log: {log_path}", file=sys.stderr)
             return 1
         record = json.loads(result.read_text())
@@ -84,6 +116,37 @@ def _run(args: argparse.Namespace) -> int:
         _write_atomically(Path(args.summary_json), json.dumps(summary, indent=2))
         print(f"Summary written to {args.summary_json}")
     return 0
+
+
+def _record_failure(write, secrets) -> None:
+    """Runs `write(recording)`; a store that cannot be written is reported, not raised."""
+    from sealtrain.components.core import endpoints, recording
+    from sealtrain.components.core.errors import ModelTrainerError
+
+    try:
+        write(recording)
+    except ModelTrainerError as exc:
+        print(f"warning: the run's record could not be updated: {endpoints.scrub(str(exc), *secrets)}",
+              file=sys.stderr)
+
+
+def _stopped(sig: signal.Signals, child, log, run_id: str, arguments: dict, stores: dict, progress,
+             log_path: Path) -> int:
+    """Stops the whole run after a signal, records it as interrupted and returns 128 + the signal."""
+    from sealtrain.components.core import endpoints
+    from sealtrain.pipelines import local_runner
+    from sealtrain.pipelines.progress import ANSI
+
+    print(f"sealtrain: {sig.name} received, stopping run {run_id}", file=sys.stderr, flush=True)
+    local_runner.stop(child)
+    log.write(endpoints.scrub(ANSI.sub("", child.stdout.read()), *stores.values()))
+    _record_failure(lambda recording: recording.interrupt_run(
+        training_run_id=run_id, experiment_id=arguments["experiment_id"], algorithm=arguments["algorithm"],
+        signal_name=sig.name, tracking_uri=stores["mlflow_tracking_uri"], db_url=stores["run_db_url"],
+        mlflow_run_started=local_runner.RECORD_TASK in progress.started), stores.values())
+    print(f"sealtrain: run {run_id} recorded as failed (interrupted by {sig.name}); full log: {log_path}",
+          file=sys.stderr)
+    return 128 + sig
 
 
 def _compile(args: argparse.Namespace) -> int:
@@ -170,10 +233,14 @@ def _add_run(commands) -> None:
     run.add_argument("--output", default="sealtrain-output", metavar="DIR",
                      help="artifacts, logs and the embedded stores (default: ./%(default)s)")
     run.add_argument("--summary-json", metavar="FILE", help="write the run summary as JSON (default: not written)")
-    run.add_argument("--mlflow-uri", metavar="URI", help="MLflow tracking URI (default: SQLite in --output)")
+    # A URL with a password is better given through the environment: the process table shows flags.
+    run.add_argument("--mlflow-uri", metavar="URI",
+                     help="MLflow tracking URI (default: $MLFLOW_TRACKING_URI, else SQLite in --output)")
     run.add_argument("--db-url", metavar="URL",
-                     help="run-table database, e.g. postgresql://... (default: SQLite in --output)")
-    run.add_argument("--optuna-storage", metavar="URL", help="Optuna RDB storage (default: SQLite in --output)")
+                     help="run-table database, e.g. postgresql://... (default: $SEALTRAIN_DB_URL, else SQLite in "
+                          "--output)")
+    run.add_argument("--optuna-storage", metavar="URL",
+                     help="Optuna RDB storage (default: $OPTUNA_STORAGE_URL, else SQLite in --output)")
     run.add_argument("--cache", action="store_true",
                      help="reuse results of unchanged steps from earlier --cache runs (default: off)")
     run.set_defaults(handler=_run)

@@ -7,16 +7,84 @@ Usage: python -m sealtrain.pipelines.local_runner CONFIG.json
 CONFIG holds `pipeline_root`, `enable_caching`, `arguments` and `result_path`; on success
 the run record written by `record_run` (the URI of every artifact of the run) is copied to
 `result_path`.
+
+The parent side is `spawn` and `stop`: the runner leads a process group of its own, which
+holds every task kfp.local starts, so stopping the group stops the whole run.
 """
 
+from __future__ import annotations
+
 import json
+import os
 import shutil
+import signal
+import subprocess
 import sys
+import time
 import warnings
 from pathlib import Path
 
+from sealtrain.components.core.endpoints import DB_URL_ENV, OPTUNA_STORAGE_ENV, TRACKING_URI_ENV
+
 RECORD_TASK = "record-run"
 RECORD_OUTPUT = "run_record"
+# The stores' URLs reach the tasks through their environment, never as pipeline arguments:
+# kfp.local writes every argument into each task's command line (`--executor_input`), which
+# the process table shows to anyone on the machine. An empty parameter makes a task read them.
+STORE_ENV = {"mlflow_tracking_uri": TRACKING_URI_ENV, "run_db_url": DB_URL_ENV,
+             "optuna_storage_url": OPTUNA_STORAGE_ENV}
+STOP_GRACE_SECONDS = 3.0
+
+
+def spawn(config_path: Path, stores: dict[str, str]) -> subprocess.Popen:
+    """Starts the runner on a config, in a session of its own, with output piped as text lines.
+
+    Args:
+        config_path: The runner's config (see the module's docstring).
+        stores: The store URLs by pipeline parameter (keys of STORE_ENV), given to the tasks
+            through the environment.
+    """
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", **{STORE_ENV[name]: url for name, url in stores.items()}}
+    return subprocess.Popen(
+        [sys.executable, "-m", "sealtrain.pipelines.local_runner", str(config_path)],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, start_new_session=True,
+    )
+
+
+def _group_alive(group: int) -> bool:
+    """Whether a live (not zombie) process is in a process group."""
+    proc = Path("/proc")
+    if not proc.is_dir():
+        try:
+            os.killpg(group, 0)
+        except ProcessLookupError:
+            return False
+        return True
+    for stat in proc.glob("[0-9]*/stat"):
+        try:
+            state, _, pgrp = stat.read_text().rsplit(")", 1)[1].split()[:3]
+        except OSError:  # the process exited while we looked
+            continue
+        if int(pgrp) == group and state != "Z":
+            return True
+    return False
+
+
+def stop(child: subprocess.Popen, grace: float = STOP_GRACE_SECONDS) -> None:
+    """Stops the runner and every task it started: SIGTERM to its process group, SIGKILL to
+    whatever is left after `grace` seconds; returns when no process of the group is left."""
+    group = child.pid  # the session leader's pid is its group's id
+    for sig, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, grace)):
+        try:
+            os.killpg(group, sig)
+        except ProcessLookupError:
+            break
+        deadline = time.monotonic() + wait
+        while time.monotonic() < deadline:
+            child.poll()  # reaps the runner, so the group empties once its tasks are gone
+            if not _group_alive(group):
+                return
+            time.sleep(0.05)
 
 
 def main(config_path: str) -> int:

@@ -108,6 +108,11 @@ class Progress:
                 self.emit(f"[{self._numbered}/{len(self.tasks)}] {name}: cached")
 
     @property
+    def started(self) -> set[str]:
+        """The tasks that started (at least once)."""
+        return set(self._started)
+
+    @property
     def failure(self) -> tuple[str, str | None] | None:
         """The first task whose last attempt failed, with the last exception line it logged; or None."""
         return next(iter(self._failures.items()), None)

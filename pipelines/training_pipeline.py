@@ -155,6 +155,7 @@ def build_pipeline(image: str = DEFAULT_IMAGE):
         model_version_id: str = "",
         mlflow_tracking_uri: str = "",
         run_db_url: str = "",
+        training_run_id: str = "",
     ) -> None:
         """Trains, evaluates and records one model with the split contract enforced by the DAG.
 
@@ -197,6 +198,8 @@ def build_pipeline(image: str = DEFAULT_IMAGE):
             model_version_id: Version id of the model candidate; empty derives one.
             mlflow_tracking_uri: MLflow URI; empty reads MLFLOW_TRACKING_URI in the task.
             run_db_url: Run-table URL; empty reads SEALTRAIN_DB_URL in the task.
+            training_run_id: The run's id, unique (`sealtrain run` mints a UUID); empty uses the
+                orchestrator's job id. A run id that is taken stops the run at start_run.
 
         The records of the run are the outputs of `record_run`: the design's TrainedModel and
         ValidationMetrics (JSON) and a run record that points at every artifact of the run.
@@ -204,10 +207,17 @@ def build_pipeline(image: str = DEFAULT_IMAGE):
         def step(task: dsl.PipelineTask) -> dsl.PipelineTask:
             return _configure(task, image)
 
-        finalize = step(finalize_run(training_run_id=dsl.PIPELINE_JOB_ID_PLACEHOLDER, run_db_url=run_db_url))
+        finalize = step(finalize_run(
+            training_run_id=training_run_id,
+            pipeline_job_id=dsl.PIPELINE_JOB_ID_PLACEHOLDER,
+            experiment_id=experiment_id,
+            algorithm=algorithm,
+            run_db_url=run_db_url,
+        ))
         with dsl.ExitHandler(finalize, name="training"):
             started = step(start_run(
-                training_run_id=dsl.PIPELINE_JOB_ID_PLACEHOLDER,
+                training_run_id=training_run_id,
+                pipeline_job_id=dsl.PIPELINE_JOB_ID_PLACEHOLDER,
                 experiment_id=experiment_id,
                 model_version_id=model_version_id,
                 algorithm=algorithm,
@@ -303,7 +313,7 @@ def build_pipeline(image: str = DEFAULT_IMAGE):
                 min_auc=min_auc,
             ))
             step(record_run(
-                training_run_id=dsl.PIPELINE_JOB_ID_PLACEHOLDER,
+                training_run_id=started.output,
                 experiment_id=experiment_id,
                 model_version_id=model_version_id,
                 mlflow_tracking_uri=mlflow_tracking_uri,

@@ -68,15 +68,16 @@ def test_validation_metrics_headline_the_test_split(run):
     assert json.loads(validation.to_json())["bootstrap_samples"] == 20
 
 
-def test_rows_of_a_failed_run_keep_what_the_running_row_knew():
+def test_rows_of_a_run_that_starts_or_fails_carry_its_experiment_and_algorithm():
     started = run_store.utcnow()
     running = run_rows.running_row(training_run_id="r", experiment_id="e", model_version_id="", algorithm="xgboost",
                                    hyperparameter_space="", started_at=started)
     assert running["model_version_id"] == "xgboost-r" and running["hyperparameter_space"]
-    failed = run_rows.failed_row(training_run_id="r", existing=running, error="FAILED: x", completed_at=started)
-    assert (failed["algorithm_name"], failed["status"]) == ("xgboost", "failed")
-    orphan = run_rows.failed_row(training_run_id="r", existing=None, error="", completed_at=started)
-    assert orphan["algorithm_name"] == "unknown"
+    failed = run_rows.failed_row(training_run_id="r", experiment_id="e", algorithm="xgboost", error="x",
+                                 completed_at=started)
+    assert (failed["experiment_id"], failed["algorithm_name"], failed["status"]) == ("e", "xgboost", "failed")
+    orphan = run_rows.failed_row(training_run_id="r", experiment_id="", algorithm="", error="", completed_at=started)
+    assert (orphan["experiment_id"], orphan["algorithm_name"]) == (None, "unknown")
 
 
 def test_record_run_logs_mlflow_writes_the_completed_row_and_returns_the_records(recorded, run):

@@ -17,9 +17,8 @@ def _exercise(url):
     engine = run_store.engine_for(url)
     run_store.ensure_schema(engine)
     run_store.ensure_schema(engine)  # idempotent
-    run_store.upsert_run(engine, ROW)
-    run_store.upsert_run(engine, {**ROW, "status": "completed", "test_metrics": {"auc": 0.8}, "test_samples": 10})
-    run_store.upsert_run(engine, {**ROW, "status": "completed", "test_metrics": {"auc": 0.8}, "test_samples": 10})
+    run_store.start_run(engine, ROW)
+    run_store.complete_run(engine, {**ROW, "status": "completed", "test_metrics": {"auc": 0.8}, "test_samples": 10})
     with engine.connect() as conn:
         count = conn.execute(sa.text("select count(*) from ml_training_runs")).scalar()
     row = run_store.get_run(engine, "run-1")
@@ -27,7 +26,7 @@ def _exercise(url):
     return count, row
 
 
-def test_sqlite_upserts_are_idempotent(tmp_path):
+def test_sqlite_run_goes_from_running_to_completed_in_one_row(tmp_path):
     count, row = _exercise(f"sqlite:///{tmp_path / 'runs.db'}")
     assert count == 1
     assert row["status"] == "completed" and row["test_metrics"] == {"auc": 0.8}
@@ -59,5 +58,5 @@ def test_postgres_schema_uses_jsonb_enum_and_indexes(postgres_url):
 def test_unknown_status_is_refused(tmp_path):
     engine = run_store.engine_for(f"sqlite:///{tmp_path / 'runs.db'}")
     run_store.ensure_schema(engine)
-    with pytest.raises(ValueError, match="status must be one of"):
-        run_store.upsert_run(engine, {**ROW, "status": "done"})
+    with pytest.raises(ValueError, match="status must be 'running' here, got 'done'"):
+        run_store.start_run(engine, {**ROW, "status": "done"})

@@ -32,12 +32,22 @@ def running_row(*, training_run_id: str, experiment_id: str, model_version_id: s
     }
 
 
-def failed_row(*, training_run_id: str, existing: dict | None, error: str, completed_at: datetime) -> dict:
-    """The row of a run that failed, keeping what its `running` row (if any) knew."""
+def failed_row(*, training_run_id: str, experiment_id: str, algorithm: str, error: str,
+               completed_at: datetime) -> dict:
+    """The row of a run that failed; over a `running` row only its status, time and error count.
+
+    Args:
+        training_run_id: The run's id.
+        experiment_id: The run's experiment, for a run whose start was never recorded.
+        algorithm: The algorithm asked for, likewise (kept as given when it is unknown).
+        error: What failed: the failing task and its error when known.
+        completed_at: When the failure was recorded.
+    """
     return {
         "training_run_id": training_run_id,
-        "algorithm_name": existing["algorithm_name"] if existing else "unknown",
-        "hyperparameters": existing["hyperparameters"] if existing else {},
+        "experiment_id": experiment_id or None,
+        "algorithm_name": algorithm or "unknown",
+        "hyperparameters": {},
         "status": RUN_FAILED,
         "completed_at": completed_at,
         "error": error,

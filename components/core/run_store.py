@@ -1,9 +1,11 @@
 """The `ml_training_runs` table of the design and its neighbours, on Postgres or SQLite.
 
 One SQLAlchemy Core schema serves both: JSONB and a native enum on Postgres, JSON and text
-on SQLite (the embedded default of local runs). Every write is an upsert keyed by
-`training_run_id`, so a retried task never duplicates a row, and `with_database` retries
-transient connection failures a bounded number of times.
+on SQLite (the embedded default of local runs). A row's life is a state machine keyed by
+`training_run_id`: it is born `running` (or, for a run whose start was never recorded,
+finished) and goes once to `completed` or `failed`; a finished row never changes, except that
+the run that failed may say better why. A reused run id is refused, never merged.
+`with_database` retries transient connection failures a bounded number of times.
 """
 
 from __future__ import annotations
@@ -69,7 +71,6 @@ training_runs = sa.Table(
     sa.Index("idx_training_status", "status"),
 )
 
-RUN_STATUSES = (RUN_RUNNING, RUN_COMPLETED, RUN_FAILED)
 DB_ATTEMPTS = 3
 DB_RETRY_SECONDS = 2.0
 T = TypeVar("T")
@@ -77,6 +78,10 @@ T = TypeVar("T")
 
 class RunRecordError(ModelTrainerError):
     """The run table could not be written."""
+
+
+class RunStateError(ModelTrainerError):
+    """A write would break a run's lifecycle: a run id used twice, or a finished run rewritten."""
 
 
 def engine_for(url: str) -> sa.Engine:
@@ -116,23 +121,93 @@ def _insert(engine: sa.Engine, table: sa.Table):
     return (postgresql if engine.dialect.name == "postgresql" else sqlite).insert(table)
 
 
-def upsert_run(engine: sa.Engine, row: dict) -> None:
-    """Inserts or updates one run, and the experiment and model version it refers to.
+def _refer(conn, engine: sa.Engine, row: dict) -> None:
+    """Adds the experiment and model version a row refers to, if they are new."""
+    for table, key in ((experiments, "experiment_id"), (model_registry, "model_version_id")):
+        if row.get(key):
+            conn.execute(_insert(engine, table).values({key: row[key]}).on_conflict_do_nothing())
+
+
+def _status(conn, training_run_id: str) -> str | None:
+    query = sa.select(training_runs.c.status).where(training_runs.c.training_run_id == training_run_id)
+    return conn.execute(query).scalar()
+
+
+def _finish(conn, engine: sa.Engine, row: dict, changes: tuple[str, ...]) -> str | None:
+    """Sets the `changes` columns of a `running` run from `row`, or inserts `row` for an unknown run.
+
+    Returns:
+        None when written, else the status that kept the row from being written.
+    """
+    _refer(conn, engine, row)
+    run_id = row["training_run_id"]
+    update = sa.update(training_runs).where(training_runs.c.training_run_id == run_id,
+                                            training_runs.c.status == RUN_RUNNING)
+    if conn.execute(update.values({k: row[k] for k in changes if k in row})).rowcount:
+        return None
+    if conn.execute(_insert(engine, training_runs).values(row).on_conflict_do_nothing()).rowcount:
+        return None
+    return _status(conn, run_id)
+
+
+def _check(row: dict, status: str) -> None:
+    if row.get("status") != status:
+        raise ValueError(f"status must be {status!r} here, got {row.get('status')!r}")
+
+
+def start_run(engine: sa.Engine, row: dict) -> None:
+    """Inserts the `running` row of a new run, and the experiment and model version it refers to.
 
     Args:
         engine: From `engine_for`.
-        row: Column values; `training_run_id` and, on insert, `algorithm_name` and
-            `hyperparameters` are required.
+        row: Column values with `training_run_id`, `algorithm_name`, `hyperparameters` and
+            status `running`.
+
+    Raises:
+        RunStateError: The run id is taken; the row already there is left as it is.
     """
-    if row.get("status", RUN_RUNNING) not in RUN_STATUSES:
-        raise ValueError(f"status must be one of {RUN_STATUSES}, got {row['status']!r}")
+    _check(row, RUN_RUNNING)
     with engine.begin() as conn:
-        for table, key in ((experiments, "experiment_id"), (model_registry, "model_version_id")):
-            if row.get(key):
-                conn.execute(_insert(engine, table).values({key: row[key]}).on_conflict_do_nothing())
-        stmt = _insert(engine, training_runs).values(row)
-        updates = {k: stmt.excluded[k] for k in row if k != "training_run_id"}
-        conn.execute(stmt.on_conflict_do_update(index_elements=["training_run_id"], set_=updates))
+        _refer(conn, engine, row)
+        if not conn.execute(_insert(engine, training_runs).values(row).on_conflict_do_nothing()).rowcount:
+            raise RunStateError(f"training run id {row['training_run_id']!r} is already taken by a "
+                                f"{_status(conn, row['training_run_id'])} run; a run id is never reused")
+
+
+def complete_run(engine: sa.Engine, row: dict) -> None:
+    """Records a `running` (or unrecorded) run as `completed`.
+
+    Raises:
+        RunStateError: The run already finished; its row is left as it is.
+    """
+    _check(row, RUN_COMPLETED)
+    with engine.begin() as conn:
+        if found := _finish(conn, engine, row, tuple(k for k in row if k != "training_run_id")):
+            raise RunStateError(f"training run {row['training_run_id']!r} is already {found}; "
+                                "a finished run is never recorded again")
+
+
+def fail_run(engine: sa.Engine, row: dict, *, explain: bool = False) -> bool:
+    """Records a `running` (or unrecorded) run as `failed`; a completed run is left as it is.
+
+    Args:
+        engine: From `engine_for`.
+        row: The failed row (`run_rows.failed_row`).
+        explain: The caller is the run that failed and knows better why: a `failed` row of
+            this id gets the row's `error`, nothing else.
+
+    Returns:
+        Whether anything was written.
+    """
+    _check(row, RUN_FAILED)
+    with engine.begin() as conn:
+        # A running row keeps what it knew (algorithm, hyperparameters, experiment...).
+        found = _finish(conn, engine, row, ("status", "completed_at", "error"))
+        if found == RUN_FAILED and explain:
+            update = sa.update(training_runs).where(training_runs.c.training_run_id == row["training_run_id"],
+                                                    training_runs.c.status == RUN_FAILED)
+            return bool(conn.execute(update.values(error=row["error"])).rowcount)
+        return found is None
 
 
 def utcnow() -> datetime:

@@ -11,6 +11,7 @@ from pathlib import Path
 import pandas as pd
 
 from .constants import VALIDATION, metric_name
+from .endpoints import redact, scrub, without_credentials
 from .errors import ModelTrainerError
 
 MODEL_ARTIFACT_PATH = "model"
@@ -23,6 +24,9 @@ SERVING_DISTRIBUTIONS = ("sealtrain", "mlflow", "scikit-learn", "skops", "pandas
 # A tracking server that is down should fail the step in seconds, not after minutes of retries.
 # MLflow reads these per request; a value the user set wins.
 FAIL_FAST_ENV = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "2", "MLFLOW_HTTP_REQUEST_TIMEOUT": "30"}
+# MLflow's own basic-auth variables: a tracking URI's credentials travel here, not in the URI.
+USERNAME_ENV = "MLFLOW_TRACKING_USERNAME"
+PASSWORD_ENV = "MLFLOW_TRACKING_PASSWORD"
 
 
 class TrackingError(ModelTrainerError):
@@ -66,13 +70,20 @@ def _artifact_root(tracking_uri: str) -> str | None:
 
 
 @contextmanager
-def _failing_fast():
-    """Sets the defaults of FAIL_FAST_ENV for the MLflow calls inside, then restores the environment."""
-    saved = {name: os.environ.get(name) for name in FAIL_FAST_ENV}
-    for name, value in FAIL_FAST_ENV.items():
-        os.environ.setdefault(name, value)
+def _client(tracking_uri: str):
+    """Points MLflow's client at a tracking URI for the calls inside; yields the URI to use.
+
+    The URI's user and password move to MLFLOW_TRACKING_USERNAME/PASSWORD, so MLflow never
+    sees (nor prints, in a run link or an error) a password; FAIL_FAST_ENV's defaults apply.
+    The environment is restored afterwards.
+    """
+    bare, user, secret = without_credentials(tracking_uri)
+    settings = {name: os.environ.get(name, value) for name, value in FAIL_FAST_ENV.items()}
+    settings.update({name: value for name, value in ((USERNAME_ENV, user), (PASSWORD_ENV, secret)) if value})
+    saved = {name: os.environ.get(name) for name in settings}
+    os.environ.update(settings)
     try:
-        yield
+        yield bare
     finally:
         for name, value in saved.items():
             if value is None:
@@ -82,26 +93,26 @@ def _failing_fast():
 
 
 def _failure(tracking_uri: str, exc: Exception) -> TrackingError:
-    return TrackingError(f"MLflow at {tracking_uri} failed: {exc}")
+    return TrackingError(f"MLflow at {redact(tracking_uri)} failed: {scrub(str(exc), tracking_uri)}")
 
 
-@_failing_fast()
 def ensure_experiment(tracking_uri: str, name: str) -> str:
     """Returns the id of an experiment, creating it when missing.
 
     Raises:
-        TrackingError: MLflow was unreachable or refused; the message names the URI.
+        TrackingError: MLflow was unreachable or refused; the message names the URI without its password.
     """
     import mlflow
 
-    try:
-        mlflow.set_tracking_uri(tracking_uri)
-        experiment = mlflow.get_experiment_by_name(name)
-        if experiment:
-            return experiment.experiment_id
-        return mlflow.create_experiment(name, artifact_location=_artifact_root(tracking_uri))
-    except Exception as exc:  # MlflowException, requests and OS errors all mean "unusable"
-        raise _failure(tracking_uri, exc) from exc
+    with _client(tracking_uri) as uri:
+        try:
+            mlflow.set_tracking_uri(uri)
+            experiment = mlflow.get_experiment_by_name(name)
+            if experiment:
+                return experiment.experiment_id
+            return mlflow.create_experiment(name, artifact_location=_artifact_root(uri))
+        except Exception as exc:  # MlflowException, requests and OS errors all mean "unusable"
+            raise _failure(tracking_uri, exc) from exc
 
 
 def serving_requirements() -> list[str]:
@@ -126,7 +137,6 @@ def _log_trials(mlflow, experiment_id: str, trials: pd.DataFrame, metric: str) -
                 mlflow.log_metric(metric_name(VALIDATION, metric), float(row["value"]))
 
 
-@_failing_fast()
 def log_training_run(tracking_uri: str, experiment_name: str, run_name: str, log: RunLog) -> dict:
     """Logs one run to MLflow, with its trials as nested runs, and registers the model if asked.
 
@@ -135,41 +145,73 @@ def log_training_run(tracking_uri: str, experiment_name: str, run_name: str, log
         `serving_model_uri`, and `registered_model`/`registered_version` when registered.
 
     Raises:
-        TrackingError: MLflow was unreachable or refused; the message names the URI.
+        TrackingError: MLflow was unreachable or refused; the message names the URI without its password.
     """
     import mlflow
 
     from .serving import log_serving_model
 
     experiment_id = ensure_experiment(tracking_uri, experiment_name)
-    try:
-        with mlflow.start_run(experiment_id=experiment_id, run_name=run_name) as run:
-            mlflow.log_params({k: str(v)[:MLFLOW_PARAM_LIMIT] for k, v in log.params.items()})
-            mlflow.log_metrics({k: float(v) for k, v in log.metrics.items() if v is not None})
-            mlflow.set_tags({**log.tags, "registration": log.registration_note})
-            for path, directory in log.artifact_dirs.items():
-                mlflow.log_artifacts(directory, artifact_path=path)
-            for file in log.artifact_files:
-                mlflow.log_artifact(file)
-            _log_trials(mlflow, experiment_id, log.trials, log.tuning_metric)
-            info = log_serving_model(SERVING_MODEL_NAME, log.artifact_dirs[PREPROCESSOR_ARTIFACT_PATH],
-                                     log.artifact_dirs[MODEL_ARTIFACT_PATH], log.serving_example,
-                                     serving_requirements())
-            base = run.info.artifact_uri
-            result = {
-                "run_id": run.info.run_id,
-                "experiment_id": experiment_id,
-                "artifact_uri": base,
-                "serving_model_uri": info.model_uri,
-                **{f"{path}_uri": f"{base}/{path}" for path in log.artifact_dirs},
-            }
-            if log.register:
-                version = mlflow.register_model(info.model_uri, experiment_name)
-                mlflow.MlflowClient().set_registered_model_alias(experiment_name, CANDIDATE_ALIAS, version.version)
-                mlflow.set_tag("registered_model_version", version.version)
-                result.update(registered_model=experiment_name, registered_version=str(version.version))
-            return result
-    except TrackingError:
-        raise
-    except Exception as exc:  # MlflowException, requests and OS errors all mean "unusable"
-        raise _failure(tracking_uri, exc) from exc
+    with _client(tracking_uri) as uri:
+        mlflow.set_tracking_uri(uri)
+        try:
+            with mlflow.start_run(experiment_id=experiment_id, run_name=run_name) as run:
+                mlflow.log_params({k: str(v)[:MLFLOW_PARAM_LIMIT] for k, v in log.params.items()})
+                mlflow.log_metrics({k: float(v) for k, v in log.metrics.items() if v is not None})
+                mlflow.set_tags({**log.tags, "registration": log.registration_note})
+                for path, directory in log.artifact_dirs.items():
+                    mlflow.log_artifacts(directory, artifact_path=path)
+                for file in log.artifact_files:
+                    mlflow.log_artifact(file)
+                _log_trials(mlflow, experiment_id, log.trials, log.tuning_metric)
+                info = log_serving_model(SERVING_MODEL_NAME, log.artifact_dirs[PREPROCESSOR_ARTIFACT_PATH],
+                                         log.artifact_dirs[MODEL_ARTIFACT_PATH], log.serving_example,
+                                         serving_requirements())
+                base = run.info.artifact_uri
+                result = {
+                    "run_id": run.info.run_id,
+                    "experiment_id": experiment_id,
+                    "artifact_uri": base,
+                    "serving_model_uri": info.model_uri,
+                    **{f"{path}_uri": f"{base}/{path}" for path in log.artifact_dirs},
+                }
+                if log.register:
+                    version = mlflow.register_model(info.model_uri, experiment_name)
+                    mlflow.MlflowClient().set_registered_model_alias(experiment_name, CANDIDATE_ALIAS, version.version)
+                    mlflow.set_tag("registered_model_version", version.version)
+                    result.update(registered_model=experiment_name, registered_version=str(version.version))
+                return result
+        except TrackingError:
+            raise
+        except Exception as exc:  # MlflowException, requests and OS errors all mean "unusable"
+            raise _failure(tracking_uri, exc) from exc
+
+
+def kill_runs(tracking_uri: str, experiment_name: str, run_name: str) -> int:
+    """Ends as KILLED the runs named `run_name` (and their nested trial runs) still RUNNING.
+
+    For an interrupted training run: the task that logged it was stopped before it could end it.
+
+    Returns:
+        How many runs were ended.
+
+    Raises:
+        TrackingError: MLflow was unreachable or refused; the message names the URI without its password.
+    """
+    import mlflow
+
+    with _client(tracking_uri) as uri:
+        try:
+            client = mlflow.MlflowClient(uri)
+            experiment = client.get_experiment_by_name(experiment_name)
+            if experiment is None:
+                return 0
+            running = "attributes.status = 'RUNNING'"
+            runs = client.search_runs([experiment.experiment_id], f"attributes.run_name = '{run_name}' and {running}")
+            runs += [trial for run in runs for trial in client.search_runs(
+                [experiment.experiment_id], f"tags.mlflow.parentRunId = '{run.info.run_id}' and {running}")]
+            for run in runs:
+                client.set_terminated(run.info.run_id, "KILLED")
+            return len(runs)
+        except Exception as exc:  # MlflowException, requests and OS errors all mean "unusable"
+            raise _failure(tracking_uri, exc) from exc
