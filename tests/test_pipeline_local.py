@@ -133,7 +133,8 @@ def test_failed_qc_blocks_training_and_writes_no_summary(tmp_path, kostecki):
     assert not (tmp_path / "summary.json").exists()
     with sqlite3.connect(tmp_path / "out" / "runs.db") as db:
         rows = db.execute("select status, error from ml_training_runs").fetchall()
-    assert len(rows) == 1 and rows[0][0] == "failed" and rows[0][1].startswith("FAILED")
+    assert len(rows) == 1 and rows[0][0] == "failed"
+    assert rows[0][1].startswith("qc-gate: QCGateBlockedError: Cannot train: QC failed with score")
 
 
 def test_upstream_failed_report_blocks_before_any_split(tmp_path):
