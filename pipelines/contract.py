@@ -14,26 +14,15 @@ DEMO = {
     "group": "subject_id",
 }
 CANDIDATE_KEYS = ("algorithm_name", "model_version_id", "hyperparameter_space", "default_hyperparameters")
+# The flag of each store URL among the pipeline's arguments; a local run checks that each answers.
+STORE_FLAGS = (("--db-url", "run_db_url"), ("--mlflow-uri", "mlflow_tracking_uri"),
+               ("--optuna-storage", "optuna_storage_url"))
 CREDENTIALS_HELP = ("set up Application Default Credentials (gcloud auth application-default login) or point "
                     "GOOGLE_APPLICATION_CREDENTIALS at a service-account key file, or pass --data-fingerprint")
 
 
 class UsageError(Exception):
     """A flag or file the user gave cannot be used."""
-
-
-def _at_least_one(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
-
-
-def _share(text: str) -> float:
-    value = float(text)
-    if not 0 <= value <= 1:
-        raise argparse.ArgumentTypeError(f"must be between 0 and 1, got {value}")
-    return value
 
 
 def add_pipeline_flags(parser: argparse.ArgumentParser) -> None:
@@ -70,7 +59,7 @@ def add_pipeline_flags(parser: argparse.ArgumentParser) -> None:
     add("--split-salt", default=DEFAULT_SPLIT_SALT, metavar="SALT",
         help="salt of the patient hash; keep it to keep every patient's split (default: %(default)s)")
     add("--stratify", action="store_true", help="give every split its share of positive patients (default: off)")
-    add("--max-duplicate-share", type=_share, default=DEFAULT_MAX_DUPLICATE_SHARE, metavar="SHARE",
+    add("--max-duplicate-share", type=float, default=DEFAULT_MAX_DUPLICATE_SHARE, metavar="SHARE",
         help="largest share of test or holdout rows that may repeat a train patient's feature values; above it the "
              "run fails (default: %(default)s)")
     add("--allow-feature", dest="allow_features", nargs="+", action="extend", default=[], metavar="COL",
@@ -78,17 +67,17 @@ def add_pipeline_flags(parser: argparse.ArgumentParser) -> None:
              "(default: none)")
     add("--data-fingerprint", metavar="FINGERPRINT",
         help="the data's fingerprint, to skip reading the data here: a file's SHA-256, or gcs:GENERATION:MD5 for a "
-             "gs:// object (`gcloud storage objects describe`); the load-dataset task still checks it "
-             "(default: computed from the data)")
+             "gs:// object (`gcloud storage objects describe`), whose columns are then checked by the pipeline "
+             "rather than before it; the load-dataset task still checks it (default: computed from the data)")
     model = parser.add_mutually_exclusive_group()
     model.add_argument("--algorithm", default=DEFAULT_ALGORITHM, choices=sorted(REGISTRY), metavar="NAME",
                        help="model family to tune and train (default: %(default)s; choices: %(choices)s)")
     model.add_argument("--model-candidate", metavar="FILE",
                        help="JSON object with algorithm_name and optionally hyperparameter_space, "
                             "default_hyperparameters, model_version_id (default: --algorithm with its built-in space)")
-    add("--trials", type=_at_least_one, default=DEFAULT_N_TRIALS, metavar="N",
+    add("--trials", type=int, default=DEFAULT_N_TRIALS, metavar="N",
         help="Optuna trials (default: %(default)s)")
-    add("--tuning-workers", type=_at_least_one, default=1, metavar="N",
+    add("--tuning-workers", type=int, default=1, metavar="N",
         help="parallel tuning tasks sharing one Optuna study (default: %(default)s)")
     add("--tuning-metric", default="auc", choices=("auc", "pr_auc", "log_loss"), metavar="METRIC",
         help="validation objective of tuning: auc, pr_auc or log_loss (default: %(default)s)")
@@ -165,7 +154,7 @@ def _fingerprint(data: str) -> str:
 
 
 def pipeline_arguments(args: argparse.Namespace, out: Path | None) -> dict:
-    """The pipeline's parameters from the parsed flags.
+    """The pipeline's parameters from the parsed flags, every one checked before anything runs.
 
     Args:
         args: The flags of `run` or `submit`.
@@ -174,11 +163,12 @@ def pipeline_arguments(args: argparse.Namespace, out: Path | None) -> dict:
             and Secret.
 
     Raises:
-        UsageError: A flag or file cannot be used.
+        UsageError: A flag, a column or a file cannot be used, or a store of a local run does
+            not answer (see `preflight`).
     """
-    from sealtrain.components.core import quality, splitting, tables
-    from sealtrain.components.core.constants import SPLITS
+    from sealtrain.components.core import tables
     from sealtrain.components.core.errors import InvalidInputError
+    from sealtrain.pipelines import preflight
 
     if args.data is None:
         data, label = DEMO["data"], args.label or DEMO["label"]
@@ -189,18 +179,16 @@ def pipeline_arguments(args: argparse.Namespace, out: Path | None) -> dict:
     else:
         data, label, positive, group = args.data, args.label, args.positive_class or "", args.group or ""
     data = str(data) if str(data).startswith(tables.GCS_SCHEME) else str(Path(data).resolve())
+    preflight.check_numbers(args)
+    upstream = preflight.qc_report(args.qc_report) if args.qc_report else ""
+    chosen = candidate(args)
+    if out:
+        preflight.check_writable("--output", out)
     try:
-        splitting.check_ratios(dict(zip(SPLITS, args.split_ratios)), args.split_tolerance)
         fingerprint = args.data_fingerprint or _fingerprint(data)
-        upstream = ""
-        if args.qc_report:
-            upstream = Path(args.qc_report).read_text()
-            quality.parse_report(upstream, f"--qc-report {args.qc_report}")
     except InvalidInputError as exc:
         raise UsageError(str(exc)) from None
-    except OSError as exc:
-        raise UsageError(f"--qc-report {args.qc_report}: {exc.strerror}") from None
-    return {
+    arguments = {
         "data_uri": data,
         "label_column": label,
         "positive_class": positive,
@@ -216,7 +204,7 @@ def pipeline_arguments(args: argparse.Namespace, out: Path | None) -> dict:
         "allow_features": list(args.allow_features),
         "data_fingerprint": fingerprint,
         "upstream_qc_report": upstream,
-        **candidate(args),
+        **chosen,
         "n_trials": args.trials,
         "tuning_workers": args.tuning_workers,
         "tuning_metric": args.tuning_metric,
@@ -230,3 +218,9 @@ def pipeline_arguments(args: argparse.Namespace, out: Path | None) -> dict:
         "mlflow_tracking_uri": (args.mlflow_uri or f"sqlite:///{out / 'mlflow.db'}") if out else "",
         "run_db_url": (args.db_url or f"sqlite:///{out / 'runs.db'}") if out else "",
     }
+    if not (args.data_fingerprint and data.startswith(tables.GCS_SCHEME)):
+        preflight.check_table(arguments)
+    if out:
+        for flag, key in STORE_FLAGS:
+            preflight.check_store(flag, arguments[key])
+    return arguments

@@ -186,24 +186,59 @@ def _summarise(checks: list[QCCheck]) -> QCReport:
     return QCReport(status=status, overall_score=score, checks=checks)
 
 
+# The keys of a QC report's JSON (see `QCReport`), required and optional, and of each check.
+REPORT_KEYS = ("status", "overall_score")
+OPTIONAL_REPORT_KEYS = ("checks", "source")
+CHECK_KEYS = ("name", "status", "detail")
+
+
+def _schema_problems(data: object, required: tuple[str, ...], allowed: set[str]) -> list[str]:
+    """Names the missing and unknown keys of a JSON object, and a `status` that is not a QC status."""
+    if not isinstance(data, dict):
+        return [f"holds a JSON {type(data).__name__}, not an object with {', '.join(required)}"]
+    problems = []
+    missing = [k for k in required if k not in data]
+    if missing:
+        problems.append(f"missing key{'s' * (len(missing) > 1)} {', '.join(missing)}")
+    unknown = sorted(set(data) - allowed)
+    if unknown:
+        problems.append(f"unknown key{'s' * (len(unknown) > 1)} {', '.join(unknown)} "
+                        f"(allowed: {', '.join(sorted(allowed))})")
+    if "status" in data and data["status"] not in QC_STATUSES:
+        problems.append(f"'status' must be one of {list(QC_STATUSES)}, got {data['status']!r}")
+    return problems
+
+
 def parse_report(text: str, source: str = "QC report") -> QCReport:
     """Reads a QC report handed over by an upstream data-quality step.
 
+    The report is an object with `status` and `overall_score`, and optionally `source` and
+    `checks`, a list of objects with `name`, `status` and `detail`; no other key is accepted.
+
     Raises:
-        InvalidInputError: The text is not JSON or has no valid `status`.
+        InvalidInputError: The text is not JSON, a key is missing or unknown, or a value is
+            of the wrong kind; the message names every such key.
     """
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
         raise InvalidInputError(f"{source}: not valid JSON ({exc})") from exc
-    if not isinstance(data, dict) or data.get("status") not in QC_STATUSES:
-        raise InvalidInputError(f"{source}: 'status' must be one of {list(QC_STATUSES)}")
-    checks = [QCCheck(**c) for c in data.get("checks", [])]
-    score = data.get("overall_score")
+    problems = _schema_problems(data, REPORT_KEYS, {*REPORT_KEYS, *OPTIONAL_REPORT_KEYS})
+    if not problems:
+        score, checks = data["overall_score"], data.get("checks", [])
+        if isinstance(score, bool) or not isinstance(score, (int, float)):
+            problems.append(f"'overall_score' must be a number, got {json.dumps(score)}")
+        if not isinstance(checks, list):
+            problems.append(f"'checks' must be a list, got {json.dumps(checks)}")
+        else:
+            problems += [f"checks[{number}]: {problem}" for number, check in enumerate(checks)
+                         for problem in _schema_problems(check, CHECK_KEYS, set(CHECK_KEYS))]
+    if problems:
+        raise InvalidInputError(f"{source}: {'; '.join(problems)}")
     return QCReport(
         status=data["status"],
-        overall_score=float(score) if score is not None else float("nan"),
-        checks=checks,
+        overall_score=float(data["overall_score"]),
+        checks=[QCCheck(**{k: str(c[k]) for k in CHECK_KEYS}) for c in data.get("checks", [])],
         source=str(data.get("source", source)),
     )
 

@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.parquet as pq
 
 from .errors import InvalidInputError
 
@@ -105,6 +106,44 @@ def read_table(path: str) -> pd.DataFrame:
     if frame.empty:
         raise InvalidInputError(f"{path}: the table has no rows")
     return frame
+
+
+def read_columns(path: str, columns: list[str]) -> tuple[list[str], pd.DataFrame]:
+    """Reads a table's header and only the named columns that it has, to check arguments early.
+
+    Args:
+        path: A local file path or a `gs://bucket/object` URI, as for `read_table`.
+        columns: The columns wanted; those the header lacks are left out.
+
+    Returns:
+        The header and the wanted columns present in it.
+
+    Raises:
+        InvalidInputError: As `read_table`, except that it does not look at the other columns.
+    """
+    fmt = _format_of(path)
+    raw = _read_bytes(path)
+    if not raw.strip():
+        raise InvalidInputError(f"{path}: the file is empty")
+    sep = "\t" if ".tsv" in path.lower() else ","
+    try:
+        header = pq.read_schema(io.BytesIO(raw)).names if fmt == "parquet" else _csv_header(raw, path, sep)
+        duplicates = sorted({c for c in header if header.count(c) > 1})
+        if duplicates:
+            raise InvalidInputError(f"{path}: duplicate column names {duplicates}")
+        wanted = [c for c in header if c in columns]
+        if fmt == "parquet":
+            frame = pq.read_table(io.BytesIO(raw), columns=wanted).to_pandas()
+        else:
+            compression = "gzip" if path.lower().endswith(".gz") else None
+            frame = pd.read_csv(io.BytesIO(raw), sep=sep, compression=compression, usecols=wanted)
+    except InvalidInputError:
+        raise
+    except Exception as exc:  # pandas/pyarrow raise many types for a corrupt file
+        raise InvalidInputError(f"{path}: not a readable {fmt} file ({exc})") from exc
+    if frame.empty and wanted:
+        raise InvalidInputError(f"{path}: the table has no rows")
+    return header, frame
 
 
 def fingerprint(frame: pd.DataFrame) -> str:
