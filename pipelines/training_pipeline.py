@@ -59,7 +59,9 @@ class StepSettings:
     Attributes:
         resources: ((cpu request, cpu limit), (memory request, memory limit)).
         cache: Whether KFP may serve the step from its cache; steps with side effects never.
-        retries: Retries on failure; only where a retry cannot duplicate a record.
+        retries: Retries on failure; only where a retry cannot duplicate a record and the failure
+            can be transient (a lost pod, a study's storage); the run table's transient errors are
+            retried inside the task (`run_store.with_database`), so its tasks are not retried for them.
         endpoints: Reads MLflow's URI and the run table's URL from the ConfigMap and Secret.
         tuning_storage: Reads Optuna's storage from the ConfigMap and its password from the Secret.
     """
@@ -71,22 +73,25 @@ class StepSettings:
     tuning_storage: bool = False
 
 
-# One line per component. record_run is not retried: a retry would log a second MLflow run.
+# One line per component. record_run is not retried: a retry would log a second MLflow run. start_run
+# and recall_best_config only talk to MLflow and the run table, whose clients retry what is
+# transient; a task retry would only repeat a store that is down. finalize_run keeps one retry, as
+# it alone marks a failed run.
 STEPS = {
-    "start-run": StepSettings(cache=False, retries=2, endpoints=True),
+    "start-run": StepSettings(cache=False, endpoints=True),
     "load-dataset": StepSettings(),
     "check-data-quality": StepSettings(),
     "qc-gate": StepSettings(),
     "split-dataset": StepSettings(),
     "fit-preprocessor": StepSettings(),
-    "recall-best-config": StepSettings(cache=False, retries=2, endpoints=True),
+    "recall-best-config": StepSettings(cache=False, endpoints=True),
     "plan-tuning": StepSettings(),
     "tune-hyperparameters": StepSettings(resources=LARGE, retries=2, tuning_storage=True),
     "select-best-trial": StepSettings(retries=2, tuning_storage=True),
     "train-model": StepSettings(resources=LARGE, retries=2),
     "evaluate-model": StepSettings(resources=(("1", "2"), ("2Gi", "4Gi")), retries=2),
     "record-run": StepSettings(cache=False, endpoints=True),
-    "finalize-run": StepSettings(cache=False, retries=2, endpoints=True),
+    "finalize-run": StepSettings(cache=False, retries=1, endpoints=True),
 }
 
 
@@ -254,9 +259,10 @@ def build_pipeline(image: str = DEFAULT_IMAGE):
                 allow_features=allow_features,
             ))
             preprocess = step(fit_preprocessor(train=split.outputs[TRAIN]))
+            # After the gate, like every stage that follows it: a blocked run stops at the gate.
             recall = step(recall_best_config(
                 enabled=warm_start, experiment_id=experiment_id, algorithm=algorithm, run_db_url=run_db_url
-            ).after(started))
+            ).after(gate))
             planned = step(plan_tuning(
                 algorithm=algorithm,
                 hyperparameter_space=hyperparameter_space,

@@ -71,8 +71,18 @@ training_runs = sa.Table(
     sa.Index("idx_training_status", "status"),
 )
 
+# A connection lost or refused is retried with a doubling wait (4 s, then 8 s): long enough for
+# a database server to restart, short enough that a closed port fails a task within 20 s.
 DB_ATTEMPTS = 3
-DB_RETRY_SECONDS = 2.0
+DB_RETRY_SECONDS = 4.0
+# What the driver says when a server is (re)starting, stopping or out of reach for now; any other
+# failure (unknown host, refused login, missing database) would only repeat, and fails at once.
+TRANSIENT_CAUSES = (
+    "connection refused", "timeout expired", "timed out", "server closed the connection unexpectedly",
+    "terminating connection", "the database system is starting up", "the database system is shutting down",
+    "connection already closed", "could not receive data", "could not send data", "connection reset",
+    "no connection to the server", "ssl syscall error", "database is locked",
+)
 T = TypeVar("T")
 
 
@@ -94,11 +104,22 @@ def ensure_schema(engine: sa.Engine) -> None:
     metadata.create_all(engine, checkfirst=True)
 
 
+def _transient(exc: sa.exc.DBAPIError) -> bool:
+    """Whether a database error is a connection that a short wait may bring back."""
+    return exc.connection_invalidated or any(cause in str(exc.orig).lower() for cause in TRANSIENT_CAUSES)
+
+
 def with_database(db_url: str, work: Callable[[sa.Engine], T]) -> T:
-    """Runs a read or write against the run table, retrying transient connection failures.
+    """Runs a read or write against the run table, retrying only transient connection failures.
+
+    A connection refused or lost (a server restarting, a network blip) is retried DB_ATTEMPTS
+    times in all, with a doubling wait; `work` must be idempotent, as every write of the run
+    table is. A failure that would only repeat (unknown host, refused login, missing database)
+    is raised at once, and so is every error that is not about the connection.
 
     Raises:
-        RunRecordError: The database stayed unreachable; the message names it without its password.
+        RunRecordError: The database is unusable or stayed unreachable; the message names it
+            without its password and gives the driver's cause.
     """
     safe_url = sa.engine.make_url(normalise_url(db_url)).render_as_string(hide_password=True)
     for attempt in range(1, DB_ATTEMPTS + 1):
@@ -106,12 +127,15 @@ def with_database(db_url: str, work: Callable[[sa.Engine], T]) -> T:
         try:
             ensure_schema(engine)
             return work(engine)
-        except sa.exc.OperationalError as exc:
+        except (sa.exc.OperationalError, sa.exc.InterfaceError) as exc:
+            cause = " ".join(str(exc.orig).split())
+            if not _transient(exc):
+                raise RunRecordError(f"run table at {safe_url} unusable: {cause}") from exc
             if attempt == DB_ATTEMPTS:
                 raise RunRecordError(
-                    f"run table at {safe_url} unreachable after {DB_ATTEMPTS} attempts: {exc.orig}"
+                    f"run table at {safe_url} unreachable after {DB_ATTEMPTS} attempts: {cause}"
                 ) from exc
-            time.sleep(DB_RETRY_SECONDS * attempt)
+            time.sleep(DB_RETRY_SECONDS * 2 ** (attempt - 1))
         finally:
             engine.dispose()
     raise AssertionError("unreachable")
