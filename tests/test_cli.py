@@ -93,11 +93,10 @@ def test_bad_model_candidate_is_a_usage_error(tmp_path, capsys, content, message
     assert not (tmp_path / "out").exists()
 
 
-def test_trials_below_one_is_rejected_by_the_parser(capsys):
-    with pytest.raises(SystemExit) as exit_:
-        cli.main(["run", "--trials", "0"])
-    assert exit_.value.code == 2
-    assert "argument --trials: must be at least 1, got 0" in capsys.readouterr().err
+def test_trials_below_one_is_refused_before_anything_runs(capsys, tmp_path):
+    assert cli.main(["run", "--trials", "0", "--output", str(tmp_path / "out")]) == 2
+    assert "--trials must be at least 1, got 0" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
 
 
 # --- the spec walker -------------------------------------------------------------------------
@@ -193,7 +192,7 @@ def test_cached_stages_are_numbered_in_sequence():
     assert [line.split("]")[0] for line in numbered] == [f"[{i}/14" for i in range(1, 15)]
     assert numbered[0] == "[1/14] start-run ..."
     assert numbered[-2:] == ["[13/14] record-run ...", "[14/14] finalize-run ..."]
-    assert "[3/14] load-dataset: cached" in lines
+    assert "[2/14] load-dataset: cached" in lines
     # Every cached stage is listed before the first stage that needed it.
     assert lines.index("[11/14] train-model: cached") < lines.index("[13/14] record-run ...")
     assert progress.failure is None

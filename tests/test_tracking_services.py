@@ -56,8 +56,12 @@ def service_runs(tmp_path_factory, mlflow_server, gcs, request):
     ]
     runs.append(_sealtrain("run", "--data", "gs://sealtrain-data/kostecki.csv", *common, "--min-auc", "0.99",
                            "--summary-json", str(work / "strict.json"), env=gcs))
-    runs.append(_sealtrain("run", "--data", "gs://sealtrain-data/kostecki.csv", *common[:-4], "--label", "nope",
-                           "--output", str(work / "out"), "--experiment", "services", env=gcs))
+    # A failure inside the pipeline (bad arguments are refused before it starts, with no row).
+    blocked = work / "failed-qc.json"
+    blocked.write_text(json.dumps({"status": "FAILED", "overall_score": 0.2,
+                                   "checks": [{"name": "upstream", "status": "FAILED", "detail": "stale extract"}]}))
+    runs.append(_sealtrain("run", "--data", "gs://sealtrain-data/kostecki.csv", *common, "--qc-report", str(blocked),
+                           env=gcs))
     return work, database, runs
 
 
@@ -122,7 +126,10 @@ def test_a_failing_run_leaves_a_failed_row(service_runs):
     _, database, (*_, failing) = service_runs
     assert failing.returncode == 1
     failed = [r for r in _rows(database) if r["status"] == "failed"]
-    assert len(failed) == 1 and failed[0]["error"].startswith("FAILED")
+    assert len(failed) == 1
+    assert failed[0]["error"].startswith("qc-gate: QCGateBlockedError: Cannot train"), failed[0]["error"]
+    assert "stale extract" in failed[0]["error"]
+    assert failed[0]["experiment_id"] == "services" and failed[0]["algorithm_name"] == "xgboost"
     assert failed[0]["completed_at"] is not None
 
 

@@ -41,7 +41,7 @@ class RunArtifacts:
         """Parses the JSON artifacts, for the run they belong to.
 
         Args:
-            training_run_id: The KFP run id.
+            training_run_id: The run's id.
             experiment_id: The MLflow experiment and `ml_experiments` key.
             model_version_id: The candidate's version id, or empty to derive one.
         """
@@ -64,7 +64,7 @@ class RunResults:
     """One run's identity and the content of its JSON artifacts.
 
     Attributes:
-        training_run_id: The KFP run id.
+        training_run_id: The run's id.
         experiment_id: The MLflow experiment and `ml_experiments` key.
         model_version_id: The candidate's version id.
         algorithm: The tuned and trained algorithm.

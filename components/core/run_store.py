@@ -75,6 +75,7 @@ training_runs = sa.Table(
 # a database server to restart, short enough that a closed port fails a task within 20 s.
 DB_ATTEMPTS = 3
 DB_RETRY_SECONDS = 4.0
+CONNECT_TIMEOUT_SECONDS = 5
 # What the driver says when a server is (re)starting, stopping or out of reach for now; any other
 # failure (unknown host, refused login, missing database) would only repeat, and fails at once.
 TRANSIENT_CAUSES = (
@@ -96,7 +97,10 @@ class RunStateError(ModelTrainerError):
 
 def engine_for(url: str) -> sa.Engine:
     """An engine for a `postgresql://` (driven by psycopg2) or `sqlite:///` URL."""
-    return sa.create_engine(normalise_url(url), pool_pre_ping=True)
+    url = normalise_url(url)
+    # A host that drops packets would otherwise hang every attempt for the OS's TCP timeout.
+    connect_args = {"connect_timeout": CONNECT_TIMEOUT_SECONDS} if url.startswith("postgresql") else {}
+    return sa.create_engine(url, pool_pre_ping=True, connect_args=connect_args)
 
 
 def ensure_schema(engine: sa.Engine) -> None:

@@ -32,7 +32,7 @@ def record_run(
     It has side effects, so the pipeline never caches it.
 
     Args:
-        training_run_id: The KFP run's id.
+        training_run_id: The run's id, as start_run recorded it.
         experiment_id: MLflow experiment and `ml_experiments` key.
         model_version_id: The candidate's version id, or empty to derive one.
         mlflow_tracking_uri: MLflow URI, or empty to use MLFLOW_TRACKING_URI.
