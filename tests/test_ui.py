@@ -113,7 +113,7 @@ def test_every_flag_has_help_with_its_default(monkeypatch):
     commands = argparse.ArgumentParser(prog="sealtrain").add_subparsers()
     ui.add_parser(commands)
     text = " ".join(commands.choices["ui"].format_help().split())
-    assert "(default ./sealtrain-output)" in text and "(default 5000)" in text and "default off" in text
+    assert "(default: ./sealtrain-output)" in text and "(default: 5000)" in text and "(default: off)" in text
 
 
 def test_a_store_whose_run_never_got_recorded_is_refused_and_its_server_stopped(tmp_path):
