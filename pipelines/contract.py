@@ -102,7 +102,7 @@ def candidate(args: argparse.Namespace) -> dict:
     Raises:
         UsageError: The candidate file is unreadable or malformed, or its tuning plan is invalid.
     """
-    from sealtrain.components.core import tuning
+    from sealtrain.components.core import tuning_plan
     from sealtrain.components.core.errors import ModelTrainerError
 
     if args.model_candidate:
@@ -134,8 +134,8 @@ def candidate(args: argparse.Namespace) -> dict:
         chosen = {"algorithm": args.algorithm, "model_version_id": "", "hyperparameter_space": "",
                   "default_hyperparameters": ""}
     try:
-        tuning.plan(chosen["algorithm"], chosen["hyperparameter_space"], chosen["default_hyperparameters"],
-                    args.trials, args.tuning_workers, args.tuning_metric)
+        tuning_plan.plan(chosen["algorithm"], chosen["hyperparameter_space"], chosen["default_hyperparameters"],
+                         args.trials, args.tuning_workers, args.tuning_metric)
     except ModelTrainerError as exc:
         raise UsageError(f"{type(exc).__name__}: {exc}") from None
     return chosen

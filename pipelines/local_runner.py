@@ -34,6 +34,9 @@ RECORD_OUTPUT = "run_record"
 STORE_ENV = {"mlflow_tracking_uri": TRACKING_URI_ENV, "run_db_url": DB_URL_ENV,
              "optuna_storage_url": OPTUNA_STORAGE_ENV}
 STOP_GRACE_SECONDS = 3.0
+# MLflow's usage telemetry starts a client in every task that imports MLflow and wraps each of
+# its calls; the tasks run without it unless the user's environment says otherwise.
+TASK_ENV_DEFAULTS = {"MLFLOW_DISABLE_TELEMETRY": "true"}
 
 
 def spawn(config_path: Path, stores: dict[str, str]) -> subprocess.Popen:
@@ -44,7 +47,8 @@ def spawn(config_path: Path, stores: dict[str, str]) -> subprocess.Popen:
         stores: The store URLs by pipeline parameter (keys of STORE_ENV), given to the tasks
             through the environment.
     """
-    env = {**os.environ, "PYTHONUNBUFFERED": "1", **{STORE_ENV[name]: url for name, url in stores.items()}}
+    env = {**TASK_ENV_DEFAULTS, **os.environ, "PYTHONUNBUFFERED": "1",
+           **{STORE_ENV[name]: url for name, url in stores.items()}}
     return subprocess.Popen(
         [sys.executable, "-m", "sealtrain.pipelines.local_runner", str(config_path)],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, start_new_session=True,

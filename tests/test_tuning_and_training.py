@@ -1,7 +1,16 @@
 import numpy as np
 import pytest
 
-from sealtrain.components.core import algorithms, modelio, preprocessing, schema, search_space, training, tuning
+from sealtrain.components.core import (
+    algorithms,
+    modelio,
+    preprocessing,
+    schema,
+    search_space,
+    training,
+    tuning,
+    tuning_plan,
+)
 from sealtrain.components.core.errors import HyperparameterTuningError, InvalidInputError
 
 
@@ -78,9 +87,9 @@ def test_warm_start_is_the_first_trial(tmp_path, covid_data):
 )
 def test_a_bad_plan_fails_before_any_trial(args, message):
     with pytest.raises(HyperparameterTuningError, match=message):
-        tuning.plan(*args)
+        tuning_plan.plan(*args)
     with pytest.raises(InvalidInputError, match="tuning metric must be one of"):
-        tuning.plan("xgboost", "", "", 4, 1, "accuracy")
+        tuning_plan.plan("xgboost", "", "", 4, 1, "accuracy")
 
 
 def test_final_model_reproduces_and_round_trips(tmp_path, covid_data):

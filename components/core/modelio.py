@@ -29,9 +29,6 @@ from pathlib import Path
 from typing import Any, Iterator
 
 import numpy as np
-import skops.io as sio
-from sklearn.ensemble._hist_gradient_boosting.predictor import TreePredictor
-from sklearn.tree._tree import Tree
 
 from .constants import MODEL_FILE_SKLEARN, MODEL_FILE_XGBOOST, MODEL_META_FILE
 from .errors import UntrustedModelFileError
@@ -48,6 +45,8 @@ MODEL_FILES = {"xgboost": MODEL_FILE_XGBOOST, "sklearn": MODEL_FILE_SKLEARN}
 
 def dump_skops(obj: Any, path: Path) -> None:
     """Writes a scikit-learn object with skops."""
+    import skops.io as sio
+
     sio.dump(obj, path)
 
 
@@ -58,6 +57,8 @@ def load_skops(path: Path) -> Any:
         UntrustedModelFileError: The file is not a readable skops file, names a type
             outside skops' defaults and `ALLOWED_TYPES`, or holds an out-of-range tree.
     """
+    import skops.io as sio
+
     try:
         foreign = sorted(set(sio.get_untrusted_types(file=path)) - ALLOWED_TYPES)
     except (zipfile.BadZipFile, KeyError, ValueError, TypeError) as exc:
@@ -65,18 +66,27 @@ def load_skops(path: Path) -> Any:
     if foreign:
         raise UntrustedModelFileError(f"{path}: refusing to load types sealtrain never writes: {foreign}")
     obj = sio.load(path, trusted=sorted(ALLOWED_TYPES))
-    for tree, width in _trees(obj, None, set()):
+    for tree, width in _trees(obj, None, set(), _tree_types()):
         if not _tree_is_sound(tree, width):
             raise UntrustedModelFileError(f"{path}: refusing a {type(tree).__name__} with out-of-range node indices")
     return obj
 
 
-def _trees(obj: Any, width: int | None, seen: set[int]) -> Iterator[tuple[Any, int | None]]:
-    """Yields every tree reachable from a loaded object, with the narrowest enclosing input width."""
+def _tree_types() -> tuple[type, type]:
+    """scikit-learn's `Tree` and `TreePredictor`, imported only by the tasks that load models."""
+    from sklearn.ensemble._hist_gradient_boosting.predictor import TreePredictor
+    from sklearn.tree._tree import Tree
+
+    return Tree, TreePredictor
+
+
+def _trees(obj: Any, width: int | None, seen: set[int], types: tuple[type, ...]) -> Iterator[tuple[Any, int | None]]:
+    """Yields every tree (an instance of `types`) reachable from a loaded object, with the narrowest
+    enclosing input width."""
     if id(obj) in seen:
         return
     seen.add(id(obj))
-    if isinstance(obj, (Tree, TreePredictor)):
+    if isinstance(obj, types):
         yield obj, width
         return
     if isinstance(obj, dict):
@@ -93,12 +103,13 @@ def _trees(obj: Any, width: int | None, seen: set[int]) -> Iterator[tuple[Any, i
     else:
         children = ()
     for child in children:
-        yield from _trees(child, width, seen)
+        yield from _trees(child, width, seen, types)
 
 
 def _tree_is_sound(tree: Any, width: int | None) -> bool:
     """Whether prediction with a tree stays inside its nodes and the input columns."""
-    if isinstance(tree, Tree):
+    sklearn_tree, _ = _tree_types()
+    if isinstance(tree, sklearn_tree):
         left, right, feature = tree.children_left, tree.children_right, tree.feature
         inner, categorical = left != -1, np.zeros(len(left), dtype=bool)
         width = tree.n_features if width is None else min(width, tree.n_features)

@@ -7,7 +7,7 @@ used once, and a finished run is never rewritten by another.
 
 from __future__ import annotations
 
-from . import records, run_log, run_rows, run_store, tracking
+from . import records, run_rows, run_store, tracking
 from .constants import RUN_RUNNING
 from .endpoints import DB_URL_ENV, TRACKING_URI_ENV, redact, resolve
 from .run_artifacts import RunArtifacts
@@ -115,6 +115,9 @@ def record(*, training_run_id: str, experiment_id: str, model_version_id: str, t
     Raises:
         RunStateError: The run already finished; nothing is logged.
     """
+    # The MLflow log reads the preprocessor (scikit-learn, pandas), which the other steps never need.
+    from . import run_log
+
     tracking_uri = resolve(tracking_uri, TRACKING_URI_ENV, "mlflow_tracking_uri")
     db_url = resolve(db_url, DB_URL_ENV, "run_db_url")
     existing = run_store.with_database(db_url, lambda engine: run_store.get_run(engine, training_run_id))

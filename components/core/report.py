@@ -11,7 +11,6 @@ import html
 import io
 
 import numpy as np
-from sklearn.metrics import precision_recall_curve, roc_curve
 
 THRESHOLD_GRID = 101
 
@@ -24,6 +23,7 @@ def _png(fig) -> str:
 
 def _figures(y: np.ndarray, p: np.ndarray, threshold: float, bins: list[dict]) -> dict[str, str]:
     import matplotlib
+    from sklearn.metrics import precision_recall_curve, roc_curve
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt

@@ -94,7 +94,8 @@ def load_defaults(text: str, algorithm: Algorithm) -> dict:
         raise HyperparameterTuningError(f"default hyperparameters are not valid JSON ({exc})") from exc
     if not isinstance(defaults, dict):
         raise HyperparameterTuningError("default hyperparameters must be a JSON object")
-    unknown = sorted(set(defaults) - algorithm.tunable())
+    # Naming the estimator's parameters imports its library: only when there is something to check.
+    unknown = sorted(set(defaults) - algorithm.tunable()) if defaults else []
     if unknown:
         raise HyperparameterTuningError(f"default hyperparameters {unknown} are unknown to {algorithm.name}")
     return defaults

@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import math
 import os
+import time
 from contextlib import contextmanager
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from .constants import VALIDATION, metric_name
 from .endpoints import redact, scrub, without_credentials
 from .errors import ModelTrainerError
+
+if TYPE_CHECKING:  # the run table's steps import this module without needing pandas
+    import pandas as pd
 
 MODEL_ARTIFACT_PATH = "model"
 PREPROCESSOR_ARTIFACT_PATH = "preprocessor"
@@ -106,13 +110,17 @@ def ensure_experiment(tracking_uri: str, name: str) -> str:
 
     with _client(tracking_uri) as uri:
         try:
-            mlflow.set_tracking_uri(uri)
-            experiment = mlflow.get_experiment_by_name(name)
-            if experiment:
-                return experiment.experiment_id
-            return mlflow.create_experiment(name, artifact_location=_artifact_root(uri))
+            return _experiment_id(mlflow.MlflowClient(uri), uri, name)
         except Exception as exc:  # MlflowException, requests and OS errors all mean "unusable"
             raise _failure(tracking_uri, exc) from exc
+
+
+def _experiment_id(client, uri: str, name: str) -> str:
+    """The id of an experiment, created when missing (its artifacts beside a SQLite store)."""
+    experiment = client.get_experiment_by_name(name)
+    if experiment:
+        return experiment.experiment_id
+    return client.create_experiment(name, artifact_location=_artifact_root(uri))
 
 
 def serving_requirements() -> list[str]:
@@ -126,15 +134,41 @@ def serving_requirements() -> list[str]:
     return pins
 
 
-def _log_trials(mlflow, experiment_id: str, trials: pd.DataFrame, metric: str) -> None:
-    """Logs every trial as a nested run, its value under the tuning metric's name (`val_<metric>`)."""
+def _present(value) -> bool:
+    """Whether a trials-table cell holds a value (pandas reads an empty cell as NaN)."""
+    return value is not None and not (isinstance(value, float) and math.isnan(value))
+
+
+def _log_batch(client, run_id: str, *, params: dict | None = None, metrics: dict | None = None,
+               tags: dict | None = None) -> None:
+    """Logs params, metrics and tags of a run in one call (MLflow splits it into requests under its limits)."""
+    from mlflow.entities import Metric, Param, RunTag
+
+    now = int(time.time() * 1000)
+    client.log_batch(run_id, metrics=[Metric(k, float(v), now, 0) for k, v in (metrics or {}).items()],
+                     params=[Param(k, str(v)) for k, v in (params or {}).items()],
+                     tags=[RunTag(k, str(v)) for k, v in (tags or {}).items()])
+
+
+def _log_trials(client, parent, trials: pd.DataFrame, metric: str) -> None:
+    """Logs every trial as a run nested in `parent`, its value under the tuning metric's name (`val_<metric>`).
+
+    Each trial takes three calls (create, batch, end) on the task's client; it carries the
+    parent's user and source tags as MLflow's own nested runs do.
+    """
+    from mlflow.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID, MLFLOW_USER
+
+    context = {k: v for k, v in parent.data.tags.items() if k == MLFLOW_USER or k.startswith("mlflow.source.")}
     for row in trials.to_dict("records"):
-        with mlflow.start_run(experiment_id=experiment_id, run_name=f"trial-{row['number']}", nested=True):
-            mlflow.log_params({k.removeprefix("param_"): v for k, v in row.items()
-                               if k.startswith("param_") and pd.notna(v)})
-            mlflow.set_tag("state", row["state"])
-            if pd.notna(row.get("value")):
-                mlflow.log_metric(metric_name(VALIDATION, metric), float(row["value"]))
+        trial = client.create_run(parent.info.experiment_id, run_name=f"trial-{row['number']}",
+                                  tags={**context, MLFLOW_PARENT_RUN_ID: parent.info.run_id})
+        value = row.get("value")
+        _log_batch(client, trial.info.run_id,
+                   params={k.removeprefix("param_"): v for k, v in row.items()
+                           if k.startswith("param_") and _present(v)},
+                   metrics={metric_name(VALIDATION, metric): value} if _present(value) else None,
+                   tags={"state": row["state"]})
+        client.set_terminated(trial.info.run_id)
 
 
 def log_training_run(tracking_uri: str, experiment_name: str, run_name: str, log: RunLog) -> dict:
@@ -151,19 +185,23 @@ def log_training_run(tracking_uri: str, experiment_name: str, run_name: str, log
 
     from .serving import log_serving_model
 
-    experiment_id = ensure_experiment(tracking_uri, experiment_name)
     with _client(tracking_uri) as uri:
-        mlflow.set_tracking_uri(uri)
         try:
+            # One client for the whole task; the fluent run is kept only for log_model and
+            # register_model, which attach to the active run.
+            mlflow.set_tracking_uri(uri)
+            client = mlflow.MlflowClient(uri)
+            experiment_id = _experiment_id(client, uri, experiment_name)
             with mlflow.start_run(experiment_id=experiment_id, run_name=run_name) as run:
-                mlflow.log_params({k: str(v)[:MLFLOW_PARAM_LIMIT] for k, v in log.params.items()})
-                mlflow.log_metrics({k: float(v) for k, v in log.metrics.items() if v is not None})
-                mlflow.set_tags({**log.tags, "registration": log.registration_note})
+                _log_batch(client, run.info.run_id,
+                           params={k: str(v)[:MLFLOW_PARAM_LIMIT] for k, v in log.params.items()},
+                           metrics={k: v for k, v in log.metrics.items() if v is not None},
+                           tags={**log.tags, "registration": log.registration_note})
                 for path, directory in log.artifact_dirs.items():
-                    mlflow.log_artifacts(directory, artifact_path=path)
+                    client.log_artifacts(run.info.run_id, directory, artifact_path=path)
                 for file in log.artifact_files:
-                    mlflow.log_artifact(file)
-                _log_trials(mlflow, experiment_id, log.trials, log.tuning_metric)
+                    client.log_artifact(run.info.run_id, file)
+                _log_trials(client, run, log.trials, log.tuning_metric)
                 info = log_serving_model(SERVING_MODEL_NAME, log.artifact_dirs[PREPROCESSOR_ARTIFACT_PATH],
                                          log.artifact_dirs[MODEL_ARTIFACT_PATH], log.serving_example,
                                          serving_requirements())
@@ -177,8 +215,8 @@ def log_training_run(tracking_uri: str, experiment_name: str, run_name: str, log
                 }
                 if log.register:
                     version = mlflow.register_model(info.model_uri, experiment_name)
-                    mlflow.MlflowClient().set_registered_model_alias(experiment_name, CANDIDATE_ALIAS, version.version)
-                    mlflow.set_tag("registered_model_version", version.version)
+                    client.set_registered_model_alias(experiment_name, CANDIDATE_ALIAS, version.version)
+                    client.set_tag(run.info.run_id, "registered_model_version", version.version)
                     result.update(registered_model=experiment_name, registered_version=str(version.version))
                 return result
         except TrackingError:

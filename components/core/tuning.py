@@ -20,15 +20,16 @@ import pandas as pd
 from sklearn import metrics as skm
 
 from .algorithms import Algorithm, get_algorithm
-from .errors import HyperparameterTuningError, InvalidInputError
+from .errors import HyperparameterTuningError
 from .search_space import load_defaults, load_space, suggest
 from .training import XGBOOST_EVAL_METRIC, best_iteration, fit, scores
+from .tuning_plan import check_objective
 
-# Tuning objective -> (direction, score of validation labels and scores).
-OBJECTIVES = {
-    "auc": ("maximize", skm.roc_auc_score),
-    "pr_auc": ("maximize", skm.average_precision_score),
-    "log_loss": ("minimize", lambda y, p: skm.log_loss(y, p, labels=[0, 1])),
+# Tuning objective -> score of validation labels and scores (directions: `tuning_plan`).
+SCORERS = {
+    "auc": skm.roc_auc_score,
+    "pr_auc": skm.average_precision_score,
+    "log_loss": lambda y, p: skm.log_loss(y, p, labels=[0, 1]),
 }
 ERROR_ATTR = "error"
 BEST_ITERATION_ATTR = "best_iteration"
@@ -54,36 +55,6 @@ class TuningResult:
     def count(self, state: str) -> int:
         """How many trials ended in a state (COMPLETE, PRUNED, FAIL)."""
         return int((self.trials["state"] == state).sum())
-
-
-def check_objective(metric: str) -> str:
-    """Returns the Optuna direction of a tuning objective.
-
-    Raises:
-        InvalidInputError: Unknown objective.
-    """
-    if metric not in OBJECTIVES:
-        raise InvalidInputError(f"tuning metric must be one of {sorted(OBJECTIVES)}, got {metric!r}")
-    return OBJECTIVES[metric][0]
-
-
-def plan(algorithm: str, hyperparameter_space: str, default_hyperparameters: str, n_trials: int, workers: int,
-         metric: str) -> list[int]:
-    """Validates a tuning plan before any trial runs and returns the worker indices.
-
-    Raises:
-        HyperparameterTuningError: A malformed space or default (naming the parameter), or
-            a trial or worker count below 1, or more workers than trials.
-        InvalidInputError: An unknown algorithm or objective.
-    """
-    study_spec(split_manifest="", algorithm=algorithm, hyperparameter_space=hyperparameter_space,
-               default_hyperparameters=default_hyperparameters, seed=0, metric=metric, n_trials=n_trials,
-               warm_start="null")
-    if n_trials < 1 or workers < 1:
-        raise HyperparameterTuningError(f"n_trials and tuning_workers must be at least 1, got {n_trials} and {workers}")
-    if workers > n_trials:
-        raise HyperparameterTuningError(f"{workers} tuning workers for {n_trials} trials would leave workers idle")
-    return list(range(workers))
 
 
 @dataclass(frozen=True)
@@ -144,7 +115,7 @@ def worker_share(n_trials: int, workers: int, worker: int) -> int:
 def _objective(algorithm: Algorithm, space: dict, defaults: dict, seed: int, metric: str, worker: int,
                data: tuple) -> Callable:
     x_train, y_train, x_val, y_val = data
-    score = OBJECTIVES[metric][1]
+    score = SCORERS[metric]
 
     def objective(trial: optuna.Trial) -> float:
         trial.set_user_attr(WORKER_ATTR, worker)

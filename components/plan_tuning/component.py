@@ -35,9 +35,9 @@ def plan_tuning(
         HyperparameterTuningError: A malformed space or default, naming the parameter, or
             fewer trials than workers.
     """
-    from sealtrain.components.core import tuning
+    from sealtrain.components.core import tuning_plan
 
-    workers = tuning.plan(algorithm, hyperparameter_space, default_hyperparameters, n_trials, tuning_workers,
-                          tuning_metric)
+    workers = tuning_plan.plan(algorithm, hyperparameter_space, default_hyperparameters, n_trials, tuning_workers,
+                               tuning_metric)
     print(f"[sealtrain] tuning {algorithm}: {n_trials} trials on {len(workers)} worker(s), objective {tuning_metric}")
     return [{"worker": worker, "warm_start": warm_start} for worker in workers]

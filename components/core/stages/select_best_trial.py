@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from .. import endpoints, lineage, tuning
+from .. import endpoints, lineage, tuning, tuning_plan
 from ..constants import META_MANIFEST_FINGERPRINT
 from ..report import render_tuning_report
 from . import StageResult
@@ -64,7 +64,7 @@ def run(*, preprocessor_metadata: dict, algorithm: str, hyperparameter_space: st
         "seed": seed,
     }, indent=2))
     Path(history_path).write_text(render_tuning_report(
-        result.trials, tuning_metric, tuning.check_objective(tuning_metric), f"sealtrain tuning: {algorithm}"
+        result.trials, tuning_metric, tuning_plan.check_objective(tuning_metric), f"sealtrain tuning: {algorithm}"
     ))
     return StageResult(
         metadata={"best_hyperparameters": {
