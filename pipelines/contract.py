@@ -210,7 +210,7 @@ def pipeline_arguments(args: argparse.Namespace, out: Path | None) -> dict:
         "tuning_metric": args.tuning_metric,
         "tuning_timeout": args.tuning_timeout,
         "warm_start": args.warm_start,
-        "optuna_storage_url": (args.optuna_storage or f"sqlite:///{out / 'optuna.db'}") if out else "",
+        "optuna_storage_url": (args.optuna_storage or f"journal://{out / 'optuna.journal'}") if out else "",
         "seed": args.seed,
         "bootstrap_samples": args.bootstrap_samples,
         "min_auc": args.min_auc,

@@ -155,9 +155,13 @@ def _check_sqlite(flag: str, url: str) -> None:
     import sqlalchemy as sa
 
     database = sa.engine.make_url(url).database
-    if not database or database == ":memory:":
-        return
-    path = Path(database).resolve()
+    if database and database != ":memory:":
+        _check_file(flag, url, Path(database))
+
+
+def _check_file(flag: str, url: str, path: Path) -> None:
+    """Checks that a store's file (SQLite, Optuna journal) can be written or created, without creating it."""
+    path = path.resolve()
     if path.exists() and not (path.is_file() and os.access(path, os.R_OK | os.W_OK)):
         raise UsageError(f"{flag} {url}: {path} is not a writable file")
     check_writable(flag, path.parent)
@@ -182,7 +186,8 @@ def _check_tracking_server(flag: str, url: str) -> None:
 
 def check_store(flag: str, url: str) -> None:
     """Checks that a store answers now: a database server (run table, Optuna, MLflow's
-    backend), an MLflow tracking server, or a SQLite file or MLflow directory that can be written.
+    backend), an MLflow tracking server, or a SQLite file, Optuna journal file (`journal://PATH`)
+    or MLflow directory that can be written.
 
     Other schemes (such as `databricks`) are left to the tasks.
 
@@ -190,8 +195,12 @@ def check_store(flag: str, url: str) -> None:
         UsageError: The store is unreachable or unwritable; the message names the flag, the URL
             without its password and the cause.
     """
-    scheme = urlsplit(url).scheme
-    if scheme == "sqlite":
+    from sealtrain.components.core.endpoints import journal_path
+
+    scheme, journal = urlsplit(url).scheme, journal_path(url)
+    if journal is not None:
+        _check_file(flag, url, Path(journal))
+    elif scheme == "sqlite":
         _check_sqlite(flag, url)
     elif scheme in ("http", "https"):
         _check_tracking_server(flag, url)

@@ -1,8 +1,9 @@
 """`sealtrain ui`: the MLflow UI, and optionally the Optuna dashboard, on the stores of a local run.
 
 `sealtrain run --output DIR` leaves MLflow's store in DIR (`mlflow.db`, artifacts in
-`mlartifacts/`) and Optuna's in `optuna.db`. This serves them on loopback as child processes,
-prints where the latest run and its registered model are, and stops both on Ctrl-C.
+`mlartifacts/`) and Optuna's in `optuna.journal` (`optuna.db` before). This serves them on
+loopback as child processes, prints where the latest run and its registered model are, and
+stops both on Ctrl-C.
 """
 
 from __future__ import annotations
@@ -27,7 +28,9 @@ START_SECONDS = 180
 STOP_SECONDS = 20
 MLFLOW_STORE = "mlflow.db"
 MLFLOW_ARTIFACTS = "mlartifacts"
-OPTUNA_STORE = "optuna.db"
+# Optuna's store in an output folder -> optuna-dashboard's argument for it (an existing file's path means a
+# journal): the journal file, else the SQLite file of runs made before it.
+OPTUNA_STORES = {"optuna.journal": "{path}", "optuna.db": "sqlite:///{path}"}
 # This MLflow's server otherwise starts a job runner that this machine cannot host.
 MLFLOW_ENV = {"MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
 
@@ -52,8 +55,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     ui.add_argument("--port", type=int, default=DEFAULT_PORT, metavar="N",
                     help="port of the MLflow UI (default: %(default)s)")
     ui.add_argument("--optuna", action="store_true",
-                    help="also serve the Optuna dashboard on DIR/optuna.db, on port N+1 (needs `pip install "
-                         "optuna-dashboard`) (default: off)")
+                    help="also serve the Optuna dashboard on DIR/optuna.journal (or an older run's DIR/optuna.db), "
+                         "on port N+1 (needs `pip install optuna-dashboard`) (default: off)")
     ui.set_defaults(handler=serve)
 
 
@@ -84,16 +87,16 @@ def serve(args: argparse.Namespace) -> int:
         print(f"MLflow UI:         {base}/   (log {mlflow_log})", flush=True)
         _print_latest_run(base, out)
         if args.optuna:
-            dashboard = _optuna_dashboard()
+            dashboard, store = _optuna_dashboard(), _optuna_store(out)
             if dashboard is None:
                 print("Optuna dashboard:  not installed; install it with `pip install optuna-dashboard`", flush=True)
-            elif not (out / OPTUNA_STORE).is_file():
-                print(f"Optuna dashboard:  {out} has no {OPTUNA_STORE} (the run used another Optuna storage)",
-                      flush=True)
+            elif store is None:
+                print(f"Optuna dashboard:  {out} has no {' or '.join(OPTUNA_STORES)} (the run used another Optuna "
+                      "storage)", flush=True)
             else:
                 optuna_base, optuna_log = f"http://{HOST}:{args.port + 1}", logs / "ui-optuna.log"
-                children.append(_spawn([dashboard, f"sqlite:///{(out / OPTUNA_STORE).resolve()}", "--host", HOST,
-                                        "--port", str(args.port + 1)], optuna_log, {}))
+                children.append(_spawn([dashboard, store, "--host", HOST, "--port", str(args.port + 1)], optuna_log,
+                                       {}))
                 _wait(f"{optuna_base}/", children[-1], optuna_log)
                 print(f"Optuna dashboard:  {optuna_base}/   (log {optuna_log})", flush=True)
         print("Press Ctrl-C to stop.", flush=True)
@@ -181,6 +184,15 @@ def _optuna_dashboard() -> str | None:
     """The `optuna-dashboard` script beside this Python, else on PATH, else None."""
     return shutil.which("optuna-dashboard", path=os.pathsep.join([str(Path(sys.executable).parent),
                                                                     os.environ.get("PATH", "")]))
+
+
+def _optuna_store(out: Path) -> str | None:
+    """optuna-dashboard's storage argument for an output folder's Optuna store, or None without one."""
+    for name, argument in OPTUNA_STORES.items():
+        path = (out / name).resolve()
+        if path.is_file():
+            return argument.format(path=path)
+    return None
 
 
 def _stop(children: list[subprocess.Popen]) -> None:

@@ -1,8 +1,12 @@
+import multiprocessing
+
 import numpy as np
+import optuna
 import pytest
 
 from sealtrain.components.core import (
     algorithms,
+    endpoints,
     modelio,
     preprocessing,
     schema,
@@ -171,3 +175,109 @@ def test_the_study_name_follows_what_defines_the_study():
     for change in ({"split_manifest": "n"}, {"seed": 2}, {"n_trials": 11}, {"metric": "pr_auc"},
                    {"warm_start": '{"max_depth": 3}'}, {"default_hyperparameters": '{"max_depth": 3}'}):
         assert spec(**change) != spec(), change
+
+
+@pytest.fixture(scope="module")
+def kostecki_data(kostecki_splits):
+    fitted = preprocessing.fit_preprocessor(kostecki_splits.tables["train"], "fp")
+    xt, yt = schema.split_xy(kostecki_splits.tables["train"])
+    xv, yv = schema.split_xy(kostecki_splits.tables["validation"])
+    return fitted.transform(xt), yt, fitted.transform(xv), yv
+
+
+# The benchmark's study (20 xgboost trials, seed 42), and a staged forest whose four stages report.
+PRUNING_STUDIES = {
+    "xgboost": (20, None),
+    "random_forest": (12, {"n_estimators": [40], "max_depth": {"type": "int", "low": 1, "high": 10}}),
+}
+
+
+def _pruning_spec(name):
+    algo = algorithms.get_algorithm(name)
+    n_trials, space = PRUNING_STUDIES[name]
+    return tuning.StudySpec("m", algo, space or algo.default_space, {}, 42, "auc", n_trials, None)
+
+
+def _per_round_study(spec, data):
+    """The study as tuning ran it before: Optuna's own report and should_prune on every round or stage."""
+    from optuna_integration import XGBoostPruningCallback
+
+    x_val, y_val = data[2], data[3]
+    study = tuning.open_study(optuna.storages.InMemoryStorage(), spec.name, spec.metric, spec.seed)
+
+    def objective(trial):
+        params = {**spec.defaults, **search_space.suggest(trial, spec.space)}
+
+        def on_stage(model, stage):
+            trial.report(float(tuning.SCORERS[spec.metric](y_val, training.scores(model, x_val))), stage)
+            if trial.should_prune():
+                raise optuna.TrialPruned()
+
+        callbacks = (XGBoostPruningCallback(trial, "validation_0-auc"),) if spec.algorithm.early_stopping else ()
+        try:
+            model = training.fit(spec.algorithm, params, spec.seed, *data, metric=spec.metric, callbacks=callbacks,
+                                 on_stage=on_stage)
+        except Exception as exc:
+            if isinstance(exc.__cause__, optuna.TrialPruned):
+                raise exc.__cause__ from None
+            raise
+        return float(tuning.SCORERS[spec.metric](y_val, training.scores(model, x_val)))
+
+    study.optimize(objective, n_trials=spec.n_trials)
+    return study
+
+
+def _trials(study):
+    return [(t.number, t.state.name, t.value, t.params, t.intermediate_values) for t in study.trials]
+
+
+@pytest.fixture(scope="module")
+def per_round(kostecki_data):
+    return {name: _per_round_study(_pruning_spec(name), kostecki_data) for name in PRUNING_STUDIES}
+
+
+def _store_url(store, tmp_path, request):
+    """A fresh store: a journal file, a SQLite file or a PostgreSQL database."""
+    if store == "postgres":
+        return endpoints.optuna_storage(request.getfixturevalue("postgres_url"))
+    return f"journal://{tmp_path / 'optuna.journal'}" if store == "journal" else f"sqlite:///{tmp_path / 'optuna.db'}"
+
+
+@pytest.mark.parametrize(("name", "store"), [("xgboost", "journal"), ("xgboost", "sqlite"), ("xgboost", "postgres"),
+                                             ("random_forest", "journal")])
+def test_local_pruning_prunes_as_optunas_per_round_pruning(tmp_path, kostecki_data, per_round, name, store, request):
+    """One worker: the same trials pruned, at the same step, the same values and the same best trial; the curves
+    written in one batch per trial are in the study as Optuna's per-round writes left them."""
+    url = _store_url(store, tmp_path, request)
+    spec = _pruning_spec(name)
+    tuning.run_worker(spec, kostecki_data, storage=url, n_trials=spec.n_trials, progress=lambda _: None)
+    reference = per_round[name]
+    study = optuna.load_study(study_name=spec.name, storage=tuning.open_storage(url))
+    assert _trials(study) == _trials(reference)
+    assert 0 < sum(t.state == optuna.trial.TrialState.PRUNED for t in study.trials) < spec.n_trials
+    result = tuning.collect(url, spec)
+    assert (result.best_value, result.best_params) == (reference.best_value, reference.best_params)
+
+
+def _worker_process(url, data, worker, workers):
+    spec = _pruning_spec("xgboost")
+    tuning.run_worker(spec, data, storage=url, n_trials=tuning.worker_share(spec.n_trials, workers, worker),
+                      worker=worker, progress=lambda _: None)
+
+
+@pytest.mark.parametrize("store", ["journal", "sqlite"])
+def test_parallel_workers_share_one_study_in_a_fresh_store(tmp_path, kostecki_data, store, request):
+    """Two processes at once on a store neither has created: a journal file shared through its lock, or a
+    SQLite file whose tables both race to create."""
+    url = _store_url(store, tmp_path, request)
+    context = multiprocessing.get_context("spawn")
+    workers = [context.Process(target=_worker_process, args=(url, kostecki_data, worker, 2)) for worker in (0, 1)]
+    for process in workers:
+        process.start()
+    for process in workers:
+        process.join(timeout=300)
+    assert [process.exitcode for process in workers] == [0, 0]
+    result = tuning.collect(url, _pruning_spec("xgboost"))
+    assert sorted(result.trials["number"]) == list(range(20))
+    assert result.trials["worker"].value_counts().to_dict() == {0: 10, 1: 10}
+    assert set(result.trials["state"]) <= {"COMPLETE", "PRUNED"}

@@ -15,6 +15,8 @@ from .errors import InvalidInputError
 TRACKING_URI_ENV = "MLFLOW_TRACKING_URI"
 DB_URL_ENV = "SEALTRAIN_DB_URL"
 OPTUNA_STORAGE_ENV = "OPTUNA_STORAGE_URL"
+# An Optuna journal file (file-locked, so local workers share it) rather than a database.
+JOURNAL_PREFIX = "journal://"
 HIDDEN = "***"
 
 
@@ -38,8 +40,17 @@ def normalise_url(url: str) -> str:
 
 
 def optuna_storage(value: str) -> str:
-    """The Optuna storage URL: the parameter, else OPTUNA_STORAGE_URL, for psycopg2 on Postgres."""
+    """The Optuna storage URL: the parameter, else OPTUNA_STORAGE_URL, for psycopg2 on Postgres.
+
+    Either a database URL (RDB storage: Postgres on a cluster) or `journal://PATH`, Optuna's
+    journal file at PATH (`journal:///abs/optuna.journal`), which local runs use.
+    """
     return normalise_url(resolve(value, OPTUNA_STORAGE_ENV, "optuna_storage_url"))
+
+
+def journal_path(url: str) -> str | None:
+    """The file of a `journal://PATH` Optuna storage URL; None for a database URL."""
+    return url[len(JOURNAL_PREFIX):] if url.startswith(JOURNAL_PREFIX) else None
 
 
 def password(url: str) -> str | None:

@@ -1,9 +1,9 @@
 """The Optuna study: seeded TPE on the validation split, pruning, and parallel workers.
 
-A study lives in RDB storage (SQLite locally, Postgres on a cluster) under a name derived
-from everything that defines it, so any number of workers share it, a retried worker
-resumes it (each worker only tops up its own share of trials), and an identical rerun finds
-it complete instead of searching again.
+A study lives in Optuna's storage (a journal file locally, Postgres on a cluster) under a
+name derived from everything that defines it, so any number of workers share it, a retried
+worker resumes it (each worker only tops up its own share of trials), and an identical rerun
+finds it complete instead of searching again. Pruning is decided in the worker (`pruning`).
 """
 
 from __future__ import annotations
@@ -20,7 +20,9 @@ import pandas as pd
 from sklearn import metrics as skm
 
 from .algorithms import Algorithm, get_algorithm
+from .endpoints import journal_path
 from .errors import HyperparameterTuningError
+from .pruning import TrialCurve, XGBoostRounds
 from .search_space import load_defaults, load_space, suggest
 from .training import XGBOOST_EVAL_METRIC, best_iteration, fit, scores
 from .tuning_plan import check_objective
@@ -34,6 +36,9 @@ SCORERS = {
 ERROR_ATTR = "error"
 BEST_ITERATION_ATTR = "best_iteration"
 WORKER_ATTR = "worker"
+# Tries, and the wait between them, of a worker that lost the race to create a fresh database's tables.
+SCHEMA_ATTEMPTS = 5
+SCHEMA_RETRY_SECONDS = 1.0
 
 
 @dataclass
@@ -113,23 +118,19 @@ def worker_share(n_trials: int, workers: int, worker: int) -> int:
 
 
 def _objective(algorithm: Algorithm, space: dict, defaults: dict, seed: int, metric: str, worker: int,
-               data: tuple) -> Callable:
+               data: tuple, storage: optuna.storages.BaseStorage) -> Callable:
     x_train, y_train, x_val, y_val = data
     score = SCORERS[metric]
 
     def objective(trial: optuna.Trial) -> float:
         trial.set_user_attr(WORKER_ATTR, worker)
         params = {**defaults, **suggest(trial, space)}
-        callbacks = ()
-        if algorithm.early_stopping:
-            from optuna_integration import XGBoostPruningCallback
-
-            callbacks = (XGBoostPruningCallback(trial, f"validation_0-{XGBOOST_EVAL_METRIC[metric]}"),)
+        curve = TrialCurve(trial, storage)
+        callbacks = (XGBoostRounds(curve, "validation_0", XGBOOST_EVAL_METRIC[metric]),) if algorithm.early_stopping \
+            else ()
 
         def on_stage(model, stage: int) -> None:
-            trial.report(float(score(y_val, scores(model, x_val))), stage)
-            if trial.should_prune():
-                raise optuna.TrialPruned(f"pruned at stage {stage}")
+            curve.report(float(score(y_val, scores(model, x_val))), stage)
 
         try:
             model = fit(algorithm, params, seed, x_train, y_train, x_val, y_val, metric=metric,
@@ -140,14 +141,40 @@ def _objective(algorithm: Algorithm, space: dict, defaults: dict, seed: int, met
                 raise exc.__cause__ from None
             trial.set_user_attr(ERROR_ATTR, str(exc))
             raise
+        finally:
+            # Before Optuna ends the trial: a pruned trial's value is its last intermediate value.
+            curve.save()
         trial.set_user_attr(BEST_ITERATION_ATTR, best_iteration(model))
         return float(score(y_val, scores(model, x_val)))
 
     return objective
 
 
-def open_study(storage: str, name: str, metric: str, seed: int) -> optuna.Study:
-    """Creates or loads a study in RDB storage."""
+def open_storage(url: str) -> optuna.storages.BaseStorage:
+    """Optuna's storage at a URL: a journal file for `journal://PATH`, else a database.
+
+    The journal's file lock lets the workers of one machine share it. Workers that open a
+    fresh database together race to create Optuna's tables; the loser retries until the
+    winner has made them.
+    """
+    path = journal_path(url)
+    if path is not None:
+        return optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(path))
+    import sqlalchemy as sa
+
+    for attempt in range(1, SCHEMA_ATTEMPTS + 1):
+        try:
+            return optuna.storages.RDBStorage(url)
+        except (sa.exc.IntegrityError, sa.exc.OperationalError) as exc:
+            # SQLite reports a lost race as "table ... already exists", PostgreSQL as a unique violation.
+            lost_race = isinstance(exc, sa.exc.IntegrityError) or "already exists" in str(exc)
+            if not lost_race or attempt == SCHEMA_ATTEMPTS:
+                raise
+            time.sleep(SCHEMA_RETRY_SECONDS)
+
+
+def open_study(storage: optuna.storages.BaseStorage, name: str, metric: str, seed: int) -> optuna.Study:
+    """Creates or loads a study."""
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     return optuna.create_study(
         storage=storage,
@@ -167,14 +194,15 @@ def run_worker(spec: StudySpec, data: tuple[np.ndarray, np.ndarray, np.ndarray, 
     Args:
         spec: The study.
         data: (x_train, y_train, x_val, y_val), already transformed.
-        storage: Optuna RDB storage URL.
+        storage: Optuna storage URL: a database or `journal://PATH`.
         n_trials: This worker's share of trials; trials it already finished count.
         worker: This worker's index.
         timeout: Optional wall-clock limit in seconds.
         progress: Where progress lines go.
     """
     metric, name = spec.metric, spec.name
-    study = open_study(storage, name, metric, spec.seed + worker)
+    opened = open_storage(storage)
+    study = open_study(opened, name, metric, spec.seed + worker)
     done = sum(1 for t in study.trials if t.user_attrs.get(WORKER_ATTR) == worker and t.state.is_finished())
     remaining = n_trials - done
     if spec.warm_start and worker == 0 and not study.trials:
@@ -193,7 +221,7 @@ def run_worker(spec: StudySpec, data: tuple[np.ndarray, np.ndarray, np.ndarray, 
                      f"{time.monotonic() - started:.1f}s")
 
     study.optimize(
-        _objective(spec.algorithm, spec.space, spec.defaults, spec.seed, metric, worker, data),
+        _objective(spec.algorithm, spec.space, spec.defaults, spec.seed, metric, worker, data, opened),
         n_trials=remaining,
         timeout=timeout,
         catch=(Exception,),
@@ -226,7 +254,7 @@ def collect(storage: str, spec: StudySpec) -> TuningResult:
             carries the first error.
     """
     try:
-        study = optuna.load_study(study_name=spec.name, storage=storage)
+        study = optuna.load_study(study_name=spec.name, storage=open_storage(storage))
     except KeyError as exc:
         raise HyperparameterTuningError(
             f"study {spec.name} is not in the tuning storage; if the storage was reset, rerun without the cache"
