@@ -118,7 +118,7 @@ def worker_share(n_trials: int, workers: int, worker: int) -> int:
 
 
 def _objective(algorithm: Algorithm, space: dict, defaults: dict, seed: int, metric: str, worker: int,
-               data: tuple, storage: optuna.storages.BaseStorage) -> Callable:
+               data: tuple, storage: optuna.storages.RDBStorage | optuna.storages.JournalStorage) -> Callable:
     x_train, y_train, x_val, y_val = data
     score = SCORERS[metric]
 
@@ -150,7 +150,7 @@ def _objective(algorithm: Algorithm, space: dict, defaults: dict, seed: int, met
     return objective
 
 
-def open_storage(url: str) -> optuna.storages.BaseStorage:
+def open_storage(url: str) -> optuna.storages.RDBStorage | optuna.storages.JournalStorage:
     """Optuna's storage at a URL: a journal file for `journal://PATH`, else a database.
 
     The journal's file lock lets the workers of one machine share it. Workers that open a
