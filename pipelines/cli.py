@@ -240,7 +240,8 @@ def _add_run(commands) -> None:
                      help="run-table database, e.g. postgresql://... (default: $SEALTRAIN_DB_URL, else SQLite in "
                           "--output)")
     run.add_argument("--optuna-storage", metavar="URL",
-                     help="Optuna RDB storage (default: $OPTUNA_STORAGE_URL, else SQLite in --output)")
+                     help="Optuna storage: a database URL or journal:///ABS/PATH (default: $OPTUNA_STORAGE_URL, else "
+                          "the journal file optuna.journal in --output)")
     run.add_argument("--cache", action="store_true",
                      help="reuse results of unchanged steps from earlier --cache runs (default: off)")
     run.set_defaults(handler=_run)

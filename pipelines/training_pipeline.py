@@ -184,7 +184,8 @@ def build_pipeline(image: str = DEFAULT_IMAGE):
             tuning_timeout: Wall-clock limit per tuning worker in seconds; 0 for none.
             warm_start: Try the best configuration of the experiment's last completed run of
                 the algorithm first (procedural memory).
-            optuna_storage_url: Optuna RDB storage; empty reads OPTUNA_STORAGE_URL in the task.
+            optuna_storage_url: Optuna storage (a database URL or journal://PATH); empty reads
+                OPTUNA_STORAGE_URL in the task.
             seed: Seed of tuning, training and the bootstrap.
             split_ratios: Shares of rows of train, validation, test and holdout, in that order.
             split_salt: Salt of the group hash that assigns splits.

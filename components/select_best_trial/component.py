@@ -33,7 +33,7 @@ def select_best_trial(
         seed: The tuning seed.
         tuning_metric: The validation objective.
         warm_start: The parameters tried first (JSON or `null`).
-        optuna_storage_url: Optuna RDB storage, or empty to use OPTUNA_STORAGE_URL.
+        optuna_storage_url: Optuna storage (a database URL or journal://PATH), or empty to use OPTUNA_STORAGE_URL.
         worker_trials: Trials each worker ran (collected from the loop, it orders this step last).
         best_hyperparameters: JSON with the algorithm, best params (fixed ones included), best
             value, best iteration, the space searched and trial counts.

@@ -23,7 +23,7 @@ def tune_hyperparameters(
     warm_start: str,
     optuna_storage_url: str,
 ) -> int:
-    """Runs this worker's share of a seeded TPE study shared through Optuna's RDB storage.
+    """Runs this worker's share of a seeded TPE study shared through Optuna's storage.
 
     Args:
         train: The train split, which fits every trial's model.
@@ -39,7 +39,7 @@ def tune_hyperparameters(
         tuning_metric: auc, pr_auc or log_loss on validation.
         tuning_timeout: Wall-clock limit of this worker in seconds; 0 for none.
         warm_start: Parameters to try first (procedural memory), JSON or `null`.
-        optuna_storage_url: Optuna RDB storage, or empty to use OPTUNA_STORAGE_URL.
+        optuna_storage_url: Optuna storage (a database URL or journal://PATH), or empty to use OPTUNA_STORAGE_URL.
 
     Returns:
         How many trials this worker ran now (0 when a retry finds its share done).

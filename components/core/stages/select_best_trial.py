@@ -28,7 +28,7 @@ def run(*, preprocessor_metadata: dict, algorithm: str, hyperparameter_space: st
         seed: The tuning seed.
         tuning_metric: The validation objective.
         warm_start: The parameters tried first (JSON or `null`).
-        optuna_storage_url: Optuna RDB storage, or empty to use OPTUNA_STORAGE_URL.
+        optuna_storage_url: Optuna storage (a database URL or journal://PATH), or empty to use OPTUNA_STORAGE_URL.
         workers: How many workers ran the study.
         best_hyperparameters_path: Where the best configuration (JSON) goes.
         trials_path: Where the trial table (CSV) goes.

@@ -15,7 +15,7 @@ def run(*, train_path: str, train_metadata: dict, validation_path: str, validati
         default_hyperparameters: str, n_trials: int, tuning_workers: int, worker: int, seed: int,
         tuning_metric: str, tuning_timeout: float, warm_start: str, optuna_storage_url: str,
         progress: Callable[[str], None]) -> StageResult:
-    """Runs this worker's share of a seeded TPE study in Optuna's RDB storage.
+    """Runs this worker's share of a seeded TPE study in Optuna's storage.
 
     Args:
         train_path: The train split, which fits every trial's model.
@@ -34,7 +34,7 @@ def run(*, train_path: str, train_metadata: dict, validation_path: str, validati
         tuning_metric: auc, pr_auc or log_loss on validation.
         tuning_timeout: Wall-clock limit in seconds; 0 for none.
         warm_start: Parameters to try first, JSON or `null`.
-        optuna_storage_url: Optuna RDB storage, or empty to use OPTUNA_STORAGE_URL.
+        optuna_storage_url: Optuna storage (a database URL or journal://PATH), or empty to use OPTUNA_STORAGE_URL.
         progress: Receives progress lines while the trials run; a study takes long enough
             that they cannot wait for the result.
 
