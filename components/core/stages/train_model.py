@@ -6,10 +6,9 @@ import json
 import time
 from pathlib import Path
 
-from .. import algorithms, lineage, metrics, modelio, tables, training
+from .. import algorithms, metrics, modelio, training
 from ..constants import META_MANIFEST_FINGERPRINT, META_TRAIN_FINGERPRINT, TRAIN, VALIDATION, metric_name
-from ..preprocessing import Preprocessor, transform_split
-from . import StageResult
+from . import StageResult, fit_inputs
 
 
 def run(*, train_path: str, train_metadata: dict, validation_path: str, validation_metadata: dict,
@@ -43,23 +42,13 @@ def run(*, train_path: str, train_metadata: dict, validation_path: str, validati
             fitted on the manifest's train split.
         TrainingFailedError: The estimator failed to fit.
     """
-    consumer = "train_model"
-    lineage.require_role(train_metadata, TRAIN, f"{consumer} (train input)")
-    lineage.require_role(validation_metadata, VALIDATION, f"{consumer} (validation input)")
-    manifest = lineage.require_same_manifest(consumer, train=train_metadata, validation=validation_metadata,
-                                             preprocessor=preprocessor_metadata)
-    fitted = Preprocessor.load(preprocessor_path)
-    lineage.verify_fitted_on_train(consumer, manifest, {
-        "preprocessor": preprocessor_metadata.get(META_TRAIN_FINGERPRINT),
-        "preprocessor file": fitted.train_fingerprint,
-    })
-    train = tables.read_parquet(train_path)
-    train_fingerprint = lineage.verify_split(train, TRAIN, consumer, manifest)
-    validation = lineage.read_split(validation_path, VALIDATION, consumer, manifest)
+    inputs = fit_inputs.read("train_model", train_path=train_path, train_metadata=train_metadata,
+                             validation_path=validation_path, validation_metadata=validation_metadata,
+                             preprocessor_path=preprocessor_path, preprocessor_metadata=preprocessor_metadata)
+    manifest, train_fingerprint = inputs.manifest, inputs.manifest.split(TRAIN)
+    x_train, y_train, x_val, y_val = inputs.x_train, inputs.y_train, inputs.x_val, inputs.y_val
     best = json.loads(Path(best_hyperparameters_path).read_text())
     algo = algorithms.get_algorithm(best["algorithm"])
-    x_train, y_train = transform_split(fitted, train)
-    x_val, y_val = transform_split(fitted, validation)
     started = time.monotonic()
     estimator = training.fit(algo, best["params"], seed, x_train, y_train, x_val, y_val, metric=best["metric"])
     duration = time.monotonic() - started

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 from typing import Callable
 
-from .. import endpoints, lineage, tuning
-from ..constants import META_TRAIN_FINGERPRINT, TRAIN, VALIDATION
-from ..preprocessing import Preprocessor, transform_split
-from . import StageResult
+from .. import endpoints, tuning
+from . import StageResult, fit_inputs
 
 
 def run(*, train_path: str, train_metadata: dict, validation_path: str, validation_metadata: dict,
@@ -47,22 +45,13 @@ def run(*, train_path: str, train_metadata: dict, validation_path: str, validati
             fitted on the manifest's train split.
         HyperparameterTuningError: A malformed space or default.
     """
-    consumer = "tune_hyperparameters"
-    lineage.require_role(train_metadata, TRAIN, f"{consumer} (train input)")
-    lineage.require_role(validation_metadata, VALIDATION, f"{consumer} (validation input)")
-    manifest = lineage.require_same_manifest(consumer, train=train_metadata, validation=validation_metadata,
-                                             preprocessor=preprocessor_metadata)
-    fitted = Preprocessor.load(preprocessor_path)
-    lineage.verify_fitted_on_train(consumer, manifest, {
-        "preprocessor": preprocessor_metadata.get(META_TRAIN_FINGERPRINT),
-        "preprocessor file": fitted.train_fingerprint,
-    })
-    train = lineage.read_split(train_path, TRAIN, consumer, manifest)
-    validation = lineage.read_split(validation_path, VALIDATION, consumer, manifest)
-    spec = tuning.study_spec(split_manifest=manifest.fingerprint, algorithm=algorithm,
+    inputs = fit_inputs.read("tune_hyperparameters", train_path=train_path, train_metadata=train_metadata,
+                             validation_path=validation_path, validation_metadata=validation_metadata,
+                             preprocessor_path=preprocessor_path, preprocessor_metadata=preprocessor_metadata)
+    spec = tuning.study_spec(split_manifest=inputs.manifest.fingerprint, algorithm=algorithm,
                              hyperparameter_space=hyperparameter_space, default_hyperparameters=default_hyperparameters,
                              seed=seed, metric=tuning_metric, n_trials=n_trials, warm_start=warm_start)
-    data = (*transform_split(fitted, train), *transform_split(fitted, validation))
+    data = (inputs.x_train, inputs.y_train, inputs.x_val, inputs.y_val)
     ran = tuning.run_worker(
         spec, data, storage=endpoints.optuna_storage(optuna_storage_url),
         n_trials=tuning.worker_share(n_trials, tuning_workers, worker), worker=worker,
