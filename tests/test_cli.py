@@ -259,3 +259,12 @@ def _summary(duplicates: int) -> dict:
 def test_duplicates_across_splits_use_correct_plurals(duplicates, line):
     assert line in render(_summary(duplicates)).splitlines()
     assert "feature" not in render(_summary(0))
+
+
+def test_ctrl_c_before_the_run_starts_is_one_line_and_exit_130(monkeypatch, capsys, tmp_path):
+    def interrupted(*_):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli, "pipeline_arguments", interrupted)
+    assert cli.main(["run", "--output", str(tmp_path / "out")]) == 130
+    assert capsys.readouterr().err == "interrupted\n"
