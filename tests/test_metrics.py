@@ -54,6 +54,33 @@ def test_weighted_bootstrap_metrics_equal_scikit_learn_on_the_resampled_rows(sco
         assert vectorised["recall"][i] == pytest.approx(skm.recall_score(yy, pp >= 0.1), abs=1e-9)
 
 
+def test_weighted_metrics_equal_scikit_learn_with_tied_scores_and_one_class_copies(scored):
+    y, p, _ = scored
+    tied = np.round(p, 2)
+    rng = np.random.default_rng(7)
+    weights = rng.multinomial(len(y), np.full(len(y), 1 / len(y)), size=3).astype(float)
+    negatives_only = np.where(y == 0, 1.0, 0.0)
+    vectorised = bootstrap.weighted_metrics(y.astype(float), tied, 0.1, np.vstack([weights, negatives_only]))
+    for i, w in enumerate(weights):
+        rows = np.repeat(np.arange(len(y)), w.astype(int))
+        yy, pp = y[rows], tied[rows]
+        assert vectorised["auc"][i] == pytest.approx(skm.roc_auc_score(yy, pp), abs=1e-9)
+        assert vectorised["pr_auc"][i] == pytest.approx(skm.average_precision_score(yy, pp), abs=1e-9)
+        assert vectorised["f1"][i] == pytest.approx(skm.f1_score(yy, pp >= 0.1), abs=1e-9)
+    assert np.isnan([vectorised[name][3] for name in ("auc", "pr_auc", "precision", "recall", "f1")]).all()
+    expected_brier = skm.brier_score_loss(y[y == 0], tied[y == 0], pos_label=1, labels=[0, 1])
+    assert vectorised["brier_score"][3] == pytest.approx(expected_brier, abs=1e-9)
+
+
+def test_a_cluster_bootstrap_of_one_row_groups_equals_the_row_bootstrap(scored):
+    y, p, _ = scored
+    by_row = bootstrap.bootstrap_intervals(y, p, 0.1, 100, 3)
+    by_group = bootstrap.bootstrap_intervals(y, p, 0.1, 100, 3, np.arange(len(y)))
+    for name in BOOTSTRAP_METRICS:
+        assert by_group["intervals"][name] == pytest.approx(by_row["intervals"][name], abs=1e-12), name
+    assert by_group["valid_samples"] == by_row["valid_samples"]
+
+
 def test_intervals_contain_the_estimate_and_shrink_with_more_data(scored):
     y, p, groups = scored
     full = bootstrap.bootstrap_intervals(y, p, 0.1, 300, 1, groups)
