@@ -98,7 +98,7 @@ def best_configuration(*, db_url: str, experiment_id: str, algorithm: str) -> di
 
 def record(*, training_run_id: str, experiment_id: str, model_version_id: str, tracking_uri: str, db_url: str,
            artifacts: RunArtifacts) -> tuple[records.TrainedModel, records.ValidationMetrics, dict]:
-    """Logs the run to MLflow, upserts its `completed` row and builds the output records.
+    """Logs the run to MLflow, moves its row from `running` to `completed` and builds the output records.
 
     Args:
         training_run_id: The run's id.

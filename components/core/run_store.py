@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
 from .constants import RUN_COMPLETED, RUN_FAILED, RUN_RUNNING
-from .endpoints import normalise_url
+from .endpoints import normalise_url, redact, scrub
 from .errors import ModelTrainerError
 
 AGENT_NAMES = ("model_trainer",)
@@ -125,14 +125,14 @@ def with_database(db_url: str, work: Callable[[sa.Engine], T]) -> T:
         RunRecordError: The database is unusable or stayed unreachable; the message names it
             without its password and gives the driver's cause.
     """
-    safe_url = sa.engine.make_url(normalise_url(db_url)).render_as_string(hide_password=True)
+    safe_url = redact(normalise_url(db_url))
     for attempt in range(1, DB_ATTEMPTS + 1):
         engine = engine_for(db_url)
         try:
             ensure_schema(engine)
             return work(engine)
         except (sa.exc.OperationalError, sa.exc.InterfaceError) as exc:
-            cause = " ".join(str(exc.orig).split())
+            cause = scrub(" ".join(str(exc.orig).split()), db_url)
             if not _transient(exc):
                 raise RunRecordError(f"run table at {safe_url} unusable: {cause}") from exc
             if attempt == DB_ATTEMPTS:

@@ -81,45 +81,23 @@ def read_table(path: str) -> pd.DataFrame:
         InvalidInputError: The file is missing, unreadable, of an unknown format, empty, or
             has duplicate column names.
     """
-    fmt = _format_of(path)
-    raw = _read_bytes(path)
-    if not raw.strip():
-        raise InvalidInputError(f"{path}: the file is empty")
-    try:
-        if fmt == "parquet":
-            frame = pd.read_parquet(io.BytesIO(raw))
-        else:
-            sep = "\t" if ".tsv" in path.lower() else ","
-            header = _csv_header(raw, path, sep)
-            duplicates = sorted({c for c in header if header.count(c) > 1})
-            if duplicates:
-                raise InvalidInputError(f"{path}: duplicate column names {duplicates}")
-            compression = "gzip" if path.lower().endswith(".gz") else None
-            frame = pd.read_csv(io.BytesIO(raw), sep=sep, compression=compression)
-    except InvalidInputError:
-        raise
-    except Exception as exc:  # pandas/pyarrow raise many types for a corrupt file
-        raise InvalidInputError(f"{path}: not a readable {fmt} file ({exc})") from exc
-    if frame.columns.duplicated().any():
-        dup = sorted(set(frame.columns[frame.columns.duplicated()]))
-        raise InvalidInputError(f"{path}: duplicate column names {dup}")
-    if frame.empty:
-        raise InvalidInputError(f"{path}: the table has no rows")
-    return frame
+    return read_columns(path, None)[1]
 
 
-def read_columns(path: str, columns: list[str]) -> tuple[list[str], pd.DataFrame]:
-    """Reads a table's header and only the named columns that it has, to check arguments early.
+def read_columns(path: str, columns: list[str] | None) -> tuple[list[str], pd.DataFrame]:
+    """Reads a table's header and the named columns that it has (all of them for None).
+
+    Reading only some columns checks arguments early without loading the whole table.
 
     Args:
         path: A local file path or a `gs://bucket/object` URI, as for `read_table`.
-        columns: The columns wanted; those the header lacks are left out.
+        columns: The columns wanted, those the header lacks left out; None for every column.
 
     Returns:
         The header and the wanted columns present in it.
 
     Raises:
-        InvalidInputError: As `read_table`, except that it does not look at the other columns.
+        InvalidInputError: As `read_table`.
     """
     fmt = _format_of(path)
     raw = _read_bytes(path)
@@ -131,9 +109,10 @@ def read_columns(path: str, columns: list[str]) -> tuple[list[str], pd.DataFrame
         duplicates = sorted({c for c in header if header.count(c) > 1})
         if duplicates:
             raise InvalidInputError(f"{path}: duplicate column names {duplicates}")
-        wanted = [c for c in header if c in columns]
+        # None reads the table as the readers see it, so their own header parsing has the last word.
+        wanted = None if columns is None else [c for c in header if c in columns]
         if fmt == "parquet":
-            frame = pq.read_table(io.BytesIO(raw), columns=wanted).to_pandas()
+            frame = pd.read_parquet(io.BytesIO(raw), columns=wanted)
         else:
             compression = "gzip" if path.lower().endswith(".gz") else None
             frame = pd.read_csv(io.BytesIO(raw), sep=sep, compression=compression, usecols=wanted)
@@ -141,7 +120,7 @@ def read_columns(path: str, columns: list[str]) -> tuple[list[str], pd.DataFrame
         raise
     except Exception as exc:  # pandas/pyarrow raise many types for a corrupt file
         raise InvalidInputError(f"{path}: not a readable {fmt} file ({exc})") from exc
-    if frame.empty and wanted:
+    if frame.empty and wanted != []:
         raise InvalidInputError(f"{path}: the table has no rows")
     return header, frame
 
