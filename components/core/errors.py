@@ -31,3 +31,13 @@ class HyperparameterTuningError(ModelTrainerError):
 
 class UntrustedModelFileError(ModelTrainerError):
     """A model file holds something sealtrain never writes; it is refused without being built."""
+
+
+class TestEvaluationLimitError(ModelTrainerError):
+    """The experiment's test split has been evaluated by as many models as `--max-test-evaluations` allows."""
+
+    __test__ = False  # not a pytest test class despite the name
+
+
+class HoldoutAccessError(ModelTrainerError):
+    """The holdout may not be read: the model is not in production, was validated already, or the data changed."""

@@ -104,7 +104,9 @@ def engine_for(url: str) -> sa.Engine:
 
 
 def ensure_schema(engine: sa.Engine) -> None:
-    """Creates the enum, tables and indexes that do not exist yet."""
+    """Creates the enum, tables and indexes that do not exist yet, the split ledger's included."""
+    from . import split_ledger  # noqa: F401  (its tables join `metadata` on import; it imports this module)
+
     metadata.create_all(engine, checkfirst=True)
 
 
@@ -145,7 +147,8 @@ def with_database(db_url: str, work: Callable[[sa.Engine], T]) -> T:
     raise AssertionError("unreachable")
 
 
-def _insert(engine: sa.Engine, table: sa.Table):
+def dialect_insert(engine: sa.Engine, table: sa.Table):
+    """An INSERT that supports `on_conflict_do_nothing` on Postgres and SQLite."""
     return (postgresql if engine.dialect.name == "postgresql" else sqlite).insert(table)
 
 
@@ -153,7 +156,7 @@ def _refer(conn, engine: sa.Engine, row: dict) -> None:
     """Adds the experiment and model version a row refers to, if they are new."""
     for table, key in ((experiments, "experiment_id"), (model_registry, "model_version_id")):
         if row.get(key):
-            conn.execute(_insert(engine, table).values({key: row[key]}).on_conflict_do_nothing())
+            conn.execute(dialect_insert(engine, table).values({key: row[key]}).on_conflict_do_nothing())
 
 
 def _status(conn, training_run_id: str) -> str | None:
@@ -173,7 +176,7 @@ def _finish(conn, engine: sa.Engine, row: dict, changes: tuple[str, ...]) -> str
                                             training_runs.c.status == RUN_RUNNING)
     if conn.execute(update.values({k: row[k] for k in changes if k in row})).rowcount:
         return None
-    if conn.execute(_insert(engine, training_runs).values(row).on_conflict_do_nothing()).rowcount:
+    if conn.execute(dialect_insert(engine, training_runs).values(row).on_conflict_do_nothing()).rowcount:
         return None
     return _status(conn, run_id)
 
@@ -197,7 +200,7 @@ def start_run(engine: sa.Engine, row: dict) -> None:
     _check(row, RUN_RUNNING)
     with engine.begin() as conn:
         _refer(conn, engine, row)
-        if not conn.execute(_insert(engine, training_runs).values(row).on_conflict_do_nothing()).rowcount:
+        if not conn.execute(dialect_insert(engine, training_runs).values(row).on_conflict_do_nothing()).rowcount:
             raise RunStateError(f"training run id {row['training_run_id']!r} is already taken by a "
                                 f"{_status(conn, row['training_run_id'])} run; a run id is never reused")
 

@@ -67,14 +67,25 @@ def check_ratios(ratios: dict[str, float], tolerance: float) -> None:
         raise InvalidInputError(f"split tolerance must be in (0, {min(ratios.values())}), got {tolerance}")
 
 
+def _digests(keys, salt: str):
+    """The salted SHA-256 of each key: the one hash behind a group's split and its holdout lock."""
+    prefix = f"{salt}\x1f".encode()
+    return (hashlib.sha256(prefix + str(k).encode()).digest() for k in keys)
+
+
 def unit_positions(keys: pd.Index, salt: str) -> np.ndarray:
     """Maps each key to a position in [0, 1) by a salted SHA-256 (stable across runs and data growth)."""
-    prefix = f"{salt}\x1f".encode()
-    return np.fromiter(
-        (int.from_bytes(hashlib.sha256(prefix + str(k).encode()).digest()[:8], "big") / 2**64 for k in keys),
-        dtype=np.float64,
-        count=len(keys),
-    )
+    return np.fromiter((int.from_bytes(d[:8], "big") / 2**64 for d in _digests(keys, salt)),
+                       dtype=np.float64, count=len(keys))
+
+
+def group_hashes(keys, salt: str) -> list[str]:
+    """The salted SHA-256 of each group key, in hex: what the run store keeps of a holdout group.
+
+    Never the raw id. With the default (public) salt an id from a small, guessable space can be
+    recovered by trying every candidate; a secret `--split-salt` closes that.
+    """
+    return [d.hex() for d in _digests(keys, salt)]
 
 
 def _choose_cut(cum: np.ndarray, lo: int, target: float, prev: float, ratio: float, hash_cut: int,
