@@ -47,11 +47,11 @@ BRIER = "brier_score"
 LOG_LOSS = "log_loss"
 CALIBRATION_ERROR = "calibration_error"
 BOOTSTRAP_METRICS = (AUC, PR_AUC, BRIER, F1, PRECISION, RECALL)
-METRIC_PREFIX = {TRAIN: "train_", VALIDATION: "val_", TEST: "test_"}
+METRIC_PREFIX = {TRAIN: "train_", VALIDATION: "val_", TEST: "test_", HOLDOUT: "holdout_"}
 
 
 def metric_name(split: str, metric: str, suffix: str = "") -> str:
-    """The logged name of a metric on a split: `train_auc`, `val_pr_auc`, `test_auc_ci_low`."""
+    """The logged name of a metric on a split: `train_auc`, `val_pr_auc`, `test_auc_ci_low`, `holdout_auc`."""
     return f"{METRIC_PREFIX[split]}{metric}{'_' + suffix if suffix else ''}"
 
 

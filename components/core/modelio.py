@@ -23,6 +23,7 @@ Every refusal is an `UntrustedModelFileError` naming the file and what was forei
 
 from __future__ import annotations
 
+import hashlib
 import json
 import zipfile
 from pathlib import Path
@@ -145,6 +146,20 @@ def save_model(model: Any, framework: str, directory: str, meta: dict) -> Path:
         dump_skops(model, path)
     (out / MODEL_META_FILE).write_text(json.dumps({**meta, "framework": framework, "file": path.name}, indent=2))
     return path
+
+
+def model_fingerprint(directory: str) -> str:
+    """A SHA-256 over the model file and its metadata: what the split ledger knows a model by.
+
+    The same model served from the cache, or logged to MLflow and downloaded again, has the
+    same fingerprint; any other model file or threshold has another.
+    """
+    meta = read_model_meta(directory)
+    digest = hashlib.sha256()
+    for name in (MODEL_META_FILE, MODEL_FILES.get(meta.get("framework"), MODEL_META_FILE)):
+        content = (Path(directory) / name).read_bytes()
+        digest.update(f"{name}:{len(content)}:".encode() + content)
+    return digest.hexdigest()
 
 
 def read_model_meta(directory: str) -> dict:
