@@ -8,7 +8,17 @@ from pathlib import Path
 
 import pandas as pd
 
-from sealtrain.components.core import algorithms, evaluation, metrics, modelio, preprocessing, schema, training, tuning
+from sealtrain.components.core import (
+    algorithms,
+    evaluation,
+    metrics,
+    modelio,
+    optuna_study,
+    preprocessing,
+    schema,
+    training,
+    tuning,
+)
 from sealtrain.components.core.constants import GROUP_COLUMN, LOG_LOSS, TEST, TRAIN, VALIDATION
 from sealtrain.components.core.report import render_report
 from sealtrain.components.core.run_artifacts import RunArtifacts
@@ -35,11 +45,11 @@ def build_artifacts(directory: Path, raw: pd.DataFrame, spec: schema.DatasetSpec
     x_train, x_val, x_test = (fitted.transform(x) for x in (x_train, x_val, x_test))
 
     algo = algorithms.get_algorithm("logistic_regression")
-    study = tuning.StudySpec("recorded", algo, algo.default_space, {}, SEED, LOG_LOSS, 2, None)
+    study = optuna_study.StudySpec("recorded", algo, algo.default_space, {}, SEED, LOG_LOSS, 2, None)
     storage = f"sqlite:///{directory / 'optuna.db'}"
     tuning.run_worker(study, (x_train, y_train, x_val, y_val), storage=storage, n_trials=2, worker=0,
                       progress=lambda _: None)
-    result = tuning.collect(storage, study)
+    result = optuna_study.collect(storage, study)
     result.trials.to_csv(paths.trials, index=False)
     Path(paths.best_hyperparameters).write_text(json.dumps({
         "algorithm": algo.name, "params": result.best_params, "metric": LOG_LOSS,

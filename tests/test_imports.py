@@ -27,10 +27,10 @@ CASES = {
     "cli candidate": ("import argparse\nfrom sealtrain.pipelines import contract\n"
                       "contract.candidate(argparse.Namespace(model_candidate=None, algorithm='random_forest', "
                       "trials=3, tuning_workers=1, tuning_metric='auc'))", HEAVY),
-    # select-best-trial reads the study (Optuna, pandas, scikit-learn's scorers); it draws its
-    # history only when it writes it, and never touches MLflow or model files.
+    # select-best-trial reads the study (Optuna, pandas); it draws its history only when it
+    # writes it, and never touches MLflow, model files or the libraries that fit and score.
     "select-best-trial": ("import sealtrain.components.core.stages.select_best_trial",
-                          ("skops", "matplotlib", "mlflow")),
+                          ("sklearn", "skops", "xgboost", "matplotlib", "mlflow")),
 }
 
 

@@ -8,6 +8,7 @@ from sealtrain.components.core import (
     algorithms,
     endpoints,
     modelio,
+    optuna_study,
     preprocessing,
     schema,
     search_space,
@@ -31,11 +32,11 @@ def _study(tmp_path, algo, data, n_trials, seed=3, space=None, workers=1, storag
     """Runs every worker of a study in turn in fresh SQLite storage and collects it."""
     storage = f"sqlite:///{tmp_path / storage_name}"
     space = algo.default_space if space is None else space
-    spec = tuning.StudySpec("m", algo, space, {}, seed, metric, n_trials, warm_start)
+    spec = optuna_study.StudySpec("m", algo, space, {}, seed, metric, n_trials, warm_start)
     for worker in range(workers):
         tuning.run_worker(spec, data, storage=storage, n_trials=tuning.worker_share(n_trials, workers, worker),
                           worker=worker, progress=lambda _: None)
-    return tuning.collect(storage, spec), storage, spec
+    return optuna_study.collect(storage, spec), storage, spec
 
 
 def test_xgboost_study_prunes_and_is_reproducible(tmp_path, covid_data):
@@ -56,7 +57,7 @@ def test_two_workers_share_one_study_and_a_retry_resumes_it(tmp_path, covid_data
     assert sorted(result.trials["worker"].value_counts().to_dict().items()) == [(0, 5), (1, 4)]
     again = tuning.run_worker(spec, covid_data, storage=storage, n_trials=4, worker=1, progress=lambda _: None)
     assert again == 0
-    assert len(tuning.collect(storage, spec).trials) == 9
+    assert len(optuna_study.collect(storage, spec).trials) == 9
 
 
 def test_staged_algorithms_report_and_get_pruned(tmp_path, covid_data):
@@ -169,7 +170,7 @@ def test_the_study_name_follows_what_defines_the_study():
     def spec(**changes):
         base = dict(split_manifest="m", algorithm="xgboost", hyperparameter_space="", default_hyperparameters="",
                     seed=1, metric="auc", n_trials=10, warm_start="null")
-        return tuning.study_spec(**{**base, **changes}).name
+        return optuna_study.study_spec(**{**base, **changes}).name
 
     assert spec() == spec()
     for change in ({"split_manifest": "n"}, {"seed": 2}, {"n_trials": 11}, {"metric": "pr_auc"},
@@ -195,7 +196,7 @@ PRUNING_STUDIES = {
 def _pruning_spec(name):
     algo = algorithms.get_algorithm(name)
     n_trials, space = PRUNING_STUDIES[name]
-    return tuning.StudySpec("m", algo, space or algo.default_space, {}, 42, "auc", n_trials, None)
+    return optuna_study.StudySpec("m", algo, space or algo.default_space, {}, 42, "auc", n_trials, None)
 
 
 def _per_round_study(spec, data):
@@ -203,7 +204,7 @@ def _per_round_study(spec, data):
     from optuna_integration import XGBoostPruningCallback
 
     x_val, y_val = data[2], data[3]
-    study = tuning.open_study(optuna.storages.InMemoryStorage(), spec.name, spec.metric, spec.seed)
+    study = optuna_study.open_study(optuna.storages.InMemoryStorage(), spec.name, spec.metric, spec.seed)
 
     def objective(trial):
         params = {**spec.defaults, **search_space.suggest(trial, spec.space)}
@@ -252,10 +253,10 @@ def test_local_pruning_prunes_as_optunas_per_round_pruning(tmp_path, kostecki_da
     spec = _pruning_spec(name)
     tuning.run_worker(spec, kostecki_data, storage=url, n_trials=spec.n_trials, progress=lambda _: None)
     reference = per_round[name]
-    study = optuna.load_study(study_name=spec.name, storage=tuning.open_storage(url))
+    study = optuna.load_study(study_name=spec.name, storage=optuna_study.open_storage(url))
     assert _trials(study) == _trials(reference)
     assert 0 < sum(t.state == optuna.trial.TrialState.PRUNED for t in study.trials) < spec.n_trials
-    result = tuning.collect(url, spec)
+    result = optuna_study.collect(url, spec)
     assert (result.best_value, result.best_params) == (reference.best_value, reference.best_params)
 
 
@@ -277,7 +278,7 @@ def test_parallel_workers_share_one_study_in_a_fresh_store(tmp_path, kostecki_da
     for process in workers:
         process.join(timeout=300)
     assert [process.exitcode for process in workers] == [0, 0]
-    result = tuning.collect(url, _pruning_spec("xgboost"))
+    result = optuna_study.collect(url, _pruning_spec("xgboost"))
     assert sorted(result.trials["number"]) == list(range(20))
     assert result.trials["worker"].value_counts().to_dict() == {0: 10, 1: 10}
     assert set(result.trials["state"]) <= {"COMPLETE", "PRUNED"}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from .. import endpoints, lineage, tuning, tuning_plan
+from .. import endpoints, lineage, optuna_study, tuning_plan
 from ..constants import META_MANIFEST_FINGERPRINT
 from ..report import render_tuning_report
 from . import StageResult
@@ -43,10 +43,10 @@ def run(*, preprocessor_metadata: dict, algorithm: str, hyperparameter_space: st
         HyperparameterTuningError: The study is missing or no trial completed.
     """
     manifest = lineage.require_same_manifest("select_best_trial", preprocessor=preprocessor_metadata)
-    spec = tuning.study_spec(split_manifest=manifest.fingerprint, algorithm=algorithm,
+    spec = optuna_study.study_spec(split_manifest=manifest.fingerprint, algorithm=algorithm,
                              hyperparameter_space=hyperparameter_space, default_hyperparameters=default_hyperparameters,
                              seed=seed, metric=tuning_metric, n_trials=n_trials, warm_start=warm_start)
-    result = tuning.collect(endpoints.optuna_storage(optuna_storage_url), spec)
+    result = optuna_study.collect(endpoints.optuna_storage(optuna_storage_url), spec)
     result.trials.to_csv(trials_path, index=False)
     counts = {state: result.count(state) for state in TRIAL_STATES}
     Path(best_hyperparameters_path).write_text(json.dumps({

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Callable
 
-from .. import endpoints, tuning
+from .. import endpoints, optuna_study, tuning
 from . import StageResult, fit_inputs
 
 
@@ -48,7 +48,7 @@ def run(*, train_path: str, train_metadata: dict, validation_path: str, validati
     inputs = fit_inputs.read("tune_hyperparameters", train_path=train_path, train_metadata=train_metadata,
                              validation_path=validation_path, validation_metadata=validation_metadata,
                              preprocessor_path=preprocessor_path, preprocessor_metadata=preprocessor_metadata)
-    spec = tuning.study_spec(split_manifest=inputs.manifest.fingerprint, algorithm=algorithm,
+    spec = optuna_study.study_spec(split_manifest=inputs.manifest.fingerprint, algorithm=algorithm,
                              hyperparameter_space=hyperparameter_space, default_hyperparameters=default_hyperparameters,
                              seed=seed, metric=tuning_metric, n_trials=n_trials, warm_start=warm_start)
     data = (inputs.x_train, inputs.y_train, inputs.x_val, inputs.y_val)
