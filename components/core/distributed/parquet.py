@@ -1,0 +1,66 @@
+"""Parquet datasets as Dask frames: read lazily (a directory, a glob or a gs:// prefix) and written in parts.
+
+Paths go through fsspec, so a local path and `gs://bucket/prefix` read alike (gs:// needs
+gcsfs, with credentials from the environment as for `tables.read_table`).
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import shutil
+import uuid
+
+import dask.dataframe as dd
+import fsspec
+from fsspec.implementations.local import LocalFileSystem
+
+from ..errors import InvalidInputError
+
+
+def read_parquet(path: str, columns: list[str] | None = None) -> dd.DataFrame:
+    """Reads a Parquet dataset lazily and persists it once on the cluster.
+
+    One partition per file or row group, held by the workers (which spill to disk under
+    their memory limit), never by this process. Persisting once after the read is what keeps
+    dask-expr from recomputing the read, and from failing on partition counts, in the chain
+    of operations that follows.
+
+    Args:
+        path: A directory of Parquet files, a glob, or a `gs://` prefix.
+        columns: The columns to read (default: all).
+
+    Raises:
+        InvalidInputError: Nothing is at the path, it is not Parquet, or a column is absent.
+    """
+    fs, root = fsspec.core.url_to_fs(path)
+    if not (fs.glob(root) if glob.has_magic(root) else fs.exists(root)):
+        raise InvalidInputError(f"{path}: no Parquet dataset there")
+    try:
+        frame = dd.read_parquet(path, columns=columns)
+    except (OSError, ValueError) as exc:  # pyarrow's ArrowInvalid is a ValueError
+        raise InvalidInputError(f"{path}: not a readable Parquet dataset: {exc}") from exc
+    return frame.persist()
+
+
+def write_parquet(frame: dd.DataFrame, path: str) -> None:
+    """Writes a Dask frame as a Parquet dataset of one file per partition.
+
+    A local dataset is written beside its target and renamed into place, so a failure leaves
+    no half-written directory; a remote one (gs://) is written in place.
+
+    Raises:
+        InvalidInputError: Something is already at the path.
+    """
+    fs, root = fsspec.core.url_to_fs(path)
+    if fs.exists(root):
+        raise InvalidInputError(f"{path}: already exists; a split is written once")
+    if not isinstance(fs, LocalFileSystem):
+        frame.to_parquet(path, write_index=False)
+        return
+    partial = f"{root.rstrip('/')}.partial-{uuid.uuid4().hex[:8]}"
+    try:
+        frame.to_parquet(partial, write_index=False)
+        os.replace(partial, root)
+    finally:
+        shutil.rmtree(partial, ignore_errors=True)
