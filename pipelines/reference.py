@@ -11,11 +11,13 @@ from pathlib import Path
 import yaml
 
 from sealtrain.components.core.isolation import SpecGraph, function_name, pipeline_document
-from sealtrain.pipelines.compile import compile_pipeline
+from sealtrain.pipelines.compile import PIPELINES, compile_pipeline
 
 
 def known_implementations(image: str) -> dict[str, dict]:
     """Each sealtrain component's implementation, by function name, with every task running `image`.
+
+    Taken from every pipeline sealtrain compiles, so a component is known in whichever it runs.
 
     Args:
         image: The runtime image the verified pipeline must run.
@@ -23,8 +25,10 @@ def known_implementations(image: str) -> dict[str, dict]:
     Returns:
         `{"evaluate_model": {...}, ...}` in the form of `SpecGraph.implementation`.
     """
+    known = {}
     with tempfile.TemporaryDirectory() as scratch:
-        path = compile_pipeline(Path(scratch) / "reference.yaml", image)
-        spec = pipeline_document(list(yaml.safe_load_all(path.read_text())))
-    graph = SpecGraph(spec)
-    return {function_name(task.component): graph.implementation(task) for task in graph.leaf_tasks()}
+        for pipeline in PIPELINES:
+            path = compile_pipeline(Path(scratch) / f"{pipeline}.yaml", image, pipeline)
+            graph = SpecGraph(pipeline_document(list(yaml.safe_load_all(path.read_text()))))
+            known.update({function_name(task.component): graph.implementation(task) for task in graph.leaf_tasks()})
+    return known

@@ -15,6 +15,9 @@ from dataclasses import dataclass
 
 from .constants import HOLDOUT, SPLITS, TEST, TRAIN, VALIDATION
 
+# The second pipeline, whose spec names it so: the post-deployment holdout validation. It has a
+# policy of its own (`_HoldoutCheck`); every other spec is held to the training policy.
+HOLDOUT_PIPELINE_NAME = "sealtrain-holdout-validation"
 # Which of sealtrain's components may read each split, always through an input named after the
 # split (so a swap, such as train wired into `validation`, is a breach too).
 POLICY = {
@@ -34,6 +37,13 @@ MANIFEST = "split_manifest"
 READERS = {DATASET: ("check_data_quality", SPLITTER), MANIFEST: ("record_run",)}
 WHAT = {DATASET: f"the unsplit dataset ({LOADER}'s output)",
         MANIFEST: "the split manifest (it names every split's URI)"}
+# The holdout validation's components: the gate (alias `production`, once per model), the rebuild
+# of a run's holdout from its locked groups, its one reader, and the record. They read or pass on
+# the holdout, so the training pipeline runs none of them.
+GATE, REBUILD = "holdout_gate", "rebuild_holdout"
+HOLDOUT_EVALUATOR, HOLDOUT_RECORDER = "evaluate_holdout", "record_holdout"
+HOLDOUT_ONLY = (GATE, REBUILD, HOLDOUT_EVALUATOR, HOLDOUT_RECORDER)
+HOLDOUT_PIPELINE_COMPONENTS = (*HOLDOUT_ONLY, LOADER)
 # Resources size a step; they do not change the code it runs.
 _NOT_IMPLEMENTATION = ("resources",)
 
@@ -244,7 +254,19 @@ def split_consumers(spec: dict) -> dict[str, list[Consumer]]:
         Consumers by split name; empty lists when no task writes the four splits.
     """
     graph = SpecGraph(spec)
+    if is_holdout_pipeline(spec):
+        return {split: [r for task in _writers(graph, split) for r in _readers(graph, task, split)] for split in SPLITS}
     return _consumers(graph, _splitters(graph))
+
+
+def is_holdout_pipeline(spec: dict) -> bool:
+    """Whether a spec names itself the holdout validation pipeline (and is held to its policy)."""
+    return spec.get("pipelineInfo", {}).get("name") == HOLDOUT_PIPELINE_NAME
+
+
+def _writers(graph: SpecGraph, key: str) -> list[Task]:
+    """The container tasks with an output named `key`."""
+    return [task for task in graph.leaf_tasks() if key in _outputs(graph, task)]
 
 
 def _consumers(graph: SpecGraph, splitters: list[Task]) -> dict[str, list[Consumer]]:
@@ -311,26 +333,32 @@ def images(spec: dict) -> dict[str, list[str]]:
 def breaches(spec: dict, known: dict[str, dict]) -> list[str]:
     """The violations of the split policy in a compiled pipeline, one sentence each naming the task and rule.
 
+    The holdout validation pipeline (by its name in the spec) is held to its own policy: the
+    holdout read by exactly one task, sealtrain's `evaluate_holdout`, from sealtrain's
+    `rebuild_holdout`, which runs after sealtrain's `holdout_gate`; no train, validation or test
+    split; nothing but that pipeline's sealtrain components. Every other spec is held to the
+    training policy, in which no task reads the holdout.
+
     Args:
         spec: The pipeline spec (see `pipeline_document`).
         known: Sealtrain's components by function name (see `identify`).
     """
+    if is_holdout_pipeline(spec):
+        held = _HoldoutCheck(SpecGraph(spec), known)
+        return [*held.importers(), *held.components(), *held.no_other_splits(), *held.holdout(),
+                *held.dataset_readers()]
     check = _Check(SpecGraph(spec), known)
     return [*check.importers(), *check.splitters(), *check.split_readers(), *check.other_readers(),
-            *check.sealed_inputs(), *check.requirements()]
+            *check.sealed_inputs(), *check.requirements(), *check.holdout_components()]
 
 
-class _Check:
-    """The rules of `breaches`, each yielding its sentences, over one pipeline's identified tasks."""
+class _Rules:
+    """What both policies share, over one pipeline's identified tasks."""
 
     def __init__(self, graph: SpecGraph, known: dict[str, dict]):
         self.graph, self.known = graph, known
         self.names = identify(graph, known)
         self.leaves = graph.leaf_tasks()
-        self.all_splitters = _splitters(graph)
-        # Who reads each split that sealtrain's own split_dataset wrote: {(task path, input): split}.
-        ours = [task for task in self.all_splitters if self.names[task.path] == SPLITTER]
-        self.sealed = {(r.task, r.input): split for split, readers in _consumers(graph, ours).items() for r in readers}
 
     def _unknown(self, path: str) -> str:
         if self.names.get(path):
@@ -344,6 +372,17 @@ class _Check:
                 uri = importer.get("artifactUri", {}).get("constant") or "a URI given at run time"
                 yield (f"{task.path} imports {uri} (dsl.importer); no importer may bring an artifact, such as a "
                        "split, into the pipeline from outside its lineage")
+
+
+class _Check(_Rules):
+    """The rules of the training policy, each yielding its sentences."""
+
+    def __init__(self, graph: SpecGraph, known: dict[str, dict]):
+        super().__init__(graph, known)
+        self.all_splitters = _splitters(graph)
+        # Who reads each split that sealtrain's own split_dataset wrote: {(task path, input): split}.
+        ours = [task for task in self.all_splitters if self.names[task.path] == SPLITTER]
+        self.sealed = {(r.task, r.input): split for split, readers in _consumers(graph, ours).items() for r in readers}
 
     def splitters(self):
         if not self.all_splitters:
@@ -391,3 +430,57 @@ class _Check:
             if not any(self.names.get(path) == name and bound == read == split
                        for (path, bound), read in self.sealed.items()):
                 yield f"no task runs sealtrain's {name} on the {split} split of sealtrain's {SPLITTER}; {why}"
+
+    def holdout_components(self):
+        for task in self.leaves:
+            if self.names[task.path] in HOLDOUT_ONLY:
+                yield (f"{task.path} runs sealtrain's {self.names[task.path]}, which belongs to the holdout validation "
+                       f"pipeline ({HOLDOUT_PIPELINE_NAME}) only; in training no task reads the holdout")
+
+
+class _HoldoutCheck(_Rules):
+    """The rules of the holdout validation policy, each yielding its sentences."""
+
+    def components(self):
+        for task in self.leaves:
+            name = self.names[task.path]
+            if name is None:
+                yield (f"{task.path} is an unknown component ({unknown_because(self.graph, task, self.known)}); the "
+                       f"holdout validation pipeline runs only sealtrain's {', '.join(HOLDOUT_PIPELINE_COMPONENTS)}")
+            elif name not in HOLDOUT_PIPELINE_COMPONENTS:
+                yield (f"{task.path} runs sealtrain's {name}, which has no place in the holdout validation pipeline "
+                       f"(only {', '.join(HOLDOUT_PIPELINE_COMPONENTS)})")
+
+    def no_other_splits(self):
+        for split in (TRAIN, VALIDATION, TEST):
+            for task in _writers(self.graph, split):
+                yield (f"{task.path} writes a {split} split; the holdout validation pipeline has no train, validation "
+                       "or test split")
+
+    def holdout(self):
+        writers = _writers(self.graph, HOLDOUT)
+        for task in writers:
+            if self.names[task.path] != REBUILD:
+                yield (f"{task.path} writes a holdout but is not sealtrain's {REBUILD}; only it may rebuild a run's "
+                       f"holdout{self._unknown(task.path)}")
+            elif not any(self.names.get(path) == GATE for path in self.graph.upstream(task.path)):
+                yield (f"{task.path} (sealtrain's {REBUILD}) does not run after sealtrain's {GATE}: the holdout is "
+                       "read only for a production model's first (or forced) validation, which the gate decides")
+        readers = [r for task in writers for r in _readers(self.graph, task, HOLDOUT)]
+        for reader in readers:
+            if self.names.get(reader.task) != HOLDOUT_EVALUATOR or reader.input != HOLDOUT:
+                yield (f"holdout is read by {reader.task} ({reader.component}, input {reader.input!r}); only the "
+                       f"'holdout' input of sealtrain's {HOLDOUT_EVALUATOR} may read it{self._unknown(reader.task)}")
+        if len(readers) > 1:
+            yield f"holdout is read by {len(readers)} tasks; exactly one may read it"
+        if not any(self.names.get(r.task) == HOLDOUT_EVALUATOR and r.input == HOLDOUT and self.names[w.path] == REBUILD
+                   for w in writers for r in _readers(self.graph, w, HOLDOUT)):
+            yield (f"no task runs sealtrain's {HOLDOUT_EVALUATOR} on the holdout of sealtrain's {REBUILD}; exactly one "
+                   "evaluation must read it")
+
+    def dataset_readers(self):
+        for task in (t for t in self.leaves if self.names[t.path] == LOADER):
+            for reader in _readers(self.graph, task, DATASET):
+                if self.names.get(reader.task) != REBUILD or reader.input != DATASET:
+                    yield (f"{WHAT[DATASET]} is read by {reader.task} ({reader.component}, input {reader.input!r}); "
+                           f"only the 'dataset' input of sealtrain's {REBUILD} may read it{self._unknown(reader.task)}")

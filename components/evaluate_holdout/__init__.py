@@ -1,0 +1,3 @@
+from .component import evaluate_holdout
+
+__all__ = ["evaluate_holdout"]

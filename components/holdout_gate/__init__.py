@@ -1,0 +1,3 @@
+from .component import holdout_gate
+
+__all__ = ["holdout_gate"]

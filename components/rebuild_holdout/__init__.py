@@ -1,0 +1,3 @@
+from .component import rebuild_holdout
+
+__all__ = ["rebuild_holdout"]

@@ -1,0 +1,3 @@
+from .component import record_holdout
+
+__all__ = ["record_holdout"]
