@@ -22,6 +22,9 @@ CONNECT_TIMEOUT = 30
 # Seconds a new KubeCluster has to bring up all its workers: xgboost.dask breaks when a worker
 # joins mid-training, so training starts only with every worker present.
 KUBE_WORKERS_TIMEOUT = 600
+# The scheduler always serves HTTP (health, metrics; the dashboard with bokeh); on a free port,
+# so local clusters of parallel tasks do not compete for 8787.
+DASHBOARD_ADDRESS = "127.0.0.1:0"
 
 
 @dataclass(frozen=True)
@@ -96,8 +99,8 @@ def dask_client(scheduler: str | None = None, *, workers: int | None = None, thr
         return
     size = local_size(workers, threads_per_worker, memory_limit)
     with (
-        LocalCluster(n_workers=size.workers, threads_per_worker=size.threads_per_worker,
-                     memory_limit=size.memory_limit, processes=processes, dashboard_address=None) as cluster,
+        LocalCluster(n_workers=size.workers, threads_per_worker=size.threads_per_worker, memory_limit=size.memory_limit,
+                     processes=processes, dashboard_address=DASHBOARD_ADDRESS) as cluster,
         Client(cluster) as client,
     ):
         yield client

@@ -1,0 +1,223 @@
+"""The Dask engine's core on a real 2-worker LocalCluster, against the pandas engine on the same real data."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import dask.dataframe as dd
+import numpy as np
+import pandas as pd
+import pytest
+from conftest import COVID_SPEC, KOSTECKI_SPEC
+from sklearn.metrics import roc_auc_score
+
+from sealtrain.components.core import algorithms, preprocessing, schema, splitting, training
+from sealtrain.components.core.constants import GROUP_COLUMN, LABEL_COLUMN, SPLITS, TRAIN, VALIDATION
+from sealtrain.components.core.distributed import cluster, column_statistics, parquet, split
+from sealtrain.components.core.distributed import preprocessing as dask_preprocessing
+from sealtrain.components.core.distributed import training as dask_training
+from sealtrain.components.core.errors import InvalidInputError, SplitRatioViolationError
+from sealtrain.components.core.tables import fingerprint
+
+# Deterministic boosting (no row or column sampling), so the engines differ only in how the
+# histogram bins are sketched: per partition on Dask, over the whole table in pandas.
+FIXED_PARAMS = {"learning_rate": 0.1, "max_depth": 4}
+
+
+@pytest.fixture(scope="module")
+def client():
+    """Two single-threaded workers in this process."""
+    with cluster.dask_client(workers=2, threads_per_worker=1, processes=False) as client:
+        yield client
+
+
+@pytest.fixture(scope="module")
+def prepared(kostecki, covid):
+    return {
+        "KosteckiDillon": schema.prepare(kostecki, KOSTECKI_SPEC, "KosteckiDillon"),
+        "covid_testing": schema.prepare(covid, COVID_SPEC, "covid_testing"),
+    }
+
+
+@pytest.mark.parametrize("stratify", [False, True])
+@pytest.mark.parametrize("name", ["KosteckiDillon", "covid_testing"])
+def test_dask_split_puts_every_row_where_the_pandas_split_does(client, prepared, name, stratify):
+    table = prepared[name]
+    # Partitions of shuffled rows: the assignment may not depend on where a group's rows are.
+    frame = dd.from_pandas(table.sample(frac=1, random_state=3), npartitions=3).persist()
+    counts = split.group_counts(frame)
+    assignment = split.assign_groups(counts, stratify=stratify)
+    pieces = split.split_frame(frame, assignment)
+
+    strata = table.groupby(GROUP_COLUMN)[LABEL_COLUMN].transform("max") if stratify else None
+    expected = pd.Series(splitting.assign_splits(table[GROUP_COLUMN], strata=strata), index=table.index)
+    got = pd.concat([pieces[s].compute().index.to_series().map(lambda _, s=s: s) for s in SPLITS]).sort_index()
+    assert got.index.equals(table.index), "every row lands in exactly one split"
+    pd.testing.assert_series_equal(got, expected, check_names=False)
+
+    reference = splitting.split_table(table, stratify=stratify)
+    for s in SPLITS:
+        rows = pieces[s].compute().sort_index().reset_index(drop=True)
+        assert fingerprint(rows) == reference.manifest["splits"][s]["fingerprint"], s
+    summary = split.split_summary(counts, assignment)
+    for s in SPLITS:
+        assert summary[s] == {k: reference.manifest["splits"][s][k] for k in summary[s]}, s
+
+
+def test_a_row_whose_group_has_no_split_is_refused(prepared):
+    table = prepared["KosteckiDillon"]
+    assignment = pd.Series("train", index=pd.Index(table[GROUP_COLUMN].unique()[1:]))
+    with pytest.raises(InvalidInputError, match=r"rows belong to groups with no split.*other data"):
+        split.rows_of_split(table, assignment, TRAIN)
+
+
+def test_split_summary_names_a_split_out_of_tolerance(prepared):
+    counts = split.group_counts(dd.from_pandas(prepared["KosteckiDillon"], npartitions=2))
+    assignment = split.assign_groups(counts)
+    assignment[assignment == VALIDATION] = TRAIN
+    with pytest.raises(SplitRatioViolationError, match="train ratio"):
+        split.split_summary(counts, assignment)
+
+
+def _assert_same_preprocessor(got: preprocessing.Preprocessor, expected: preprocessing.Preprocessor,
+                              rows: pd.DataFrame) -> None:
+    assert (got.numeric, got.categorical, got.dropped, got.warnings, got.train_fingerprint) == (
+        expected.numeric, expected.categorical, expected.dropped, expected.warnings, expected.train_fingerprint)
+    ours, theirs = got.transformer.named_transformers_, expected.transformer.named_transformers_
+    np.testing.assert_array_equal(ours["num"]["impute"].statistics_, theirs["num"]["impute"].statistics_)
+    for attribute in ("mean_", "var_", "scale_", "n_samples_seen_"):
+        np.testing.assert_allclose(getattr(ours["num"]["scale"], attribute), getattr(theirs["num"]["scale"], attribute),
+                                   rtol=1e-12, err_msg=attribute)
+    encoder, reference = ours["cat"]["onehot"], theirs["cat"]["onehot"]
+    assert [list(c) for c in encoder.categories_] == [list(c) for c in reference.categories_]
+    assert [None if c is None else list(c) for c in encoder.infrequent_categories_] == [
+        None if c is None else list(c) for c in reference.infrequent_categories_]
+    assert got.feature_names_out() == expected.feature_names_out()
+    np.testing.assert_allclose(got.transform(rows), expected.transform(rows), rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("collect_limit", [column_statistics.COLLECT_LIMIT, 40])
+@pytest.mark.parametrize("name", ["KosteckiDillon", "covid_testing"])
+def test_dask_preprocessor_is_the_pandas_one(client, prepared, name, collect_limit):
+    """covid_testing has a wide categorical (88 clinics: 49 kept, the rest pooled) and missing values;
+    a small collect limit makes the medians go through histogram passes."""
+    reference = splitting.split_table(prepared[name])
+    train = reference.tables[TRAIN]
+    expected = preprocessing.fit_preprocessor(train, "train-fp")
+    got = dask_preprocessing.fit_preprocessor(dd.from_pandas(train, npartitions=3), "train-fp", collect_limit)
+    _assert_same_preprocessor(got, expected, reference.tables[VALIDATION])
+    if name == "covid_testing":
+        assert any(c is not None for c in expected.transformer.named_transformers_["cat"]["onehot"]
+                   .infrequent_categories_), "the wide column is pooled, so the frequent levels are compared"
+
+
+def test_empty_and_constant_train_columns_are_dropped_as_in_pandas(client, prepared):
+    train = splitting.split_table(prepared["KosteckiDillon"]).tables[TRAIN].assign(
+        empty_number=np.nan, empty_text=pd.Series(np.nan, dtype=object), one_number=3.0, one_text="x")
+    expected = preprocessing.fit_preprocessor(train, "fp")
+    assert set(expected.dropped) == {"empty_number", "empty_text", "one_number", "one_text"}
+    got = dask_preprocessing.fit_preprocessor(dd.from_pandas(train, npartitions=2), "fp")
+    _assert_same_preprocessor(got, expected, train)
+
+
+@pytest.mark.parametrize("collect_limit", [1, 25, 10_000])
+def test_exact_medians_equal_numpy_on_real_columns(client, prepared, collect_limit):
+    table = prepared["covid_testing"]
+    columns = ["age", "col_rec_tat", "rec_ver_tat", "pan_day", "drive_thru_ind"]  # ties, missing values, 0/1
+    frame = dd.from_pandas(table[columns], npartitions=4)
+    moments = column_statistics.column_statistics(frame, columns, []).numeric
+    medians = column_statistics.exact_medians(frame, moments, collect_limit)
+    for column in columns:
+        values = table[column].to_numpy(dtype=float)
+        assert medians[column] == np.median(values[~np.isnan(values)]), column
+        assert moments[column].count == int((~np.isnan(values)).sum())
+        np.testing.assert_allclose(moments[column].m2 / moments[column].count, np.nanvar(values), rtol=1e-12)
+
+
+def test_xgboost_on_dask_scores_validation_like_the_pandas_model(client, prepared):
+    reference = splitting.split_table(prepared["covid_testing"])
+    train, validation = reference.tables[TRAIN], reference.tables[VALIDATION]
+    pre = preprocessing.fit_preprocessor(train, "fp")
+    x_train, y_train = preprocessing.transform_split(pre, train)
+    x_val, y_val = preprocessing.transform_split(pre, validation)
+    local = training.fit(algorithms.get_algorithm("xgboost"), FIXED_PARAMS, 7, x_train, y_train, x_val, y_val)
+    local_auc = roc_auc_score(y_val, training.scores(local, x_val))
+
+    val_frame = dd.from_pandas(validation, npartitions=2)
+    model = dask_training.fit(client, "xgboost", FIXED_PARAMS, 7, dd.from_pandas(train, npartitions=2), val_frame, pre)
+    scores = dask_training.scores(model, val_frame, pre).compute().sort_index()
+    dask_auc = roc_auc_score(y_val, scores.to_numpy())
+    assert local_auc > 0.7, "a model worth comparing"
+    assert abs(dask_auc - local_auc) <= 0.01, (dask_auc, local_auc)
+    assert training.best_iteration(model) is not None, "the validation split stopped boosting"
+    np.testing.assert_allclose(scores.to_numpy(), training.scores(model, x_val), rtol=1e-6)
+
+
+@pytest.mark.parametrize("name", sorted(set(algorithms.REGISTRY) - set(dask_training.DISTRIBUTED_ALGORITHMS)))
+def test_an_algorithm_without_a_distributed_implementation_is_refused_by_name(client, prepared, name):
+    train = dd.from_pandas(prepared["KosteckiDillon"], npartitions=1)
+    refusal = rf"algorithm '{name}' has no distributed implementation.*--engine dask"
+    with pytest.raises(InvalidInputError, match=refusal):
+        dask_training.fit(client, name, {}, 0, train, train, None)
+
+
+def test_splits_round_trip_through_partitioned_parquet(client, prepared, tmp_path):
+    table = prepared["KosteckiDillon"]
+    frame = dd.from_pandas(table, npartitions=3)
+    pieces = split.split_frame(frame, split.assign_groups(split.group_counts(frame)))
+    parquet.write_parquet(pieces[TRAIN], str(tmp_path / "train"))
+    assert len(list((tmp_path / "train").glob("*.parquet"))) == 3, "one file per partition"
+    assert not list(tmp_path.glob("*.partial-*")), "nothing half-written is left"
+    back = parquet.read_parquet(str(tmp_path / "train"))
+    pd.testing.assert_frame_equal(back.compute().reset_index(drop=True),
+                                  pieces[TRAIN].compute().reset_index(drop=True), check_dtype=False)
+    with pytest.raises(InvalidInputError, match="already exists"):
+        parquet.write_parquet(pieces[TRAIN], str(tmp_path / "train"))
+    with pytest.raises(InvalidInputError, match="no Parquet dataset there"):
+        parquet.read_parquet(str(tmp_path / "absent"))
+
+
+def test_an_unreachable_scheduler_is_named():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        address = f"tcp://127.0.0.1:{s.getsockname()[1]}"
+    with pytest.raises(InvalidInputError, match=f"cannot reach the Dask scheduler at {address}"):
+        with cluster.dask_client(address, timeout=1):
+            pass
+    with pytest.raises(InvalidInputError, match="local cluster only"):
+        with cluster.dask_client(address, workers=2):
+            pass
+
+
+def test_a_local_cluster_is_closed_when_the_block_fails():
+    with pytest.raises(RuntimeError, match="stage failed"):
+        with cluster.dask_client(workers=1, threads_per_worker=1, processes=False) as client:
+            local = client.cluster
+            raise RuntimeError("stage failed")
+    assert local.status.name == "closed"
+
+
+def test_local_size_shares_the_machine():
+    from dask.system import CPU_COUNT
+    from distributed.system import MEMORY_LIMIT
+
+    size = cluster.local_size()
+    assert size.workers * size.threads_per_worker <= CPU_COUNT
+    assert size.memory_limit == MEMORY_LIMIT // size.workers
+    assert cluster.local_size(workers=2, memory_limit=2**30) == cluster.LocalSize(2, max(1, CPU_COUNT // 2), 2**30)
+    with pytest.raises(InvalidInputError, match="workers must be at least 1"):
+        cluster.local_size(workers=0)
+
+
+def test_the_rest_of_core_does_not_import_dask():
+    """dask is an optional dependency: only the distributed package may load it."""
+    core = Path(split.__file__).parents[1]
+    modules = sorted(".".join(p.relative_to(core).with_suffix("").parts).removesuffix(".__init__")
+                     for p in core.rglob("*.py") if "distributed" not in p.relative_to(core).parts)
+    code = ("import sys\n" + "".join(f"import sealtrain.components.core.{m}\n" for m in modules if m != "__init__")
+            + "print(sorted(m for m in sys.modules if m.split('.')[0] in ('dask', 'distributed')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
