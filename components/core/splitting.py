@@ -20,6 +20,18 @@ time, as in a prospective validation:
 3. The order is then verified on the rows (the latest row of each split is earlier than the
    earliest row of the next); the manifest records each split's time range and how many rows
    and groups step 2 affected, and says `time_ordered: true` only after this verification.
+
+The experiment's locked holdout (`split_ledger`): a group that an earlier completed run of the
+experiment put in its holdout stays in the holdout, whatever its hash, the data's growth or the
+ratios. Locked groups are placed after every other group and no cut may fall among them, so
+the cuts are chosen, by the rules above, on the groups that remain: those keep their split
+(only groups near a cut can move, as with data growth), and new holdout groups are assigned by
+the hash as before. The ratio check still applies to the result; when it fails, the error says
+how many groups and rows the lock holds. In a time-ordered split the locked groups stay in the
+holdout outside the time order: they are patients the experiment has kept unseen since an
+earlier period, not the latest period, so none of their rows is dropped as follow-up and the
+order is verified on the other groups (the manifest's `time_order` counts them). On the same
+data, salt and lock, a run reproduces the split of the run that locked it.
 """
 
 from __future__ import annotations
@@ -37,6 +49,7 @@ from .constants import (
     DEFAULT_SPLIT_SALT,
     DEFAULT_TOLERANCE,
     GROUP_COLUMN,
+    HOLDOUT,
     LABEL_COLUMN,
     SPLITS,
     TEST,
@@ -75,8 +88,11 @@ def _digests(keys, salt: str):
 
 def unit_positions(keys: pd.Index, salt: str) -> np.ndarray:
     """Maps each key to a position in [0, 1) by a salted SHA-256 (stable across runs and data growth)."""
-    return np.fromiter((int.from_bytes(d[:8], "big") / 2**64 for d in _digests(keys, salt)),
-                       dtype=np.float64, count=len(keys))
+    return _positions(list(_digests(keys, salt)))
+
+
+def _positions(digests: list[bytes]) -> np.ndarray:
+    return np.fromiter((int.from_bytes(d[:8], "big") / 2**64 for d in digests), dtype=np.float64, count=len(digests))
 
 
 def group_hashes(keys, salt: str) -> list[str]:
@@ -86,6 +102,12 @@ def group_hashes(keys, salt: str) -> list[str]:
     recovered by trying every candidate; a secret `--split-salt` closes that.
     """
     return [d.hex() for d in _digests(keys, salt)]
+
+
+def lock_fingerprint(locked: frozenset[str]) -> str:
+    """A SHA-256 over a holdout lock's group hashes, in sorted order: what tells a run that the
+    lock it split with is the lock it started with (and keys the split's cache to the lock)."""
+    return hashlib.sha256("\n".join(sorted(locked)).encode()).hexdigest()
 
 
 def _choose_cut(cum: np.ndarray, lo: int, target: float, prev: float, ratio: float, hash_cut: int,
@@ -115,7 +137,8 @@ def _choose_cut(cum: np.ndarray, lo: int, target: float, prev: float, ratio: flo
 
 def assign_splits(groups: pd.Series, ratios: dict[str, float] = DEFAULT_RATIOS,
                   tolerance: float = DEFAULT_TOLERANCE, salt: str = DEFAULT_SPLIT_SALT,
-                  strata: pd.Series | None = None, times: pd.Series | None = None) -> np.ndarray:
+                  strata: pd.Series | None = None, times: pd.Series | None = None,
+                  locked: frozenset[str] = frozenset()) -> np.ndarray:
     """Assigns every row a split name, keeping each group whole.
 
     Args:
@@ -128,6 +151,8 @@ def assign_splits(groups: pd.Series, ratios: dict[str, float] = DEFAULT_RATIOS,
         times: A sortable time per row; groups are then ordered by their first time
             instead of their hash, so later periods land in test and holdout, and no cut
             separates groups with the same first time (see the module docstring).
+        locked: Hashes (`group_hashes`) of groups that must be in the holdout: the
+            experiment's locked holdout. Hashes of groups absent from the data are ignored.
 
     Returns:
         An array of split names aligned with `groups`.
@@ -142,11 +167,12 @@ def assign_splits(groups: pd.Series, ratios: dict[str, float] = DEFAULT_RATIOS,
         raise InvalidInputError("a time-ordered split cannot also be stratified: later periods go to test "
                                 "whatever their positive rate; leave out stratify or the time column")
     if strata is None:
-        return _assign(groups, ratios, tolerance, salt, times)
+        return _assign(groups, ratios, tolerance, salt, times, locked)
     assigned = np.empty(len(groups), dtype=object)
     for stratum in sorted(pd.unique(strata)):
         mask = (strata == stratum).to_numpy()
-        assigned[mask] = _assign(groups[mask], ratios, tolerance, salt, None if times is None else times[mask])
+        assigned[mask] = _assign(groups[mask], ratios, tolerance, salt, None if times is None else times[mask],
+                                 locked)
     return assigned
 
 
@@ -158,26 +184,35 @@ def _time_numbers(times: pd.Series) -> pd.Series:
 
 
 def _assign(groups: pd.Series, ratios: dict[str, float], tolerance: float, salt: str,
-            times: pd.Series | None) -> np.ndarray:
+            times: pd.Series | None, locked: frozenset[str] = frozenset()) -> np.ndarray:
     sizes = groups.value_counts(sort=False)
     keys = sizes.index.astype(str)
-    positions = unit_positions(keys, salt)
+    digests = list(_digests(keys, salt))
+    positions = _positions(digests)
+    is_locked = np.fromiter((d.hex() in locked for d in digests), dtype=bool, count=len(keys)) if locked else (
+        np.zeros(len(keys), dtype=bool))
+    # Locked groups come after every other group and no cut falls among them: they are the
+    # holdout's first members, and the cuts are chosen on the groups that remain.
+    free = int((~is_locked).sum())
     allowed = np.ones(len(keys) + 1, dtype=bool)
+    allowed[free + 1:] = False
     if times is not None:
         numbers = _time_numbers(times).to_numpy()
         unit_of_row = sizes.index.get_indexer(groups.to_numpy())
         # A group's position becomes the share of rows that came before its first time.
         first = pd.Series(numbers).groupby(unit_of_row).min().sort_index().to_numpy()
-        by_time = np.lexsort((positions, first))
+        unlocked = np.flatnonzero(~is_locked)
+        by_time = unlocked[np.lexsort((positions[unlocked], first[unlocked]))]
         counts = sizes.to_numpy()[by_time]
-        positions = np.empty(len(keys))
+        positions = np.zeros(len(keys))
         positions[by_time] = (np.cumsum(counts) - counts) / len(groups)
-    order = np.lexsort((np.asarray(keys), positions))
+    order = np.lexsort((np.asarray(keys), positions, is_locked))
     if times is not None:
         # Groups that start at the same time stay on one side of every cut.
         starts = first[order]
-        allowed[1:-1] = starts[:-1] < starts[1:]
-    sorted_pos = positions[order]
+        if free > 1:
+            allowed[1:free] &= starts[:free - 1] < starts[1:free]
+    sorted_pos = positions[order][:free]
     weights = sizes.to_numpy()
     # In time order a group keeps only its rows before the next split's start, so the cuts are
     # chosen again on the rows that remain until they no longer move.
@@ -189,7 +224,8 @@ def _assign(groups: pd.Series, ratios: dict[str, float], tolerance: float, salt:
         split_of_unit = np.empty(len(keys), dtype=np.int64)
         for k, (start, stop) in enumerate(zip([0, *cuts], [*cuts, len(keys)])):
             split_of_unit[order[start:stop]] = k
-        next_start = np.append(starts[cuts], np.inf)
+        # A split's period ends where the next split's first unlocked group starts.
+        next_start = np.array([starts[cut] if cut < free else np.inf for cut in cuts] + [np.inf])
         kept = np.bincount(unit_of_row, numbers < next_start[split_of_unit[unit_of_row]], minlength=len(keys))
         if np.array_equal(kept, weights):
             break
@@ -238,13 +274,16 @@ def _time_text(times: pd.Series, value: float) -> str | float:
     return float(value)
 
 
-def order_in_time(assignment: np.ndarray, groups: pd.Series, times: pd.Series) -> tuple[np.ndarray, dict]:
+def order_in_time(assignment: np.ndarray, groups: pd.Series, times: pd.Series,
+                  locked_rows: np.ndarray | None = None) -> tuple[np.ndarray, dict]:
     """Drops follow-up rows that fall in a later split's period and verifies the row order.
 
     Args:
         assignment: The split of each row, from `assign_splits` with these times.
         groups: The grouping key of each row.
         times: The time of each row.
+        locked_rows: Rows of groups locked in the holdout, which stay whole and outside the
+            time order (see the module docstring); None for none.
 
     Returns:
         A mask of the rows to keep and the manifest's `time_order` section: the rule, rows
@@ -254,19 +293,19 @@ def order_in_time(assignment: np.ndarray, groups: pd.Series, times: pd.Series) -
         DataLeakageError: A split still has a row not earlier than the next split's first row.
     """
     numbers = _time_numbers(times).to_numpy()
+    ordered = np.ones(len(numbers), dtype=bool) if locked_rows is None else ~locked_rows
     keep = np.ones(len(numbers), dtype=bool)
-    starts = {name: numbers[assignment == name].min() for name in SPLITS if (assignment == name).any()}
+    starts = {name: numbers[ordered & (assignment == name)].min() for name in SPLITS
+              if (ordered & (assignment == name)).any()}
     present = [name for name in SPLITS if name in starts]
     dropped, truncated = {}, {}
     for name, following in zip(present, present[1:]):
-        late = (assignment == name) & (numbers >= starts[following])
+        late = ordered & (assignment == name) & (numbers >= starts[following])
         keep &= ~late
         dropped[name] = int(late.sum())
         truncated[name] = int(pd.unique(groups[late]).size)
-    ranges = {
-        name: (numbers[keep & (assignment == name)].min(), numbers[keep & (assignment == name)].max())
-        for name in present
-    }
+    kept = {name: numbers[ordered & keep & (assignment == name)] for name in present}
+    ranges = {name: (values.min(), values.max()) for name, values in kept.items()}
     for name, following in zip(present, present[1:]):
         if ranges[name][1] >= ranges[following][0]:
             raise DataLeakageError(
@@ -279,6 +318,7 @@ def order_in_time(assignment: np.ndarray, groups: pd.Series, times: pd.Series) -
         "rows_dropped_by_split": dropped,
         "groups_truncated_by_split": truncated,
         "time_ranges": {name: [_time_text(times, lo), _time_text(times, hi)] for name, (lo, hi) in ranges.items()},
+        "locked_groups_outside_time_order": 0 if locked_rows is None else int(pd.unique(groups[locked_rows]).size),
     }
     return keep, section
 
@@ -333,17 +373,72 @@ def verify_splits(splits: dict[str, pd.DataFrame], ratios: dict[str, float] = DE
 
 @dataclass
 class SplitResult:
-    """The four canonical tables and the manifest that describes them."""
+    """The four canonical tables, the manifest that describes them and each group's split.
+
+    Attributes:
+        tables: The split tables by split name.
+        manifest: The split manifest.
+        groups: One row per group: `group_hash` (`group_hashes` of its key) and `split`; what
+            the experiment's holdout lock is grown from.
+    """
 
     tables: dict[str, pd.DataFrame]
     manifest: dict
+    groups: pd.DataFrame | None = None
+
+
+GROUP_HASH = "group_hash"
+SPLIT = "split"
+
+
+def _group_table(tables: dict[str, pd.DataFrame], salt: str) -> pd.DataFrame:
+    """Every group's salted hash and split, sorted by hash."""
+    keys = {name: pd.unique(t[GROUP_COLUMN]) for name, t in tables.items()}
+    frame = pd.DataFrame({
+        GROUP_HASH: [h for name in SPLITS for h in group_hashes(keys[name], salt)],
+        SPLIT: [name for name in SPLITS for _ in keys[name]],
+    })
+    return frame.sort_values(GROUP_HASH, ignore_index=True)
+
+
+def _lock_section(groups: pd.DataFrame, locked: frozenset[str], tables: dict[str, pd.DataFrame], salt: str) -> dict:
+    """The manifest's `holdout_lock`; raises if a locked group left the holdout."""
+    placed = groups[groups[GROUP_HASH].isin(locked)]
+    astray = placed[placed[SPLIT] != HOLDOUT]
+    if len(astray):
+        raise DataLeakageError(
+            f"{len(astray)} groups locked in the experiment's holdout were put in another split "
+            f"({astray[SPLIT].value_counts().to_dict()}); the split is refused"
+        )
+    holdout = tables[HOLDOUT]
+    locked_rows = int(np.isin(group_hashes(holdout[GROUP_COLUMN], salt), list(locked)).sum()) if locked else 0
+    in_holdout = int((groups[SPLIT] == HOLDOUT).sum())
+    return {
+        "lock_size": len(locked),
+        "locked_groups": len(placed),
+        "locked_rows": locked_rows,
+        "new_groups": in_holdout - len(placed),
+        "fingerprint": lock_fingerprint(locked),
+    }
+
+
+def _lock_reason(prepared: pd.DataFrame, locked: frozenset[str], salt: str) -> str:
+    """Why a ratio may be out of reach: how much of the data the lock holds in the holdout."""
+    keys = pd.unique(prepared[GROUP_COLUMN])
+    held = [k for k, h in zip(keys, group_hashes(keys, salt)) if h in locked]
+    if not held:
+        return ""
+    rows = int(prepared[GROUP_COLUMN].isin(held).sum())
+    return (f"; {len(held)} groups ({rows} rows, {rows / len(prepared):.1%} of the rows) are locked in the holdout "
+            "by earlier runs of this experiment and never leave it: choose ratios with room for them "
+            "(--split-ratios) or a new --experiment")
 
 
 def split_table(prepared: pd.DataFrame, ratios: dict[str, float] = DEFAULT_RATIOS,
                 tolerance: float = DEFAULT_TOLERANCE, salt: str = DEFAULT_SPLIT_SALT, *,
                 stratify: bool = False, times: pd.Series | None = None,
                 max_duplicate_share: float = DEFAULT_MAX_DUPLICATE_SHARE,
-                allow_features: tuple[str, ...] = ()) -> SplitResult:
+                allow_features: tuple[str, ...] = (), locked: frozenset[str] = frozenset()) -> SplitResult:
     """Splits a canonical table, verifies the result and builds its manifest.
 
     Args:
@@ -358,34 +453,48 @@ def split_table(prepared: pd.DataFrame, ratios: dict[str, float] = DEFAULT_RATIO
         max_duplicate_share: The largest share of test or holdout rows that may repeat the
             feature values of one train patient; 0 refuses any, 1 only counts.
         allow_features: Features exempt from the target-leakage check (recorded as allowed).
+        locked: Hashes (`group_hashes`) of the experiment's locked holdout groups; those in
+            the data go to the holdout, the others are ignored (see the module docstring).
 
     Returns:
-        The verified split tables and a manifest with per-split rows, groups, positive rate
-        and fingerprint (and time range), the duplicate counts per pair of splits, the
-        target-leakage findings on train, plus a fingerprint of the whole manifest.
+        The verified split tables, every group's hash and split, and a manifest with per-split
+        rows, groups, positive rate and fingerprint (and time range), the duplicate counts per
+        pair of splits, the target-leakage findings on train, the holdout lock (`holdout_lock`:
+        the lock's size and fingerprint, its groups in this data, new holdout groups), plus a
+        fingerprint of the whole manifest.
 
     Raises:
         DataLeakageError: Groups in two splits, re-identified patients over the threshold,
             a feature that alone separates the label on train, or a time order that
             cannot hold.
-        SplitRatioViolationError: A split's share of rows is out of tolerance.
+        SplitRatioViolationError: A split's share of rows is out of tolerance (with how much
+            the holdout lock holds, when it holds any of this data).
     """
     groups = prepared[GROUP_COLUMN]
     strata = prepared.groupby(GROUP_COLUMN)[LABEL_COLUMN].transform("max") if stratify else None
-    assignment = assign_splits(groups, ratios, tolerance, salt, strata, times)
+    assignment = assign_splits(groups, ratios, tolerance, salt, strata, times, locked)
     keep, time_section = np.ones(len(prepared), dtype=bool), None
     if times is not None:
-        keep, time_section = order_in_time(assignment, groups, times)
+        locked_rows = None
+        if locked:
+            keys = pd.Index(pd.unique(groups))
+            held = keys[np.isin(group_hashes(keys, salt), list(locked))]
+            locked_rows = groups.isin(held).to_numpy()
+        keep, time_section = order_in_time(assignment, groups, times, locked_rows)
     tables = {name: prepared[keep & (assignment == name)].reset_index(drop=True) for name in SPLITS}
     try:
         duplicates = verify_splits(tables, ratios, tolerance, max_duplicate_share)
     except SplitRatioViolationError as exc:
-        if time_section is None or not time_section["rows_dropped"]:
+        reason = str(exc)
+        if time_section is not None and time_section["rows_dropped"]:
+            reason += (f", after dropping {time_section['rows_dropped']} follow-up rows that fall in a later split's "
+                       f"period ({time_section['rows_dropped_by_split']})")
+        reason += _lock_reason(prepared, locked, salt) if locked else ""
+        if reason == str(exc):
             raise
-        raise SplitRatioViolationError(
-            f"{exc}, after dropping {time_section['rows_dropped']} follow-up rows that fall in a later split's "
-            f"period ({time_section['rows_dropped_by_split']})"
-        ) from exc
+        raise SplitRatioViolationError(reason) from exc
+    group_splits = _group_table(tables, salt)
+    lock_section = _lock_section(group_splits, locked, tables, salt)
     target_leakage = check_target_leakage(tables[TRAIN], allow_features)
     per_split = {
         name: {
@@ -412,11 +521,12 @@ def split_table(prepared: pd.DataFrame, ratios: dict[str, float] = DEFAULT_RATIO
         "duplicates": duplicates,
         "target_leakage": target_leakage,
         "splits": per_split,
+        "holdout_lock": lock_section,
     }
     if time_section is not None:
         manifest["time_order"] = time_section
     manifest["fingerprint"] = manifest_fingerprint(manifest)
-    return SplitResult(tables, manifest)
+    return SplitResult(tables, manifest, group_splits)
 
 
 def manifest_fingerprint(manifest: dict) -> str:
