@@ -52,7 +52,7 @@ def _run(args: argparse.Namespace) -> int:
     from google.protobuf.json_format import MessageToDict
 
     from sealtrain.pipelines import local_runner
-    from sealtrain.pipelines.progress import ANSI, Progress, stages
+    from sealtrain.pipelines.progress import Progress, stages
     from sealtrain.pipelines.summary import build_summary, render
     from sealtrain.pipelines.training_pipeline import training_pipeline
 
@@ -76,22 +76,11 @@ def _run(args: argparse.Namespace) -> int:
             "arguments": arguments, "result_path": str(result),
         }))
         progress = Progress(tasks, upstream, emit=lambda line: print(endpoints.scrub(line, *secrets), flush=True))
-        handlers = {sig: signal.signal(sig, _interrupt) for sig in (signal.SIGINT, signal.SIGTERM)}
-        try:
-            with log_path.open("w") as log, local_runner.spawn(config, stores) as child:
-                try:
-                    for line in child.stdout:
-                        log.write(endpoints.scrub(ANSI.sub("", line), *secrets))
-                        progress.feed(line)
-                except _Interrupted as stop:
-                    for sig in handlers:  # a second Ctrl-C must not cut the cleanup short
-                        signal.signal(sig, signal.SIG_IGN)
-                    return _stopped(signal.Signals(stop.args[0]), child, log, run_id, arguments, stores, progress,
-                                    log_path)
-        finally:
-            for sig, handler in handlers.items():
-                signal.signal(sig, handler)
-        succeeded = child.returncode == 0 and result.exists()
+        returncode, interrupted = _supervise(config, stores, log_path, progress, lambda sig, child, log: _stopped(
+            sig, child, log, run_id, arguments, stores, progress, log_path))
+        if interrupted is not None:
+            return interrupted
+        succeeded = returncode == 0 and result.exists()
         progress.finish(succeeded)
         if not succeeded:
             task, error = progress.failure or (None, None)
@@ -116,6 +105,41 @@ def _run(args: argparse.Namespace) -> int:
         _write_atomically(Path(args.summary_json), json.dumps(summary, indent=2))
         print(f"Summary written to {args.summary_json}")
     return 0
+
+
+def _supervise(config: Path, stores: dict, log_path: Path, progress, stopped) -> tuple[int | None, int | None]:
+    """Runs the local runner on a config: its output to the log (scrubbed) and to the progress reader.
+
+    Args:
+        config: The runner's config.
+        stores: The store URLs by pipeline parameter, for the tasks' environment.
+        log_path: The full log.
+        progress: The progress reader fed with every line.
+        stopped: Called as `stopped(signal, child, log)` when SIGINT or SIGTERM arrives; stops the
+            run and returns the exit code.
+
+    Returns:
+        The runner's exit code and None, or None and `stopped`'s exit code after a signal.
+    """
+    from sealtrain.components.core import endpoints
+    from sealtrain.pipelines import local_runner
+    from sealtrain.pipelines.progress import ANSI
+
+    handlers = {sig: signal.signal(sig, _interrupt) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        with log_path.open("w") as log, local_runner.spawn(config, stores) as child:
+            try:
+                for line in child.stdout:
+                    log.write(endpoints.scrub(ANSI.sub("", line), *stores.values()))
+                    progress.feed(line)
+            except _Interrupted as stop:
+                for sig in handlers:  # a second Ctrl-C must not cut the cleanup short
+                    signal.signal(sig, signal.SIG_IGN)
+                return None, stopped(signal.Signals(stop.args[0]), child, log)
+    finally:
+        for sig, handler in handlers.items():
+            signal.signal(sig, handler)
+    return child.returncode, None
 
 
 def _record_failure(write, secrets) -> None:
@@ -149,11 +173,137 @@ def _stopped(sig: signal.Signals, child, log, run_id: str, arguments: dict, stor
     return 128 + sig
 
 
+def _validate_holdout(args: argparse.Namespace) -> int:
+    from sealtrain.components.core import endpoints
+
+    out = Path(args.output).resolve()
+    arguments, stores = _holdout_arguments(args, out)
+    from google.protobuf.json_format import MessageToDict
+
+    from sealtrain.pipelines.compile import HOLDOUT_VALIDATION
+    from sealtrain.pipelines.holdout_pipeline import holdout_pipeline
+    from sealtrain.pipelines.progress import Progress, stages
+
+    secrets = stores.values()
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
+    log_path = out / "logs" / f"validate-holdout-{stamp}.log"
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    tasks, upstream = stages(MessageToDict(holdout_pipeline.pipeline_spec))
+    print(f"sealtrain: holdout validation of {arguments['model_uri']}" + (" (forced)" if args.force else ""))
+    print(f"sealtrain: output in {out}, full log in {log_path}")
+    with tempfile.TemporaryDirectory() as scratch:
+        config = Path(scratch) / "config.json"
+        result = Path(scratch) / "result.json"
+        config.write_text(json.dumps({
+            "pipeline": HOLDOUT_VALIDATION, "pipeline_root": str(out / "pipeline_root"), "enable_caching": False,
+            "arguments": arguments, "result_path": str(result),
+        }))
+        progress = Progress(tasks, upstream, emit=lambda line: print(endpoints.scrub(line, *secrets), flush=True))
+        returncode, interrupted = _supervise(config, stores, log_path, progress, lambda sig, child, log: _halted(
+            sig, child, log, stores, log_path))
+        if interrupted is not None:
+            return interrupted
+        succeeded = returncode == 0 and result.exists()
+        progress.finish(succeeded)
+        if not succeeded:
+            task, error = progress.failure or (None, None)
+            # Nothing to mark: the ledger row is the validation's last write.
+            print(f"error{f' in {task}' if task else ''}: {endpoints.scrub(error or 'the pipeline failed', *secrets)}",
+                  file=sys.stderr)
+            print(f"full log: {log_path}", file=sys.stderr)
+            return 1
+        record = json.loads(result.read_text())
+    print()
+    print(_render_validation(record))
+    if args.summary_json:
+        _write_atomically(Path(args.summary_json), json.dumps(record, indent=2))
+        print(f"Validation record written to {args.summary_json}")
+    return 0
+
+
+def _holdout_arguments(args: argparse.Namespace, out: Path) -> tuple[dict, dict]:
+    """The holdout pipeline's arguments and its store URLs, every flag checked before anything runs.
+
+    The stores are those of `sealtrain run`: the flag, else the environment, else the SQLite
+    files in --output, which must then exist (a validation needs a recorded training run).
+
+    Raises:
+        UsageError: A flag cannot be used, or a store is missing or does not answer.
+    """
+    from sealtrain.components.core import endpoints, holdout_validation, model_registry, tables
+    from sealtrain.components.core.errors import InvalidInputError
+    from sealtrain.pipelines import preflight
+
+    try:
+        model_registry.parse_reference(args.model)
+    except InvalidInputError as exc:
+        raise UsageError(f"--model: {exc}") from None
+    try:
+        holdout_validation.require_reason(args.force, args.reason or "")
+    except InvalidInputError as exc:
+        raise UsageError(str(exc)) from None
+    if not 0 <= args.min_auc <= 1:
+        raise UsageError(f"--min-auc must be between 0 and 1, got {args.min_auc}")
+    data = ""
+    if args.data:
+        data = args.data if args.data.startswith(tables.GCS_SCHEME) else str(Path(args.data).resolve())
+        if not data.startswith(tables.GCS_SCHEME) and not Path(data).is_file():
+            raise UsageError(f"--data {args.data}: no such file")
+    preflight.check_writable("--output", out)
+    stores = {}
+    for flag, key, env, embedded in (("--mlflow-uri", "mlflow_tracking_uri", endpoints.TRACKING_URI_ENV, "mlflow.db"),
+                                     ("--db-url", "run_db_url", endpoints.DB_URL_ENV, "runs.db")):
+        url = getattr(args, flag[2:].replace("-", "_")) or os.environ.get(env)
+        if not url:
+            if not (out / embedded).is_file():
+                raise UsageError(f"--output {out}: no {embedded}, so no training run was recorded here; run "
+                                 f"`sealtrain run --output {out}` first, or give {flag}")
+            url = f"sqlite:///{out / embedded}"
+        preflight.check_store(flag, url)
+        stores[key] = url
+    arguments = {"model_uri": args.model, "experiment_id": args.experiment or "", "data_uri": data,
+                 "force": args.force, "reason": args.reason or "", "min_auc": args.min_auc}
+    return arguments, stores
+
+
+def _halted(sig: signal.Signals, child, log, stores: dict, log_path: Path) -> int:
+    """Stops a holdout validation after a signal; nothing was recorded unless its last task finished."""
+    from sealtrain.components.core import endpoints
+    from sealtrain.pipelines import local_runner
+    from sealtrain.pipelines.progress import ANSI
+
+    print(f"sealtrain: {sig.name} received, stopping the holdout validation", file=sys.stderr, flush=True)
+    local_runner.stop(child)
+    log.write(endpoints.scrub(ANSI.sub("", child.stdout.read()), *stores.values()))
+    print(f"sealtrain: stopped; full log: {log_path}", file=sys.stderr)
+    return 128 + sig
+
+
+def _render_validation(record: dict) -> str:
+    """The holdout validation's result as the terminal shows it."""
+    tags, verdict = record["version_tags"], record["verdict"]
+    lines = [
+        f"Holdout validation of {record['model']} (training run {record['training_run_id']}, experiment "
+        f"{record['experiment_id']!r})",
+        f"  holdout:   {record['holdout']['rows']} rows, content {record['holdout']['fingerprint'][:12]}",
+        f"  AUC:       {tags['holdout_auc']}",
+        f"  verdict:   {'passed' if verdict['passed'] else 'FAILED'} ({verdict['reason']})",
+    ]
+    if record["forced"]:
+        lines.append(f"  forced:    {record['reason']}")
+    lines += [
+        f"  MLflow:    holdout_* metrics and holdout_validation/ on run {record['mlflow']['run_id']} "
+        f"({record['mlflow']['tracking_uri']}); tags {', '.join(sorted(tags))} on the version",
+        f"  ledger:    recorded ({record['models_validated_on_this_holdout']} model(s) validated on this holdout)",
+    ]
+    return "\n".join(lines)
+
+
 def _compile(args: argparse.Namespace) -> int:
     from sealtrain.pipelines.compile import compile_pipeline
 
-    compile_pipeline(Path(args.output), args.image)
-    print(f"compiled pipeline written to {args.output}")
+    compile_pipeline(Path(args.output), args.image, args.pipeline)
+    print(f"compiled pipeline ({args.pipeline}) written to {args.output}")
     return 0
 
 
@@ -266,12 +416,55 @@ def _add_submit(commands) -> None:
     sub.set_defaults(handler=_submit)
 
 
+def _add_validate_holdout(commands) -> None:
+    from sealtrain.components.core.model_registry import PRODUCTION_ALIAS
+
+    val = commands.add_parser(
+        "validate-holdout", help="validate a production model once on its training run's holdout",
+        description=f"Run the holdout validation pipeline locally with kfp.local: the model version must carry the "
+                    f"alias {PRODUCTION_ALIAS!r} (set by a person in the MLflow registry); its training run's holdout "
+                    "is rebuilt from the run's data and locked groups (refused if the data changed) and read by one "
+                    "evaluation, with the test evaluation's metrics, intervals and report. The result goes to the "
+                    "version's MLflow run (holdout_* metrics), the version's tags and the split ledger. Once per "
+                    "model: a second validation needs --force --reason. The stores are those of `sealtrain run`.")
+    val.add_argument("--model", required=True, metavar="REF",
+                     help=f"registered model version: models:/NAME@{PRODUCTION_ALIAS} or models:/NAME/VERSION")
+    val.add_argument("--experiment", metavar="NAME",
+                     help="the experiment the version must come from (default: its training run's)")
+    val.add_argument("--data", metavar="PATH_OR_URI",
+                     help="where the training data is now; it must be the very data the run was trained on "
+                          "(default: the source its split manifest recorded)")
+    val.add_argument("--force", action="store_true",
+                     help="validate a model that was validated before; needs --reason (default: off)")
+    val.add_argument("--reason", metavar="TEXT",
+                     help="why a forced validation is needed; recorded in the ledger and on the version "
+                          "(default: none)")
+    val.add_argument("--min-auc", type=float, default=0.0, metavar="AUC",
+                     help="the model passes only if the lower 95%% bound of its holdout AUC reaches this "
+                          "(default: %(default)s, no criterion)")
+    val.add_argument("--output", default="sealtrain-output", metavar="DIR",
+                     help="the training run's output folder: logs, artifacts and the embedded stores "
+                          "(default: ./%(default)s)")
+    val.add_argument("--summary-json", metavar="FILE", help="write the validation record as JSON "
+                                                            "(default: not written)")
+    val.add_argument("--mlflow-uri", metavar="URI",
+                     help="MLflow tracking URI (default: $MLFLOW_TRACKING_URI, else SQLite in --output)")
+    val.add_argument("--db-url", metavar="URL",
+                     help="run-store database (default: $SEALTRAIN_DB_URL, else SQLite in --output)")
+    val.set_defaults(handler=_validate_holdout)
+
+
 def _add_compile(commands) -> None:
+    from sealtrain.pipelines.compile import PIPELINES, TRAINING
+
     comp = commands.add_parser(
-        "compile", help="compile the pipeline to KFP YAML",
-        description="Compile the training pipeline to KFP v2 YAML (pipeline spec and Kubernetes platform spec), "
-                    "the file to review, verify (sealtrain verify) and upload to a cluster.")
+        "compile", help="compile a pipeline to KFP YAML",
+        description="Compile the training pipeline (or the holdout validation pipeline) to KFP v2 YAML (pipeline "
+                    "spec and Kubernetes platform spec), the file to review, verify (sealtrain verify) and upload "
+                    "to a cluster.")
     comp.add_argument("-o", "--output", required=True, metavar="FILE", help="where to write the YAML")
+    comp.add_argument("--pipeline", choices=PIPELINES, default=TRAINING,
+                      help="which pipeline (default: %(default)s; choices: %(choices)s)")
     comp.add_argument("--image", help="runtime image of every component (default: sealtrain:<version>)")
     comp.set_defaults(handler=_compile)
 
@@ -311,7 +504,7 @@ def _add_image(commands) -> None:
 
 
 # One function per subcommand, each adding its parser to the subparsers action.
-SUBCOMMANDS = (_add_run, _add_submit, _add_compile, _add_verify, _add_image, ui.add_parser)
+SUBCOMMANDS = (_add_run, _add_validate_holdout, _add_submit, _add_compile, _add_verify, _add_image, ui.add_parser)
 
 
 def _parser() -> argparse.ArgumentParser:

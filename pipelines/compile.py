@@ -4,8 +4,6 @@ import os
 import tempfile
 from pathlib import Path
 
-from kfp import compiler
-
 from sealtrain.components.runtime import runtime_image
 
 TRAINING = "training"
@@ -38,6 +36,8 @@ def compile_pipeline(path: Path, image: str | None = None, pipeline: str = TRAIN
         image: The runtime image of every task; None takes SEALTRAIN_IMAGE or the default.
         pipeline: Which pipeline: `training` or `holdout-validation`.
     """
+    from kfp import compiler  # here, so the CLI's parser can name the pipelines without importing kfp
+
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, scratch = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".yaml")
     os.close(handle)

@@ -1,12 +1,13 @@
-"""Runs the training pipeline under kfp.local; the CLI starts it as a child process.
+"""Runs a sealtrain pipeline under kfp.local; the CLI starts it as a child process.
 
 A child keeps kfp.local's verbose task logs off the user's terminal: the parent saves them
 to a log file and shows one line per stage.
 
 Usage: python -m sealtrain.pipelines.local_runner CONFIG.json
-CONFIG holds `pipeline_root`, `enable_caching`, `arguments` and `result_path`; on success
-the run record written by `record_run` (the URI of every artifact of the run) is copied to
-`result_path`.
+CONFIG holds `pipeline_root`, `enable_caching`, `arguments`, `result_path` and optionally
+`pipeline` (`training`, the default, or `holdout-validation`); on success the record its last
+task writes (for training, `record_run`'s run record: the URI of every artifact of the run) is
+copied to `result_path`.
 
 The parent side is `spawn` and `stop`: the runner leads a process group of its own, which
 holds every task kfp.local starts, so stopping the group stops the whole run.
@@ -25,9 +26,13 @@ import warnings
 from pathlib import Path
 
 from sealtrain.components.core.endpoints import DB_URL_ENV, OPTUNA_STORAGE_ENV, TRACKING_URI_ENV
+from sealtrain.components.runtime import DEFAULT_IMAGE
+from sealtrain.pipelines.compile import HOLDOUT_VALIDATION, TRAINING
 
 RECORD_TASK = "record-run"
 RECORD_OUTPUT = "run_record"
+# Each pipeline's record: the output of its last, never cached, task (so it is in this run's directory).
+RECORDS = {TRAINING: (RECORD_TASK, RECORD_OUTPUT), HOLDOUT_VALIDATION: ("record-holdout", "validation_record")}
 # The stores' URLs reach the tasks through their environment, never as pipeline arguments:
 # kfp.local writes every argument into each task's command line (`--executor_input`), which
 # the process table shows to anyone on the machine. An empty parameter makes a task read them.
@@ -95,9 +100,12 @@ def main(config_path: str) -> int:
     """Runs the pipeline described by a config file; returns the process exit code."""
     from kfp import local
 
-    from sealtrain.pipelines.training_pipeline import PIPELINE_NAME, training_pipeline
+    from sealtrain.pipelines.compile import build
 
     config = json.loads(Path(config_path).read_text())
+    name = config.get("pipeline", TRAINING)
+    pipeline = build(name, DEFAULT_IMAGE)
+    record_task, record_output = RECORDS[name]
     root = Path(config["pipeline_root"])
     root.mkdir(parents=True, exist_ok=True)
     before = set(root.iterdir())
@@ -110,14 +118,14 @@ def main(config_path: str) -> int:
         raise_on_error=True,
     )
     try:
-        training_pipeline(**config["arguments"])
+        pipeline(**config["arguments"])
     except RuntimeError as exc:
         print(f"PIPELINE FAILED: {exc}", flush=True)
         return 1
     # kfp.local gives this run a fresh directory; cached steps keep pointing at older ones,
     # but the uncached record step always writes here and names every artifact's URI.
-    (run_dir,) = [d for d in root.iterdir() if d not in before and d.name.startswith(f"{PIPELINE_NAME}-")]
-    shutil.copyfile(run_dir / RECORD_TASK / RECORD_OUTPUT, config["result_path"])
+    (run_dir,) = [d for d in root.iterdir() if d not in before and d.name.startswith(f"{pipeline.name}-")]
+    shutil.copyfile(run_dir / record_task / record_output, config["result_path"])
     return 0
 
 

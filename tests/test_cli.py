@@ -31,7 +31,8 @@ def _subcommands(parser: argparse.ArgumentParser, prefix=()):
 
 def test_every_flag_has_help_showing_its_default_unless_required():
     commands = dict(_subcommands(cli._parser()))
-    assert {"run", "submit", "compile", "verify", "image", "image build", "ui"} == {" ".join(c) for c in commands}
+    assert {"run", "validate-holdout", "submit", "compile", "verify", "image", "image build", "ui"} == {
+        " ".join(c) for c in commands}
     for words, parser in commands.items():
         assert parser.description, words
         for action in parser._actions:
