@@ -19,6 +19,7 @@ from sealtrain.components.core.constants import GROUP_COLUMN, LABEL_COLUMN, SPLI
 from sealtrain.components.core.distributed import cluster, column_statistics, parquet, split
 from sealtrain.components.core.distributed import preprocessing as dask_preprocessing
 from sealtrain.components.core.distributed import training as dask_training
+from sealtrain.components.core.distributed.fingerprints import frame_fingerprint
 from sealtrain.components.core.errors import InvalidInputError, SplitRatioViolationError
 from sealtrain.components.core.tables import fingerprint
 
@@ -174,6 +175,11 @@ def test_splits_round_trip_through_partitioned_parquet(client, prepared, tmp_pat
     back = parquet.read_parquet(str(tmp_path / "train"))
     pd.testing.assert_frame_equal(back.compute().reset_index(drop=True),
                                   pieces[TRAIN].compute().reset_index(drop=True), check_dtype=False)
+    assert frame_fingerprint(parquet.read_parquet(str(tmp_path / "train"))) == frame_fingerprint(back), \
+        "every reader of the same files computes the writer's fingerprint"
+    assert frame_fingerprint(back.map_partitions(lambda p: p.copy())) == frame_fingerprint(back)
+    bumped = back.map_partitions(lambda p: p.assign(airq=p["airq"].mask(p.index == p.index[0], p["airq"] + 1)))
+    assert frame_fingerprint(bumped) != frame_fingerprint(back), "a changed cell changes it"
     with pytest.raises(InvalidInputError, match="already exists"):
         parquet.write_parquet(pieces[TRAIN], str(tmp_path / "train"))
     with pytest.raises(InvalidInputError, match="no Parquet dataset there"):

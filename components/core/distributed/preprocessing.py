@@ -125,5 +125,5 @@ def _set_numeric_statistics(fitted: preprocessing.Preprocessor, rows: int, momen
     scaler.var_ = np.array([m.m2 / rows for m in imputed])
     # Constant train columns were dropped, so no variance is zero (which the scaler would map to 1).
     scaler.scale_ = np.sqrt(scaler.var_)
-    # In the type this scikit-learn version gives it (an int, or a float since 1.8).
+    # In the type the installed scikit-learn gives it (an int in some versions, a float in others).
     scaler.n_samples_seen_ = type(scaler.n_samples_seen_)(rows)
