@@ -18,6 +18,18 @@ from fsspec.implementations.local import LocalFileSystem
 from ..errors import InvalidInputError
 
 
+def _filesystem(path: str) -> tuple[fsspec.AbstractFileSystem, str]:
+    """The fsspec filesystem of a path and the path within it.
+
+    Raises:
+        InvalidInputError: The scheme's filesystem is not installed (gs:// needs gcsfs).
+    """
+    try:
+        return fsspec.core.url_to_fs(path)
+    except ImportError as exc:
+        raise InvalidInputError(f"{path}: {exc}") from exc
+
+
 def read_parquet(path: str, columns: list[str] | None = None) -> dd.DataFrame:
     """Reads a Parquet dataset lazily and persists it once on the cluster.
 
@@ -33,7 +45,7 @@ def read_parquet(path: str, columns: list[str] | None = None) -> dd.DataFrame:
     Raises:
         InvalidInputError: Nothing is at the path, it is not Parquet, or a column is absent.
     """
-    fs, root = fsspec.core.url_to_fs(path)
+    fs, root = _filesystem(path)
     if not (fs.glob(root) if glob.has_magic(root) else fs.exists(root)):
         raise InvalidInputError(f"{path}: no Parquet dataset there")
     try:
@@ -52,7 +64,7 @@ def write_parquet(frame: dd.DataFrame, path: str) -> None:
     Raises:
         InvalidInputError: Something is already at the path.
     """
-    fs, root = fsspec.core.url_to_fs(path)
+    fs, root = _filesystem(path)
     if fs.exists(root):
         raise InvalidInputError(f"{path}: already exists; a split is written once")
     if not isinstance(fs, LocalFileSystem):
