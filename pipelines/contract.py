@@ -91,6 +91,9 @@ def add_pipeline_flags(parser: argparse.ArgumentParser) -> None:
         help="bootstrap resamples for the test intervals (default: %(default)s)")
     add("--min-auc", type=float, default=0.0, metavar="AUC",
         help="register the model only if the lower 95%% bound of its test AUC reaches this (default: %(default)s)")
+    add("--max-test-evaluations", type=int, default=0, metavar="N",
+        help="how many models of the experiment may be evaluated on one test split; a run beyond it stops before "
+             "tuning, as every look at the test split tunes the model choice to it (default: %(default)s, no limit)")
     add("--qc-report", metavar="FILE", help="QC report (JSON) from an upstream data-quality step (default: none)")
     add("--experiment", default="sealtrain", metavar="NAME",
         help="MLflow experiment, experiment id and KFP experiment (default: %(default)s)")
@@ -214,6 +217,7 @@ def pipeline_arguments(args: argparse.Namespace, out: Path | None) -> dict:
         "seed": args.seed,
         "bootstrap_samples": args.bootstrap_samples,
         "min_auc": args.min_auc,
+        "max_test_evaluations": args.max_test_evaluations,
         "experiment_id": args.experiment,
         "mlflow_tracking_uri": (args.mlflow_uri or f"sqlite:///{out / 'mlflow.db'}") if out else "",
         "run_db_url": (args.db_url or f"sqlite:///{out / 'runs.db'}") if out else "",

@@ -30,6 +30,7 @@ RANGES = {
     "bootstrap_samples": (1, None),
     "min_auc": (0, 1),
     "max_duplicate_share": (0, 1),
+    "max_test_evaluations": (0, None),
 }
 # An HTTP answer that proves a tracking server is there although it refuses anonymous requests.
 AUTH_STATUSES = (401, 403)

@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from sealtrain.components.core.constants import MODEL_META_FILE, SPLITS, TEST, TRAIN, VALIDATION
+from sealtrain.components.core.constants import HOLDOUT, MODEL_META_FILE, SPLITS, TEST, TRAIN, VALIDATION
+from sealtrain.components.core.report import test_reuse_warning
 
 SUMMARY_METRICS = ("auc", "pr_auc", "precision", "recall", "f1", "brier_score", "calibration_error")
 
@@ -43,6 +44,9 @@ def build_summary(record: dict, pipeline_root: str, cached: list[str]) -> dict:
             for name in SPLITS
         },
         "split_manifest_fingerprint": manifest["fingerprint"],
+        "holdout_lock": {key: manifest["holdout_lock"][key] for key in ("lock_size", "locked_groups", "new_groups")}
+        | {"added": record["holdout_groups_locked"]},
+        "test_evaluations": record["test_evaluations"],
         "duplicate_rows_across_splits": manifest["duplicate_rows_across_splits"],
         "artifacts": {
             "preprocessor": paths["preprocessor"],
@@ -85,6 +89,9 @@ def render(summary: dict) -> str:
     lines.append(f"{'split':<11}{'rows':>8}{'groups':>8}{'positive':>10}")
     for name, s in summary["splits"].items():
         lines.append(f"{name:<11}{s['rows']:>8}{s['groups']:>8}{s['positive_rate']:>10.3f}")
+    lock = summary["holdout_lock"]
+    lines.append(f"{HOLDOUT}: {lock['locked_groups']} groups locked by earlier runs of the experiment, "
+                 f"{lock['new_groups']} new; the lock now holds {lock['lock_size'] + lock['added']} groups")
     if duplicates := summary["duplicate_rows_across_splits"]:
         lines.append(f"{duplicates} {'row shares' if duplicates == 1 else 'rows share'} all feature values with a row "
                      "in another split")
@@ -105,6 +112,11 @@ def render(summary: dict) -> str:
     lines.append("")
     gate = summary["acceptance"]
     lines.append(f"Validation gate: {'accepted' if gate['accepted'] else 'rejected'} ({gate['reason']})")
+    count = summary["test_evaluations"]
+    lines.append(f"Test split evaluated by {count} {'model' if count == 1 else 'models'} of the experiment, "
+                 "this one included")
+    if warning := test_reuse_warning(count):
+        lines.append(f"warning: {warning}")
     lines.append(f"MLflow run {summary['mlflow']['run_id']} at {summary['mlflow']['tracking_uri']}")
     if summary["mlflow"]["registered_version"]:
         lines.append(f"Registered as {summary['mlflow']['registered_model']} version "

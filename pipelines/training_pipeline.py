@@ -1,10 +1,12 @@
 """The training pipeline: every split flows only to the tasks the contract allows.
 
-    start_run -> load_dataset -> check_data_quality -> qc_gate -> split_dataset
+    start_run (the holdout lock's fingerprint) -> load_dataset -> check_data_quality -> qc_gate -> split_dataset
     split_dataset.train      -> fit_preprocessor, tune_hyperparameters, train_model
     split_dataset.validation -> tune_hyperparameters, train_model
     split_dataset.test       -> evaluate_model
     split_dataset.holdout    -> (nothing)
+    split_dataset.test_fingerprint -> recall_best_config (test budget, before tuning)
+    split_dataset.group_splits     -> record_run (grows the holdout lock)
     ... -> evaluate_model -> record_run; finalize_run (exit handler) marks a failed run.
 """
 
@@ -22,6 +24,7 @@ from sealtrain.components.core.constants import (
     DEFAULT_RATIOS,
     DEFAULT_SPLIT_SALT,
     DEFAULT_TOLERANCE,
+    RUN_ID_ENV,
     SPLITS,
     TEST,
     TRAIN,
@@ -48,6 +51,8 @@ PIPELINE_NAME = "sealtrain-training"
 # ConfigMap and the run table's URL, credentials included, from this Secret (see manifests/).
 ENDPOINTS_CONFIG_MAP = "sealtrain-endpoints"
 DB_SECRET = "sealtrain-db"
+# KFP labels every pod of a run with the run's id, which is the training run's id on a cluster.
+RUN_ID_FIELD = "metadata.labels['pipeline/runid']"
 SMALL = (("500m", "1"), ("1Gi", "2Gi"))
 LARGE = (("2", "4"), ("4Gi", "8Gi"))
 
@@ -64,6 +69,8 @@ class StepSettings:
             retried inside the task (`run_store.with_database`), so its tasks are not retried for them.
         endpoints: Reads MLflow's URI and the run table's URL from the ConfigMap and Secret.
         tuning_storage: Reads Optuna's storage from the ConfigMap and its password from the Secret.
+        run_id: Reads the run's id from its pod's label (RUN_ID_ENV), for a cached step that
+            records it: as a parameter it would change the step's cache key every run.
     """
 
     resources: tuple = SMALL
@@ -71,25 +78,28 @@ class StepSettings:
     retries: int = 0
     endpoints: bool = False
     tuning_storage: bool = False
+    run_id: bool = False
 
 
 # One line per component. record_run is not retried: a retry would log a second MLflow run. start_run
 # and recall_best_config only talk to MLflow and the run table, whose clients retry what is
 # transient; a task retry would only repeat a store that is down. finalize_run keeps one retry, as
-# it alone marks a failed run.
+# it alone marks a failed run. split_dataset reads the holdout lock and evaluate_model writes the
+# test-access ledger, both in the run table; both stay cached (the lock's fingerprint is an input
+# of the split, and a ledger row is written once per model and test split).
 STEPS = {
     "start-run": StepSettings(cache=False, endpoints=True),
     "load-dataset": StepSettings(),
     "check-data-quality": StepSettings(),
     "qc-gate": StepSettings(),
-    "split-dataset": StepSettings(),
+    "split-dataset": StepSettings(endpoints=True),
     "fit-preprocessor": StepSettings(),
     "recall-best-config": StepSettings(cache=False, endpoints=True),
     "plan-tuning": StepSettings(),
     "tune-hyperparameters": StepSettings(resources=LARGE, retries=2, tuning_storage=True),
     "select-best-trial": StepSettings(retries=2, tuning_storage=True),
     "train-model": StepSettings(resources=LARGE, retries=2),
-    "evaluate-model": StepSettings(resources=(("1", "2"), ("2Gi", "4Gi")), retries=2),
+    "evaluate-model": StepSettings(resources=(("1", "2"), ("2Gi", "4Gi")), retries=2, endpoints=True, run_id=True),
     "record-run": StepSettings(cache=False, endpoints=True),
     "finalize-run": StepSettings(cache=False, retries=1, endpoints=True),
 }
@@ -115,6 +125,8 @@ def _configure(task: dsl.PipelineTask, image: str) -> dsl.PipelineTask:
             task, ENDPOINTS_CONFIG_MAP, {OPTUNA_STORAGE_ENV: OPTUNA_STORAGE_ENV, "PGUSER": "PGUSER"}
         )
         kubernetes.use_secret_as_env(task, DB_SECRET, {"PGPASSWORD": "PGPASSWORD"})
+    if settings.run_id:
+        kubernetes.use_field_path_as_env(task, RUN_ID_ENV, RUN_ID_FIELD)
     return task
 
 
@@ -156,6 +168,7 @@ def build_pipeline(image: str = DEFAULT_IMAGE):
         bootstrap_samples: int = DEFAULT_BOOTSTRAP_SAMPLES,
         precision_at_k: list = list(DEFAULT_PRECISION_AT_K),
         min_auc: float = 0.0,
+        max_test_evaluations: int = 0,
         experiment_id: str = "sealtrain",
         model_version_id: str = "",
         mlflow_tracking_uri: str = "",
@@ -200,7 +213,10 @@ def build_pipeline(image: str = DEFAULT_IMAGE):
             precision_at_k: The k of precision@k.
             min_auc: Register the model only if the lower 95% bound of its test AUC reaches
                 this; 0 sets no criterion.
-            experiment_id: MLflow experiment and run-table experiment id.
+            max_test_evaluations: How many models of the experiment may be evaluated on one test
+                split; a run beyond it stops before tuning. 0 sets no limit.
+            experiment_id: MLflow experiment and run-table experiment id; its holdout lock and
+                test-access ledger span its runs.
             model_version_id: Version id of the model candidate; empty derives one.
             mlflow_tracking_uri: MLflow URI; empty reads MLFLOW_TRACKING_URI in the task.
             run_db_url: Run-table URL; empty reads SEALTRAIN_DB_URL in the task.
@@ -228,6 +244,8 @@ def build_pipeline(image: str = DEFAULT_IMAGE):
                 model_version_id=model_version_id,
                 algorithm=algorithm,
                 hyperparameter_space=hyperparameter_space,
+                split_salt=split_salt,
+                group_column=group_column,
                 mlflow_tracking_uri=mlflow_tracking_uri,
                 run_db_url=run_db_url,
             ))
@@ -258,12 +276,18 @@ def build_pipeline(image: str = DEFAULT_IMAGE):
                 stratify=stratify,
                 max_duplicate_share=max_duplicate_share,
                 allow_features=allow_features,
+                experiment_id=experiment_id,
+                run_db_url=run_db_url,
+                lock_fingerprint=started.outputs["lock_fingerprint"],
             ))
             preprocess = step(fit_preprocessor(train=split.outputs[TRAIN]))
-            # After the gate, like every stage that follows it: a blocked run stops at the gate.
+            # After the split, which fingerprints the test split, and before tuning: a spent test
+            # budget stops the run before any training.
             recall = step(recall_best_config(
-                enabled=warm_start, experiment_id=experiment_id, algorithm=algorithm, run_db_url=run_db_url
-            ).after(gate))
+                enabled=warm_start, experiment_id=experiment_id, algorithm=algorithm,
+                test_fingerprint=split.outputs["test_fingerprint"], max_test_evaluations=max_test_evaluations,
+                run_db_url=run_db_url,
+            ))
             planned = step(plan_tuning(
                 algorithm=algorithm,
                 hyperparameter_space=hyperparameter_space,
@@ -318,9 +342,13 @@ def build_pipeline(image: str = DEFAULT_IMAGE):
                 seed=seed,
                 precision_at_k=precision_at_k,
                 min_auc=min_auc,
+                experiment_id=experiment_id,
+                model_version_id=model_version_id,
+                max_test_evaluations=max_test_evaluations,
+                run_db_url=run_db_url,
             ))
             step(record_run(
-                training_run_id=started.output,
+                training_run_id=started.outputs["training_run_id"],
                 experiment_id=experiment_id,
                 model_version_id=model_version_id,
                 mlflow_tracking_uri=mlflow_tracking_uri,
@@ -334,6 +362,7 @@ def build_pipeline(image: str = DEFAULT_IMAGE):
                 report=evaluate.outputs["report"],
                 tuning_history=select.outputs["history"],
                 qc_report=checked.outputs["qc_report"],
+                group_splits=split.outputs["group_splits"],
             ))
 
     return training_pipeline

@@ -34,8 +34,9 @@ def build_artifacts(directory: Path, raw: pd.DataFrame, spec: schema.DatasetSpec
     paths = RunArtifacts(manifest=str(directory / "split_manifest"), preprocessor=str(directory / "preprocessor"),
                          model=str(directory / "model"), best_hyperparameters=str(directory / "best_hyperparameters"),
                          trials=str(directory / "trials"), evaluation=str(directory / "evaluation"),
-                         reports=(str(directory / "report"),))
-    manifest = {**splits.manifest, "dataset": {
+                         group_splits=str(directory / "group_splits"), reports=(str(directory / "report"),))
+    splits.groups.to_parquet(paths.group_splits, index=False)
+    manifest = {**splits.manifest, "dataset": {"group_column": spec.group,
         "feature_dtypes": {name: str(raw[name].dtype) for name in spec.feature_columns(raw)}}}
     Path(paths.manifest).write_text(json.dumps(manifest))
     fitted = preprocessing.fit_preprocessor(splits.tables[TRAIN], manifest["splits"][TRAIN]["fingerprint"])

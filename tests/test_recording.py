@@ -10,7 +10,8 @@ import pytest
 from conftest import KOSTECKI_SPEC
 from recorded_run import build_artifacts
 
-from sealtrain.components.core import recording, records, run_log, run_rows, run_store, tracking
+from sealtrain.components.core import modelio, recording, records, run_log, run_rows, run_store, split_ledger, tracking
+from sealtrain.components.core.constants import HOLDOUT
 from sealtrain.components.core.run_artifacts import model_version
 
 
@@ -26,12 +27,18 @@ def run(artifacts):
 
 @pytest.fixture(scope="module")
 def recorded(tmp_path_factory, artifacts):
-    """One run recorded into SQLite stores: the records, the MLflow run info and the stores' URLs."""
+    """One run, evaluated in the ledger as evaluate_model does, recorded into SQLite stores: the
+    records, the MLflow run info, the ledger's answer and the stores' URLs."""
     root = tmp_path_factory.mktemp("stores")
     stores = {"tracking_uri": f"sqlite:///{root / 'mlflow.db'}", "db_url": f"sqlite:///{root / 'runs.db'}"}
-    trained, validation, info = recording.record(training_run_id="run-1", experiment_id="exp", model_version_id="",
-                                                 artifacts=artifacts, **stores)
-    return trained, validation, info, stores
+    test = artifacts.read("run-1", "exp", "").manifest["splits"]["test"]["fingerprint"]
+    for model in ("another model", modelio.model_fingerprint(artifacts.model)):
+        recording.record_test_evaluation(db_url=stores["db_url"], experiment_id="exp", test_fingerprint=test,
+                                         training_run_id="run-1", model_fingerprint=model, model_version="v",
+                                         metrics={})
+    trained, validation, info, ledger = recording.record(training_run_id="run-1", experiment_id="exp",
+                                                         model_version_id="", artifacts=artifacts, **stores)
+    return trained, validation, info, stores, ledger
 
 
 def test_the_version_id_is_given_or_derived_from_algorithm_and_run():
@@ -83,7 +90,7 @@ def test_rows_of_a_run_that_starts_or_fails_carry_its_experiment_and_algorithm()
 def test_record_run_logs_mlflow_writes_the_completed_row_and_returns_the_records(recorded, run):
     import mlflow
 
-    trained, validation, info, stores = recorded
+    trained, validation, info, stores, _ = recorded
     client = mlflow.MlflowClient(stores["tracking_uri"])
     logged = client.get_run(info["run_id"]).data
     assert logged.params["algorithm"] == "logistic_regression" and logged.tags["training_run_id"] == "run-1"
@@ -104,11 +111,24 @@ def test_record_run_logs_mlflow_writes_the_completed_row_and_returns_the_records
 def test_trials_are_logged_under_the_tuning_metric(recorded):
     import mlflow
 
-    _, _, info, stores = recorded
+    _, _, info, stores, _ = recorded
     client = mlflow.MlflowClient(stores["tracking_uri"])
     trials = client.search_runs([info["experiment_id"]], filter_string=f"tags.mlflow.parentRunId = '{info['run_id']}'")
     assert len(trials) == 2
     assert all(set(t.data.metrics) == {"val_log_loss"} for t in trials)
+
+
+def test_recording_locks_the_holdout_and_tags_the_test_evaluations(recorded, artifacts):
+    import mlflow
+
+    _, _, info, stores, ledger = recorded
+    assert ledger == {"test_evaluations": 2, "holdout_groups_locked": len(artifacts.group_hashes()[0])}
+    assert mlflow.MlflowClient(stores["tracking_uri"]).get_run(info["run_id"]).data.tags[
+        "sealtrain.test_evaluations"] == "2"
+    manifest = json.loads(open(artifacts.manifest).read())
+    locked = run_store.with_database(stores["db_url"], lambda e: split_ledger.run_holdout(e, "exp", "run-1"))
+    assert len(locked) == manifest["splits"][HOLDOUT]["groups"] > 0
+    assert locked == set(artifacts.group_hashes()[0])
 
 
 def test_importing_tracking_leaves_the_environment_alone():

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from kfp import dsl
 
-from sealtrain.components.core import splitting, tables
+from sealtrain.components.core import recording, run_store, split_ledger, splitting, tables
 from sealtrain.components.core.constants import (
     HOLDOUT,
     META_FINGERPRINT,
@@ -26,12 +26,18 @@ from sealtrain.components.core.constants import (
     META_TRAIN_FINGERPRINT,
     MODEL_META_FILE,
     PREPROCESSOR_META_FILE,
+    RUN_ID_ENV,
     SPLITS,
     TEST,
     TRAIN,
     VALIDATION,
 )
-from sealtrain.components.core.errors import DataLeakageError, QCGateBlockedError
+from sealtrain.components.core.errors import (
+    DataLeakageError,
+    InvalidInputError,
+    QCGateBlockedError,
+    TestEvaluationLimitError,
+)
 from sealtrain.components.core.stages import (
     StageResult,
     check_data_quality,
@@ -58,6 +64,7 @@ class Run:
 
     root: Path
     storage: str
+    db_url: str
     results: dict[str, StageResult] = field(default_factory=dict)
     progress: list[str] = field(default_factory=list)
 
@@ -73,9 +80,11 @@ def _split(run: Run, **changes) -> StageResult:
         "dataset_path": run.path("dataset"), "dataset_metadata": run.meta("load", "dataset"),
         "dataset_uri": run.path("dataset"), "qc_status": run.meta("qc", "qc_report")["status"], **DATASET,
         "split_ratios": [], "split_salt": "s", "split_tolerance": 0.02, "stratify": False,
-        "max_duplicate_share": 0.01, "allow_features": [],
+        "max_duplicate_share": 0.01, "allow_features": [], "experiment_id": "exp", "db_url": run.db_url,
+        "lock_fingerprint": recording.lock_fingerprint(frozenset()),
         "split_paths": {name: run.path(name) for name in SPLITS},
         "split_uris": {name: f"gs://bucket/{name}" for name in SPLITS}, "manifest_path": run.path("manifest.json"),
+        "group_splits_path": run.path("group_splits"),
     }
     return split_dataset.run(**{**params, **changes})
 
@@ -98,7 +107,8 @@ def _train(run: Run, **changes) -> StageResult:
 def _evaluate(run: Run, **changes) -> StageResult:
     params = {**_split_input(run, TEST), **_preprocessor(run), "model_path": run.path("model"),
               "model_metadata": run.meta("train", "model"), "bootstrap_samples": 50, "seed": 7,
-              "precision_at_k": [10, 50], "min_auc": 0.5, "evaluation_path": run.path("evaluation.json"),
+              "precision_at_k": [10, 50], "min_auc": 0.5, "experiment_id": "exp", "model_version_id": "",
+              "max_test_evaluations": 0, "db_url": run.db_url, "evaluation_path": run.path("evaluation.json"),
               "test_metrics_path": run.path("test_metrics.json"),
               "classification_metrics_path": run.path("classification.json"), "report_path": run.path("report.html")}
     return evaluate_model.run(**{**params, **changes})
@@ -115,7 +125,7 @@ def _tune(run: Run, worker: int) -> StageResult:
 def run(tmp_path_factory, kostecki) -> Run:
     """load -> QC -> split -> fit preprocessor -> two tuning workers -> select -> train -> evaluate."""
     root = tmp_path_factory.mktemp("stages")
-    run = Run(root, storage=f"sqlite:///{root / 'optuna.db'}")
+    run = Run(root, storage=f"sqlite:///{root / 'optuna.db'}", db_url=f"sqlite:///{root / 'runs.db'}")
     kostecki.to_csv(run.root / "kostecki.csv", index=False)
     results = run.results
     results["load"] = load_dataset.run(data_uri=run.path("kostecki.csv"), data_fingerprint="",
@@ -131,7 +141,9 @@ def run(tmp_path_factory, kostecki) -> Run:
         history_path=run.path("history.html"),
     )
     results["train"] = _train(run)
-    results["evaluate"] = _evaluate(run)
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv(RUN_ID_ENV, "run-1")
+        results["evaluate"] = _evaluate(run)
     return run
 
 
@@ -160,7 +172,31 @@ def test_every_split_carries_its_role_fingerprint_and_manifest(run):
                                          META_MANIFEST_CORE: core, META_ROWS: float(entry["rows"])}
         assert tables.fingerprint(tables.read_parquet(run.path(name))) == entry["fingerprint"]
     assert manifest["dataset"]["positive_class"] == "yes"
-    assert [line.split(":")[0] for line in result.lines] == list(SPLITS)
+    assert [line.split(":")[0] for line in result.lines] == [*SPLITS, HOLDOUT]
+    assert result.lines[-1] == "holdout: 0 groups locked by earlier runs of the experiment (0 in its lock), " \
+                               f"{manifest['splits'][HOLDOUT]['groups']} new"
+    assert result.value == manifest["splits"][TEST]["fingerprint"]
+    groups = tables.read_parquet(run.path("group_splits"))
+    assert len(groups) == sum(entry["groups"] for entry in manifest["splits"].values())
+    assert manifest["holdout_lock"]["fingerprint"] == recording.lock_fingerprint(frozenset())
+
+
+def test_split_keeps_the_lock_and_refuses_one_that_changed_since_the_start(run, tmp_path):
+    groups = tables.read_parquet(run.path("group_splits"))
+    train = groups.loc[groups["split"] == TRAIN, "group_hash"].tolist()
+    db_url = f"sqlite:///{tmp_path / 'runs.db'}"
+    run_store.with_database(db_url, lambda e: split_ledger.lock_holdout(
+        e, experiment_id="exp", training_run_id="r0", salt="s", group_column="id", holdout=train[:2], others=[]))
+    locked = frozenset(train[:2])
+    paths = {"split_paths": {name: str(tmp_path / name) for name in SPLITS},
+             "manifest_path": str(tmp_path / "manifest.json"), "group_splits_path": str(tmp_path / "groups")}
+    with pytest.raises(DataLeakageError, match=r"experiment 'exp''s holdout lock changed since this run started "
+                                               r"\(another run of the experiment completed meanwhile"):
+        _split(run, db_url=db_url, **paths)
+    result = _split(run, db_url=db_url, lock_fingerprint=recording.lock_fingerprint(locked), **paths)
+    placed = tables.read_parquet(str(tmp_path / "groups")).set_index("group_hash")["split"]
+    assert set(placed[list(locked)]) == {HOLDOUT}
+    assert result.lines[-1].startswith("holdout: 2 groups locked by earlier runs of the experiment (2 in its lock)")
 
 
 @pytest.mark.parametrize("status", ["FAILED", ""])
@@ -237,7 +273,39 @@ def test_evaluation_logs_test_metrics_with_intervals_and_writes_the_report(run):
     assert len(result.value["roc_curve"]["fpr"]) > 2 and len(result.value["confusion_matrix"]) == 2
     assert json.loads(Path(run.path("classification.json")).read_text()) == result.value
     assert "<html" in Path(run.path("report.html")).read_text().lower()
-    assert result.lines[0].startswith("test AUC ") and result.lines[-1].startswith("validation gate: ")
+    assert result.lines[0].startswith("test AUC ") and result.lines[-2].startswith("validation gate: ")
+
+
+def test_evaluation_appends_one_ledger_row_per_model_and_checks_the_budget_before_reading(run, monkeypatch):
+    evaluation = json.loads(Path(run.path("evaluation.json")).read_text())
+    test = run.meta("split", TEST)[META_FINGERPRINT]
+    assert evaluation["test_evaluations"] == 1
+    assert run.results["evaluate"].lines[-1] == f"test split {test[:12]}: evaluated by 1 models of experiment " \
+                                                "'exp', this one included"
+    rows = run_store.with_database(run.db_url, lambda e: split_ledger.evaluations(e, "exp", TEST))
+    assert [(r["training_run_id"], r["model_version"], r["split_fingerprint"]) for r in rows] == [
+        ("run-1", "xgboost-run-1", test)]
+    monkeypatch.setenv(RUN_ID_ENV, "run-2")
+    out = {"evaluation_path": run.path("again.json"), "report_path": run.path("again.html")}
+    # The same model again (an uncached rerun) counts once, and passes a budget of 1.
+    assert _evaluate(run, max_test_evaluations=1, **out).lines[-1].endswith("evaluated by 1 models of experiment "
+                                                                            "'exp', this one included")
+    # Once another model has seen the test split, this one is beyond a budget of 1: refused before
+    # the test split is read (there is none to read here).
+    run_store.with_database(run.db_url, lambda e: split_ledger.record_evaluation(
+        e, experiment_id="exp", split=TEST, split_fingerprint=test, training_run_id="run-0",
+        model_fingerprint="another model"))
+    with pytest.raises(TestEvaluationLimitError, match="evaluated by 1 models, and --max-test-evaluations is 1"):
+        _evaluate(run, max_test_evaluations=1, test_path=run.path("no-such-file"), **out)
+    assert json.loads(Path(run.path("again.json")).read_text())["test_evaluations"] == 1
+    assert "Warning" not in Path(run.path("again.html")).read_text()
+    result = _evaluate(run, **out)
+    assert result.lines[-1].startswith("warning: 2 models of this experiment have been evaluated on this test split: "
+                                       "repeated test evaluation overfits the test split")
+    assert "repeated test evaluation overfits the test split" in Path(run.path("again.html")).read_text()
+    monkeypatch.delenv(RUN_ID_ENV)
+    with pytest.raises(InvalidInputError, match=f"{RUN_ID_ENV} is not set"):
+        _evaluate(run, **out)
 
 
 def test_evaluation_refuses_the_holdout_and_a_model_of_another_split(run):

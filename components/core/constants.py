@@ -79,3 +79,8 @@ LABEL_COLUMN = "__label__"
 GROUP_COLUMN = "__group__"
 RESERVED_COLUMNS = (LABEL_COLUMN, GROUP_COLUMN)
 MAX_CATEGORY_LEVELS = 50
+
+# The run's id reaches evaluate_model, which writes it into the split ledger, through the task's
+# environment: as a parameter, a value that changes every run would change the step's cache key.
+# `sealtrain run` exports it; on a cluster it comes from the pod's `pipeline/runid` label.
+RUN_ID_ENV = "SEALTRAIN_TRAINING_RUN_ID"

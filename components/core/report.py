@@ -15,6 +15,15 @@ import numpy as np
 THRESHOLD_GRID = 101
 
 
+def test_reuse_warning(test_evaluations: int) -> str:
+    """The warning due when more than one model has been evaluated on a test split, else ''."""
+    if test_evaluations <= 1:
+        return ""
+    return (f"{test_evaluations} models of this experiment have been evaluated on this test split: repeated test "
+            "evaluation overfits the test split (the choice among models adapts to it), so its metrics overstate "
+            "performance on new patients; confirm on the holdout or new data")
+
+
 def _png(fig) -> str:
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=90, bbox_inches="tight")
@@ -115,16 +124,24 @@ def render_report(y: np.ndarray, p: np.ndarray, evaluation: dict, title: str) ->
         for name, uri in figures.items()
     )
     boot = evaluation["details"]["bootstrap"]
+    count = evaluation.get("test_evaluations")
+    ledger = (f"<p><b>Test split:</b> evaluated by {count} {'model' if count == 1 else 'models'} of this experiment, "
+              "this one included.</p>") if count else ""
+    if warning := test_reuse_warning(count or 0):
+        ledger += f'<p class="warning"><b>Warning:</b> {html.escape(warning)}.</p>'
+
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>
 <style>body{{font-family:sans-serif;margin:1.5em}}table{{border-collapse:collapse}}
-td,th{{border:1px solid #ccc;padding:.25em .6em;text-align:right}}figure{{display:inline-block;margin:.5em}}</style>
+td,th{{border:1px solid #ccc;padding:.25em .6em;text-align:right}}figure{{display:inline-block;margin:.5em}}
+.warning{{color:#a40000}}</style>
 </head><body>
 <h1>{html.escape(title)}</h1>
 <p>{evaluation['details']['test_samples']} test rows; decision threshold {threshold:.4f}, chosen on the validation
 split.
 95% intervals: percentile bootstrap, {boot['samples']} resamples of whole {boot['unit']}s.</p>
 {verdict}
+{ledger}
 <table><tr><th>metric</th><th>train</th><th>validation</th><th>test</th><th>test 95% CI</th></tr>{''.join(rows)}</table>
 <h2>Precision at k</h2><table>{at_k}</table>
 <ul>{notes}</ul>

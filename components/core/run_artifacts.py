@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from .algorithms import Algorithm, get_algorithm
+from .constants import HOLDOUT
 from .modelio import read_model_meta
 
 
@@ -26,6 +27,7 @@ class RunArtifacts:
         best_hyperparameters: The tuning result (JSON).
         trials: The trials table (CSV).
         evaluation: The test evaluation with the gate's decision (JSON).
+        group_splits: Every group's salted hash and split (Parquet, `splitting.SplitResult.groups`).
         reports: Further files logged with the run: the HTML reports, the QC report.
     """
 
@@ -35,7 +37,16 @@ class RunArtifacts:
     best_hyperparameters: str
     trials: str
     evaluation: str
+    group_splits: str
     reports: tuple[str, ...] = ()
+
+    def group_hashes(self) -> tuple[list[str], list[str]]:
+        """The hashes of the run's holdout groups and of its other groups."""
+        import pandas as pd  # the run table's light tasks import this module without needing pandas
+
+        groups = pd.read_parquet(self.group_splits)
+        held = groups["split"] == HOLDOUT
+        return groups.loc[held, "group_hash"].tolist(), groups.loc[~held, "group_hash"].tolist()
 
     def read(self, training_run_id: str, experiment_id: str, model_version_id: str) -> RunResults:
         """Parses the JSON artifacts, for the run they belong to.
@@ -72,6 +83,8 @@ class RunResults:
         best: The tuning result: params, metric, seed, trial count, search space.
         evaluation: Metrics of every split, intervals, precision@k, threshold, gate decision.
         model_meta: What was saved beside the model: best iteration, threshold method, timing.
+        test_evaluations: Models of the experiment evaluated on this run's test split, this one
+            included, as the ledger says when the run is recorded (0 until then).
     """
 
     training_run_id: str
@@ -82,6 +95,11 @@ class RunResults:
     best: dict
     evaluation: dict
     model_meta: dict
+    test_evaluations: int = 0
+
+    def with_test_evaluations(self, count: int) -> RunResults:
+        """The same results, with the ledger's count of models evaluated on the test split."""
+        return replace(self, test_evaluations=count)
 
     @property
     def acceptance(self) -> dict:

@@ -9,6 +9,7 @@ from .preprocessing import Preprocessor, example_frame
 from .run_artifacts import RunArtifacts, RunResults
 from .tracking import MODEL_ARTIFACT_PATH, PREPROCESSOR_ARTIFACT_PATH, RunLog
 
+TEST_EVALUATIONS_TAG = "sealtrain.test_evaluations"
 SPLIT_METRICS = ((TRAIN, "train_metrics"), (VALIDATION, "validation_metrics"), (TEST, "test_metrics"))
 
 
@@ -42,7 +43,8 @@ def metrics(evaluation: dict) -> dict[str, float]:
 
 
 def tags(run: RunResults) -> dict:
-    """The run's ids, the data and split fingerprints, and the gate's verdict."""
+    """The run's ids, the data and split fingerprints, the gate's verdict, and how many models of the
+    experiment have been evaluated on its test split (this one included)."""
     splits = run.manifest["splits"]
     return {
         "training_run_id": run.training_run_id,
@@ -51,6 +53,7 @@ def tags(run: RunResults) -> dict:
         "split_manifest_fingerprint": run.manifest["fingerprint"],
         "accepted": str(run.acceptance["accepted"]).lower(),
         **{f"{name}_fingerprint": s["fingerprint"] for name, s in splits.items()},
+        TEST_EVALUATIONS_TAG: run.test_evaluations,
     }
 
 

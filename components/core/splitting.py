@@ -104,12 +104,6 @@ def group_hashes(keys, salt: str) -> list[str]:
     return [d.hex() for d in _digests(keys, salt)]
 
 
-def lock_fingerprint(locked: frozenset[str]) -> str:
-    """A SHA-256 over a holdout lock's group hashes, in sorted order: what tells a run that the
-    lock it split with is the lock it started with (and keys the split's cache to the lock)."""
-    return hashlib.sha256("\n".join(sorted(locked)).encode()).hexdigest()
-
-
 def _choose_cut(cum: np.ndarray, lo: int, target: float, prev: float, ratio: float, hash_cut: int,
                 tolerance: float, remainder: float | None, allowed: np.ndarray) -> int:
     """Picks the cut index (number of units before it) for one boundary.
@@ -418,7 +412,6 @@ def _lock_section(groups: pd.DataFrame, locked: frozenset[str], tables: dict[str
         "locked_groups": len(placed),
         "locked_rows": locked_rows,
         "new_groups": in_holdout - len(placed),
-        "fingerprint": lock_fingerprint(locked),
     }
 
 
@@ -460,7 +453,7 @@ def split_table(prepared: pd.DataFrame, ratios: dict[str, float] = DEFAULT_RATIO
         The verified split tables, every group's hash and split, and a manifest with per-split
         rows, groups, positive rate and fingerprint (and time range), the duplicate counts per
         pair of splits, the target-leakage findings on train, the holdout lock (`holdout_lock`:
-        the lock's size and fingerprint, its groups in this data, new holdout groups), plus a
+        the lock's size, its groups and rows in this data, new holdout groups), plus a
         fingerprint of the whole manifest.
 
     Raises:

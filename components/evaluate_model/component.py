@@ -15,12 +15,20 @@ def evaluate_model(
     seed: int,
     precision_at_k: list,
     min_auc: float,
+    experiment_id: str,
+    model_version_id: str,
+    max_test_evaluations: int,
+    run_db_url: str,
     evaluation: Output[Artifact],
     test_metrics: Output[Metrics],
     classification_metrics: Output[ClassificationMetrics],
     report: Output[HTML],
 ):
-    """Scores the final model on the test split, at the threshold fixed on validation.
+    """Scores the final model on the test split, at the threshold fixed on validation, and
+    records the evaluation in the experiment's test-access ledger.
+
+    The run's id comes from the environment (SEALTRAIN_TRAINING_RUN_ID), not a parameter, so
+    the step stays cacheable: a rerun served from the cache adds no ledger row.
 
     Args:
         test: The test split; an artifact of any other role is refused.
@@ -32,7 +40,13 @@ def evaluate_model(
         precision_at_k: The k of precision@k.
         min_auc: The validation gate: the lower 95% bound of test AUC must reach it for the
             model to be registered; 0 sets no criterion.
-        evaluation: All evaluation results and the gate's decision (JSON).
+        experiment_id: The experiment whose ledger counts the evaluation.
+        model_version_id: The candidate's version id, or empty to derive one from the run.
+        max_test_evaluations: How many models may be evaluated on this test split (0: no
+            limit); beyond it the test split is not read.
+        run_db_url: Run-table database URL, or empty to use SEALTRAIN_DB_URL.
+        evaluation: All evaluation results, the gate's decision and how many models of the
+            experiment have been evaluated on this test split (JSON).
         test_metrics: `test_*` metrics and interval bounds for the KFP UI.
         classification_metrics: ROC curve and confusion matrix for the KFP UI.
         report: Plots and tables of the evaluation (self-contained HTML).
@@ -46,6 +60,8 @@ def evaluate_model(
     result = run(test_path=test.path, test_metadata=test.metadata, preprocessor_path=preprocessor.path,
                  preprocessor_metadata=preprocessor.metadata, model_path=model.path, model_metadata=model.metadata,
                  bootstrap_samples=bootstrap_samples, seed=seed, precision_at_k=precision_at_k, min_auc=min_auc,
+                 experiment_id=experiment_id, model_version_id=model_version_id,
+                 max_test_evaluations=max_test_evaluations, db_url=run_db_url,
                  evaluation_path=evaluation.path, test_metrics_path=test_metrics.path,
                  classification_metrics_path=classification_metrics.path, report_path=report.path)
     roc = result.value["roc_curve"]

@@ -22,13 +22,17 @@ def record_run(
     report: Input[HTML],
     tuning_history: Input[HTML],
     qc_report: Input[Artifact],
+    group_splits: Input[Dataset],
     trained_model: Output[Artifact],
     validation_metrics: Output[Artifact],
     run_record: Output[Artifact],
 ):
-    """Logs the run to MLflow, writes its `completed` row and emits the output records.
+    """Locks the run's holdout, logs the run to MLflow, writes its `completed` row and emits the
+    output records.
 
-    The model is registered (alias `candidate`) only when it passed the validation gate.
+    The run's holdout groups join the experiment's lock first: a run whose other groups another
+    run locked meanwhile fails here, with nothing logged. The model is registered (alias
+    `candidate`) only when it passed the validation gate.
     It has side effects, so the pipeline never caches it.
 
     Args:
@@ -46,10 +50,11 @@ def record_run(
         report: The evaluation report (HTML), logged to MLflow.
         tuning_history: The optimisation history (HTML), logged to MLflow.
         qc_report: The data-quality report, logged to MLflow.
+        group_splits: Every group's salted hash and split, from which the lock grows.
         trained_model: The design's TrainedModel record (JSON).
         validation_metrics: The design's ValidationMetrics record (JSON).
-        run_record: Where everything of this run is: MLflow run, registered model and the
-            URI of every artifact (JSON).
+        run_record: Where everything of this run is: MLflow run, registered model, the URI of
+            every artifact, and the test split's evaluation count (JSON).
     """
     from sealtrain.components.core.run_artifacts import RunArtifacts
     from sealtrain.components.core.stages import stamp
@@ -64,7 +69,8 @@ def record_run(
         tracking_uri=mlflow_tracking_uri, db_url=run_db_url,
         artifacts=RunArtifacts(manifest=split_manifest.path, preprocessor=preprocessor.path, model=model.path,
                                best_hyperparameters=best_hyperparameters.path, trials=trials.path,
-                               evaluation=evaluation.path, reports=(report.path, tuning_history.path, qc_report.path)),
+                               evaluation=evaluation.path, group_splits=group_splits.path,
+                               reports=(report.path, tuning_history.path, qc_report.path)),
         artifact_uris={name: artifact.uri for name, artifact in inputs.items()},
         trained_model_path=trained_model.path, validation_metrics_path=validation_metrics.path,
         run_record_path=run_record.path,

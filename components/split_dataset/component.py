@@ -1,5 +1,7 @@
 """KFP component: the group-aware split into train, validation, test and holdout."""
 
+from typing import NamedTuple
+
 from kfp import dsl
 from kfp.dsl import Artifact, Dataset, Input, Output
 
@@ -22,13 +24,22 @@ def split_dataset(
     stratify: bool,
     max_duplicate_share: float,
     allow_features: list,
+    experiment_id: str,
+    run_db_url: str,
+    lock_fingerprint: str,
     train: Output[Dataset],
     validation: Output[Dataset],
     test: Output[Dataset],
     holdout: Output[Dataset],
     split_manifest: Output[Artifact],
-):
-    """Splits 60/20/15/5 by group, verifies the result and records it in a manifest.
+    group_splits: Output[Dataset],
+) -> NamedTuple("SplitOutputs", test_fingerprint=str):
+    """Splits 60/20/15/5 by group, keeps the experiment's locked holdout, verifies the result and
+    records it in a manifest.
+
+    The lock is read from the run table; its fingerprint, from start_run, is an input, so the
+    step's result (and cache key) is a function of its inputs, and a lock that changed since
+    the run started (a concurrent run completed) is refused.
 
     Args:
         dataset: The loaded table.
@@ -49,11 +60,19 @@ def split_dataset(
             patient's feature row; above it the split fails with DataLeakageError.
         allow_features: Features kept although they alone separate the label on train
             (recorded in the manifest).
+        experiment_id: The experiment whose holdout lock applies.
+        run_db_url: Run-table database URL, or empty to use SEALTRAIN_DB_URL.
+        lock_fingerprint: The fingerprint of the lock start_run read.
         train: Train split (Parquet, role `train`).
         validation: Validation split (role `validation`).
         test: Test split (role `test`), for the evaluation component only.
         holdout: Holdout split (role `holdout`), read by no training task.
         split_manifest: Per-split rows, groups, positive rate and fingerprints (JSON).
+        group_splits: Every group's salted hash and split (Parquet), from which record_run grows
+            the lock; no ids, no rows.
+
+    Returns:
+        test_fingerprint: The test split's content fingerprint, for the test budget.
     """
     from sealtrain.components.core.stages import stamp
     from sealtrain.components.core.stages.split_dataset import run
@@ -63,7 +82,10 @@ def split_dataset(
                  qc_status=qc_status, label_column=label_column, positive_class=positive_class,
                  group_column=group_column, no_group=no_group, drop_columns=drop_columns, time_column=time_column,
                  split_ratios=split_ratios, split_salt=split_salt, split_tolerance=split_tolerance, stratify=stratify,
-                 max_duplicate_share=max_duplicate_share,
-                 allow_features=allow_features, split_paths={name: a.path for name, a in splits.items()},
-                 split_uris={name: a.uri for name, a in splits.items()}, manifest_path=split_manifest.path)
+                 max_duplicate_share=max_duplicate_share, allow_features=allow_features,
+                 experiment_id=experiment_id, db_url=run_db_url, lock_fingerprint=lock_fingerprint,
+                 split_paths={name: a.path for name, a in splits.items()},
+                 split_uris={name: a.uri for name, a in splits.items()}, manifest_path=split_manifest.path,
+                 group_splits_path=group_splits.path)
     stamp(result, split_manifest=split_manifest, **splits)
+    return (result.value,)

@@ -1,23 +1,31 @@
-"""Stage `evaluate_model`: the one and only reader of the test split."""
+"""Stage `evaluate_model`: the one and only reader of the test split, and the test-access ledger's writer."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
-from .. import evaluation, lineage, modelio, training
+from .. import evaluation, lineage, modelio, recording, training
 from ..constants import GROUP_COLUMN, META_TRAIN_FINGERPRINT, TEST, metric_name
 from ..preprocessing import Preprocessor
-from ..report import render_report
+from ..report import render_report, test_reuse_warning
+from ..run_artifacts import model_version
 from ..schema import split_xy
 from . import StageResult
 
 
 def run(*, test_path: str, test_metadata: dict, preprocessor_path: str, preprocessor_metadata: dict,
         model_path: str, model_metadata: dict, bootstrap_samples: int, seed: int, precision_at_k: list,
-        min_auc: float, evaluation_path: str, test_metrics_path: str, classification_metrics_path: str,
+        min_auc: float, experiment_id: str, model_version_id: str, max_test_evaluations: int, db_url: str,
+        evaluation_path: str, test_metrics_path: str, classification_metrics_path: str,
         report_path: str) -> StageResult:
-    """Scores the final model on the test split, at the threshold fixed on validation.
+    """Scores the final model on the test split, at the threshold fixed on validation, and
+    records the evaluation in the experiment's test-access ledger.
+
+    The test budget is checked, with this model's fingerprint (its own earlier evaluation does
+    not count against it), before the test split is read; the ledger row (this run's id from
+    RUN_ID_ENV, the model's version and fingerprint, the metrics) is appended once the metrics
+    are computed, once per model and test split.
 
     Args:
         test_path: The test split (Parquet).
@@ -30,7 +38,11 @@ def run(*, test_path: str, test_metadata: dict, preprocessor_path: str, preproce
         seed: Seed of the bootstrap.
         precision_at_k: The k of precision@k.
         min_auc: The lower 95% bound of test AUC a model needs to be registered; 0 for none.
-        evaluation_path: Where all results and the gate's decision (JSON) go.
+        experiment_id: The experiment whose ledger counts the evaluation.
+        model_version_id: The candidate's version id, or empty to derive one from the run.
+        max_test_evaluations: How many models may be evaluated on this test split; 0 for no limit.
+        db_url: The run table (or empty for SEALTRAIN_DB_URL), which holds the ledger.
+        evaluation_path: Where all results, the gate's decision and `test_evaluations` (JSON) go.
         test_metrics_path: Where the `test_*` metrics and interval bounds (JSON) go.
         classification_metrics_path: Where the ROC curve and confusion matrix (JSON) go.
         report_path: Where the HTML report goes.
@@ -43,6 +55,9 @@ def run(*, test_path: str, test_metadata: dict, preprocessor_path: str, preproce
         DataLeakageError: The input is not the test split (by role or by content), the
             inputs come from another split manifest, or the preprocessor or model was not
             fitted on that manifest's train split.
+        TestEvaluationLimitError: `max_test_evaluations` other models have been evaluated on
+            this test split; the split is not read.
+        InvalidInputError: RUN_ID_ENV is not set.
     """
     consumer = "evaluate_model"
     lineage.require_role(test_metadata, TEST, consumer)
@@ -55,6 +70,9 @@ def run(*, test_path: str, test_metadata: dict, preprocessor_path: str, preproce
         "preprocessor file": fitted.train_fingerprint,
         "model": model_metadata.get(META_TRAIN_FINGERPRINT), "model file": meta.get(META_TRAIN_FINGERPRINT),
     })
+    run_id, fitted_model = recording.current_run_id(), modelio.model_fingerprint(model_path)
+    recording.test_budget(db_url=db_url, experiment_id=experiment_id, test_fingerprint=manifest.split(TEST),
+                          max_evaluations=max_test_evaluations, model_fingerprint=fitted_model)
     frame = lineage.read_split(test_path, TEST, consumer, manifest)
     features, labels = split_xy(frame)
     scores = training.scores(modelio.load_model(model_path), fitted.transform(features))
@@ -62,6 +80,10 @@ def run(*, test_path: str, test_metadata: dict, preprocessor_path: str, preproce
                                  seed, tuple(int(k) for k in precision_at_k))
     result["train_metrics"], result["validation_metrics"] = meta["metrics"]["train"], meta["metrics"]["validation"]
     result["acceptance"] = evaluation.acceptance(result["test_metrics"], result["confidence_interval"], min_auc)
+    result["test_evaluations"] = recording.record_test_evaluation(
+        db_url=db_url, experiment_id=experiment_id, test_fingerprint=manifest.split(TEST), training_run_id=run_id,
+        model_fingerprint=fitted_model, model_version=model_version(model_version_id, meta["algorithm"], run_id),
+        metrics=result["test_metrics"])
     Path(evaluation_path).write_text(json.dumps(result, indent=2))
     Path(report_path).write_text(render_report(labels, scores, result, f"sealtrain evaluation: {meta['algorithm']}"))
     logged = {metric_name(TEST, name): value for name, value in result["test_metrics"].items() if value is not None}
@@ -77,4 +99,8 @@ def run(*, test_path: str, test_metadata: dict, preprocessor_path: str, preproce
         lines.append(f"test AUC {auc:.4f} (95% CI {ci[0]:.4f}-{ci[1]:.4f}, {bootstrap_samples} resamples)")
     lines += [f"note: {note}" for note in result["details"]["notes"]]
     lines.append(f"validation gate: {'accepted' if acceptance['accepted'] else 'rejected'} ({acceptance['reason']})")
+    lines.append(f"test split {manifest.split(TEST)[:12]}: evaluated by {result['test_evaluations']} models of "
+                 f"experiment {experiment_id!r}, this one included")
+    if warning := test_reuse_warning(result["test_evaluations"]):
+        lines.append(f"warning: {warning}")
     return StageResult(metrics={"test_metrics": logged}, value=curves, lines=lines)

@@ -1,4 +1,4 @@
-"""Stage `record_run`: MLflow, the run table's `completed` row and the design's records."""
+"""Stage `record_run`: the holdout lock, MLflow, the run table's `completed` row and the design's records."""
 
 from __future__ import annotations
 
@@ -13,7 +13,8 @@ from . import StageResult
 def run(*, training_run_id: str, experiment_id: str, model_version_id: str, tracking_uri: str, db_url: str,
         artifacts: RunArtifacts, artifact_uris: dict[str, str], trained_model_path: str,
         validation_metrics_path: str, run_record_path: str) -> StageResult:
-    """Records the run and writes the TrainedModel, ValidationMetrics and run-record JSON files.
+    """Locks the run's holdout, records the run and writes the TrainedModel, ValidationMetrics and
+    run-record JSON files.
 
     Args:
         training_run_id: The run's id.
@@ -26,12 +27,19 @@ def run(*, training_run_id: str, experiment_id: str, model_version_id: str, trac
             (the outputs of this stage included).
         trained_model_path: Where the TrainedModel record (JSON) goes.
         validation_metrics_path: Where the ValidationMetrics record (JSON) goes.
-        run_record_path: Where the run record goes: the MLflow run and every artifact's URI.
+        run_record_path: Where the run record goes: the MLflow run, every artifact's URI,
+            `test_evaluations` (models of the experiment evaluated on the run's test split, this
+            one included) and `holdout_groups_locked` (groups the run added to the lock).
 
     Returns:
-        Metadata of `trained_model` (its MLflow run id) and a line naming the MLflow run.
+        Metadata of `trained_model` (its MLflow run id) and lines naming the MLflow run and the
+        test split's evaluations.
+
+    Raises:
+        DataLeakageError: A group the run used outside its holdout was locked by another run
+            meanwhile; nothing is logged.
     """
-    trained, validation, mlflow_run = recording.record(
+    trained, validation, mlflow_run, ledger = recording.record(
         training_run_id=training_run_id, experiment_id=experiment_id, model_version_id=model_version_id,
         tracking_uri=tracking_uri, db_url=db_url, artifacts=artifacts,
     )
@@ -40,9 +48,12 @@ def run(*, training_run_id: str, experiment_id: str, model_version_id: str, trac
     Path(run_record_path).write_text(json.dumps({
         "training_run_id": training_run_id,
         "mlflow": mlflow_run,
+        **ledger,
         "artifacts": artifact_uris,
     }, indent=2))
     return StageResult(
         metadata={"trained_model": {"mlflow_run_id": mlflow_run["run_id"]}},
-        lines=[f"recorded run {training_run_id}: MLflow run {mlflow_run['run_id']}"],
+        lines=[f"recorded run {training_run_id}: MLflow run {mlflow_run['run_id']}",
+               f"holdout: {ledger['holdout_groups_locked']} groups added to the experiment's lock; test split "
+               f"evaluated by {ledger['test_evaluations']} models"],
     )

@@ -5,17 +5,28 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from .. import lineage, quality, schema, splitting, tables
-from ..constants import DEFAULT_RATIOS, META_FINGERPRINT, META_MANIFEST_FINGERPRINT, META_ROLE, META_ROWS, SPLITS
+from .. import lineage, quality, recording, schema, splitting, tables
+from ..constants import (
+    DEFAULT_RATIOS,
+    HOLDOUT,
+    META_FINGERPRINT,
+    META_MANIFEST_FINGERPRINT,
+    META_ROLE,
+    META_ROWS,
+    SPLITS,
+    TEST,
+)
+from ..errors import DataLeakageError
 from . import StageResult
 
 
 def run(*, dataset_path: str, dataset_metadata: dict, dataset_uri: str, qc_status: str, label_column: str,
         positive_class: str, group_column: str, no_group: bool, drop_columns: list, time_column: str,
         split_ratios: list, split_salt: str, split_tolerance: float, stratify: bool, max_duplicate_share: float,
-        allow_features: list,
-        split_paths: dict[str, str], split_uris: dict[str, str], manifest_path: str) -> StageResult:
-    """Splits by group, verifies the result and records it in a manifest.
+        allow_features: list, experiment_id: str, db_url: str, lock_fingerprint: str,
+        split_paths: dict[str, str], split_uris: dict[str, str], manifest_path: str,
+        group_splits_path: str) -> StageResult:
+    """Splits by group under the experiment's holdout lock, verifies the result and records it in a manifest.
 
     Args:
         dataset_path: The loaded table (Parquet).
@@ -36,20 +47,36 @@ def run(*, dataset_path: str, dataset_metadata: dict, dataset_uri: str, qc_statu
         max_duplicate_share: Largest share of a test or holdout split whose feature rows
             re-identify a train patient; above it the split fails.
         allow_features: Features the user vouches for despite separating the label on train.
+        experiment_id: The experiment whose holdout lock applies.
+        db_url: The run table (or empty for SEALTRAIN_DB_URL), where the lock is read.
+        lock_fingerprint: `splitting.lock_fingerprint` of the lock as start_run read it.
         split_paths: Where each split's Parquet file goes, by split name.
         split_uris: Each split's artifact URI, recorded in the manifest.
         manifest_path: Where the split manifest (JSON) goes.
+        group_splits_path: Where every group's salted hash and split (Parquet) goes.
 
     Returns:
         Metadata of every split (role, content fingerprint, rows, the manifest fingerprint
-        and what it hashes) and of `split_manifest`, and a line per split.
+        and what it hashes) and of `split_manifest`, a line per split and one for the lock,
+        and as `value` the test split's content fingerprint.
 
     Raises:
         QCGateBlockedError: The QC status does not allow training.
+        DataLeakageError: The lock changed since the run started (another run of the
+            experiment completed meanwhile).
         InvalidInputError, SplitRatioViolationError, DataLeakageError: The split cannot be
             made or fails its verification.
     """
     quality.require_trainable(qc_status)
+    locked = recording.holdout_lock(db_url=db_url, experiment_id=experiment_id, split_salt=split_salt,
+                                    group_column=group_column)
+    if recording.lock_fingerprint(locked) != lock_fingerprint:
+        raise DataLeakageError(
+            f"experiment {experiment_id!r}'s holdout lock changed since this run started (another run of the "
+            f"experiment completed meanwhile, locking its holdout): {len(locked)} groups, fingerprint "
+            f"{recording.lock_fingerprint(locked)[:12]} instead of {lock_fingerprint[:12]}; rerun to split under the "
+            "lock as it is now"
+        )
     spec = schema.DatasetSpec(label_column, positive_class, group_column, tuple(drop_columns), time_column, no_group)
     source = dataset_metadata.get("source", dataset_uri)
     raw = tables.read_parquet(dataset_path)
@@ -58,7 +85,7 @@ def run(*, dataset_path: str, dataset_metadata: dict, dataset_uri: str, qc_statu
     ratios = dict(zip(SPLITS, split_ratios)) if split_ratios else DEFAULT_RATIOS
     result = splitting.split_table(prepared, ratios, split_tolerance, split_salt,
                                    stratify=stratify, times=times, max_duplicate_share=max_duplicate_share,
-                                   allow_features=tuple(allow_features))
+                                   allow_features=tuple(allow_features), locked=locked)
     manifest = result.manifest
     features = spec.feature_columns(raw)
     manifest["dataset"] = {
@@ -86,5 +113,11 @@ def run(*, dataset_path: str, dataset_metadata: dict, dataset_uri: str, qc_statu
         }
         stage.lines.append(f"{name}: {entry['rows']} rows, {entry['groups']} groups, "
                            f"positive rate {entry['positive_rate']:.3f}")
+    lock = manifest["holdout_lock"]
+    lock["fingerprint"] = lock_fingerprint
+    stage.lines.append(f"{HOLDOUT}: {lock['locked_groups']} groups locked by earlier runs of the experiment "
+                       f"({lock['lock_size']} in its lock), {lock['new_groups']} new")
+    tables.write_parquet(result.groups, group_splits_path)
     Path(manifest_path).write_text(json.dumps(manifest, indent=2))
+    stage.value = manifest["splits"][TEST]["fingerprint"]
     return stage
