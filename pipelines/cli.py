@@ -323,6 +323,9 @@ def _verify(args: argparse.Namespace) -> int:
     known = known_implementations(image)
     for used, paths in isolation.images(spec).items():
         print(f"{'image':<11} {used} ({len(paths)} task{'s' * (len(paths) != 1)})")
+    print(f"{'policy':<11} " + (f"holdout validation ({isolation.HOLDOUT_PIPELINE_NAME}: holdout read once, after "
+                                 "the production gate)" if isolation.is_holdout_pipeline(spec)
+                                 else "training (holdout read by no task)"))
     graph = isolation.SpecGraph(spec)
     unknown = [path for path, name in isolation.identify(graph, known).items() if name is None]
     print(f"{'components':<11} checked against sealtrain {version('sealtrain')}'s, built for {image}; unknown: "
@@ -482,7 +485,12 @@ def _add_verify(commands) -> None:
                     "split_dataset writes the splits, and sealtrain's components read splits only from it; the "
                     "unsplit dataset is read only by check_data_quality and split_dataset, the split manifest only "
                     "by record_run; no unknown component reads a split, the dataset or the manifest; no "
-                    "dsl.importer. Sub-pipelines, exit handlers and loops are followed.")
+                    "dsl.importer. Sub-pipelines, exit handlers and loops are followed. A spec named "
+                    "sealtrain-holdout-validation is held to the holdout validation policy instead: the holdout is "
+                    "read by exactly one task, sealtrain's evaluate_holdout, from sealtrain's rebuild_holdout, which "
+                    "runs after sealtrain's holdout_gate (the production alias check); no train, validation or test "
+                    "split; nothing but that pipeline's sealtrain components. The training policy refuses those "
+                    "components.")
     verify.add_argument("pipeline", metavar="PIPELINE.yaml", help="a compiled pipeline, e.g. from sealtrain compile")
     verify.add_argument("--image", help="the runtime image the pipeline must run "
                                         "(default: $SEALTRAIN_IMAGE, else sealtrain:<version>)")

@@ -30,7 +30,7 @@ STEPS = {
     "holdout-gate": StepSettings(cache=False, endpoints=True),
     "load-dataset": TRAINING_STEPS["load-dataset"],
     "rebuild-holdout": StepSettings(endpoints=True),
-    "evaluate-holdout": TRAINING_STEPS["evaluate-model"],
+    "evaluate-holdout": StepSettings(resources=TRAINING_STEPS["evaluate-model"].resources, retries=2),
     "record-holdout": StepSettings(cache=False, endpoints=True),
 }
 

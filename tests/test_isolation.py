@@ -14,9 +14,12 @@ from kfp.dsl import Artifact, Dataset, Input, Model, Output
 
 import sealtrain.components as components
 from sealtrain.components.core import isolation
+from sealtrain.components.evaluate_holdout import evaluate_holdout as sealtrain_evaluate_holdout
 from sealtrain.components.evaluate_model import evaluate_model as sealtrain_evaluate_model
 from sealtrain.components.fit_preprocessor import fit_preprocessor
+from sealtrain.components.holdout_gate import holdout_gate
 from sealtrain.components.load_dataset import load_dataset
+from sealtrain.components.rebuild_holdout import rebuild_holdout
 from sealtrain.components.recall_best_config import recall_best_config
 from sealtrain.components.runtime import DEFAULT_IMAGE
 from sealtrain.components.select_best_trial import select_best_trial
@@ -24,7 +27,7 @@ from sealtrain.components.split_dataset import split_dataset as sealtrain_split_
 from sealtrain.components.train_model import train_model
 from sealtrain.components.tune_hyperparameters import tune_hyperparameters
 from sealtrain.pipelines import cli
-from sealtrain.pipelines.compile import compile_pipeline
+from sealtrain.pipelines.compile import HOLDOUT_VALIDATION, compile_pipeline
 from sealtrain.pipelines.reference import known_implementations
 
 GOLDEN = Path(__file__).resolve().parents[1] / "pipelines" / "compiled" / "sealtrain-training.yaml"
@@ -87,13 +90,15 @@ def _split(loaded=None):
         dataset=loaded.outputs["dataset"], qc_status="PASSED", label_column="y", positive_class="", group_column="",
         no_group=False,
         drop_columns=[], time_column="", split_ratios=[], split_salt="s", split_tolerance=0.02, stratify=False,
-        max_duplicate_share=0.01, allow_features=[],
+        max_duplicate_share=0.01, allow_features=[], experiment_id="e", run_db_url="", lock_fingerprint="",
     )
 
 
 def _fit_tune_train(split, train_key="train", validation_key="validation"):
     pre = fit_preprocessor(train=split.outputs[train_key])
-    memory = recall_best_config(enabled=False, experiment_id="e", algorithm="xgboost", run_db_url="").output
+    memory = recall_best_config(enabled=False, experiment_id="e", algorithm="xgboost",
+                                test_fingerprint="", max_test_evaluations=0,
+                                run_db_url="").output
     study = dict(algorithm="xgboost", hyperparameter_space="", default_hyperparameters="", n_trials=1,
                  tuning_metric="auc")
     tune = tune_hyperparameters(
@@ -114,7 +119,8 @@ def _fit_tune_train(split, train_key="train", validation_key="validation"):
 def _evaluate(split, pre, trained, test=None):
     return sealtrain_evaluate_model(test=test or split.outputs["test"], preprocessor=pre.outputs["preprocessor"],
                                     model=trained.outputs["model"], bootstrap_samples=10, seed=1,
-                                    precision_at_k=[10], min_auc=0.0)
+                                    precision_at_k=[10], min_auc=0.0, experiment_id="e", model_version_id="",
+                                    max_test_evaluations=0, run_db_url="")
 
 
 @dsl.pipeline
@@ -424,3 +430,168 @@ def test_policy_names_real_components(known):
     for names in named:
         for name in names:
             assert name in known, name
+
+
+# --- the holdout validation pipeline ---------------------------------------------------------
+
+HOLDOUT_GOLDEN = GOLDEN.with_name("sealtrain-holdout-validation.yaml")
+
+
+def _gate():
+    return holdout_gate(model_uri="models:/m@production", experiment_id="", data_uri="", force=False, reason="",
+                        mlflow_tracking_uri="", run_db_url="")
+
+
+def _rebuild(gate, manifest=None):
+    loaded = load_dataset(data_uri=gate.outputs["data_uri"], data_fingerprint=gate.outputs["data_fingerprint"])
+    return rebuild_holdout(dataset=loaded.outputs["dataset"], split_manifest=manifest or gate.outputs["split_manifest"],
+                           run_db_url="")
+
+
+def _evaluate_holdout(gate, rebuilt):
+    return sealtrain_evaluate_holdout(holdout=rebuilt.outputs["holdout"], preprocessor=gate.outputs["preprocessor"],
+                                      model=gate.outputs["model"])
+
+
+@dsl.component(base_image=DEFAULT_IMAGE, install_kfp_package=False)
+def manifest_of(run_id: str, split_manifest: Output[Artifact]):
+    """Writes any run's split manifest, as the gate would, without asking the registry or the ledger."""
+    print(run_id, split_manifest.path)
+
+
+@dsl.pipeline(name=isolation.HOLDOUT_PIPELINE_NAME)
+def holdout_read_twice():
+    gate = _gate()
+    rebuilt = _rebuild(gate)
+    _evaluate_holdout(gate, rebuilt)
+    _evaluate_holdout(gate, rebuilt)
+
+
+@dsl.pipeline(name=isolation.HOLDOUT_PIPELINE_NAME)
+def holdout_peeked_at():
+    gate = _gate()
+    rebuilt = _rebuild(gate)
+    _evaluate_holdout(gate, rebuilt)
+    peek(data=rebuilt.outputs["holdout"])
+
+
+@dsl.pipeline(name=isolation.HOLDOUT_PIPELINE_NAME)
+def gate_bypassed():
+    gate = _gate()
+    rebuilt = _rebuild(gate, manifest=manifest_of(run_id="any").outputs["split_manifest"])
+    _evaluate_holdout(gate, rebuilt)
+
+
+@dsl.component(base_image=DEFAULT_IMAGE, install_kfp_package=False)
+def evaluate_holdout(holdout: Input[Dataset], preprocessor: Input[Model], model: Input[Model],
+                     evaluation: Output[Artifact]):
+    """A pass-through posing as sealtrain's holdout evaluation: hands the holdout rows on."""
+    import shutil
+
+    shutil.copy(holdout.path, evaluation.path)
+
+
+@dsl.pipeline(name=isolation.HOLDOUT_PIPELINE_NAME)
+def holdout_read_by_an_impostor():
+    gate = _gate()
+    rebuilt = _rebuild(gate)
+    evaluate_holdout(holdout=rebuilt.outputs["holdout"], preprocessor=gate.outputs["preprocessor"],
+                     model=gate.outputs["model"])
+
+
+@dsl.pipeline(name=isolation.HOLDOUT_PIPELINE_NAME)
+def training_named_as_holdout_validation():
+    split = _split()
+    pre, trained = _fit_tune_train(split)
+    _evaluate(split, pre, trained)
+    peek(data=split.outputs["holdout"])
+
+
+@dsl.pipeline
+def training_that_validates_on_its_holdout():
+    split = _split()
+    pre, trained = _fit_tune_train(split)
+    _evaluate(split, pre, trained)
+    gate = _gate()
+    _evaluate_holdout(gate, _rebuild(gate))
+
+
+def _holdout_spec(tmp_path) -> dict:
+    path = compile_pipeline(tmp_path / "holdout.yaml", pipeline=HOLDOUT_VALIDATION)
+    return isolation.pipeline_document(list(yaml.safe_load_all(path.read_text())))
+
+
+def test_the_real_holdout_pipeline_holds(tmp_path, known):
+    spec = _holdout_spec(tmp_path)
+    consumers = isolation.split_consumers(spec)
+    assert [(c.task, c.input) for c in consumers["holdout"]] == [("root/evaluate-holdout", "holdout")]
+    assert consumers["train"] == consumers["validation"] == consumers["test"] == []
+    graph = isolation.SpecGraph(spec)
+    assert set(isolation.identify(graph, known).values()) == set(isolation.HOLDOUT_PIPELINE_COMPONENTS)
+    assert "root/holdout-gate" in graph.upstream("root/rebuild-holdout")
+    gate = graph.tasks["root/holdout-gate"]
+    assert [(r.task, r.input) for r in isolation._readers(graph, gate, "split_manifest")] == [
+        ("root/rebuild-holdout", "split_manifest")]
+    assert isolation.breaches(spec, known) == []
+
+
+def test_load_dataset_is_one_component_in_both_pipelines(tmp_path, known):
+    training = isolation.SpecGraph(isolation.pipeline_document(list(yaml.safe_load_all(
+        compile_pipeline(tmp_path / "t.yaml").read_text()))))
+    holdout = isolation.SpecGraph(_holdout_spec(tmp_path))
+    implementations = [graph.implementation(next(t for t in graph.leaf_tasks() if t.name == "load-dataset"))
+                       for graph in (training, holdout)]
+    assert implementations[0] == implementations[1] == known["load_dataset"]
+
+
+@pytest.mark.parametrize(
+    ("pipeline", "expected"),
+    [
+        (holdout_read_twice, ["holdout is read by 2 tasks; exactly one may read it"]),
+        (holdout_peeked_at, [
+            "holdout is read by root/peek (comp-peek, input 'data'); only the 'holdout' input of sealtrain's "
+            f"evaluate_holdout may read it; root/peek {UNKNOWN}",
+            "holdout is read by 2 tasks; exactly one may read it",
+        ]),
+        (gate_bypassed, [
+            f"root/manifest-of {UNKNOWN}; the holdout validation pipeline runs only sealtrain's",
+            "root/rebuild-holdout (sealtrain's rebuild_holdout) does not take its split manifest from sealtrain's "
+            "holdout_gate: the holdout is read only for a production model's first (or forced) validation, which the "
+            "gate decides",
+        ]),
+        (holdout_read_by_an_impostor, [
+            "holdout is read by root/evaluate-holdout (comp-evaluate-holdout, input 'holdout'); only the 'holdout' "
+            "input of sealtrain's evaluate_holdout may read it; root/evaluate-holdout is an unknown component (not "
+            "sealtrain's evaluate_holdout: other code, other inputs or outputs)",
+            "no task runs sealtrain's evaluate_holdout on the holdout of sealtrain's rebuild_holdout",
+        ]),
+        (training_named_as_holdout_validation, [
+            "root/split-dataset runs sealtrain's split_dataset, which has no place in the holdout validation pipeline",
+            "root/split-dataset writes a train split; the holdout validation pipeline has no train, validation or "
+            "test split",
+            "root/split-dataset writes a holdout but is not sealtrain's rebuild_holdout",
+            "holdout is read by root/peek (comp-peek, input 'data')",
+        ]),
+        (training_that_validates_on_its_holdout, [
+            "root/rebuild-holdout runs sealtrain's rebuild_holdout, which belongs to the holdout validation pipeline "
+            "(sealtrain-holdout-validation) only; in training no task reads the holdout",
+            "root/evaluate-holdout runs sealtrain's evaluate_holdout, which belongs to the holdout validation pipeline",
+        ]),
+    ],
+)
+def test_forged_holdout_pipelines_are_rejected(pipeline, expected, tmp_path, known):
+    problems = isolation.breaches(_spec(pipeline, tmp_path), known)
+    for sentence in expected:
+        assert any(sentence in p for p in problems), (sentence, problems)
+
+
+def test_cli_verifies_the_reviewed_holdout_pipeline(capsys, tmp_path):
+    assert cli.main(["verify", str(HOLDOUT_GOLDEN)]) == 0, capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "policy      holdout validation (sealtrain-holdout-validation" in out
+    assert "holdout     read by root/evaluate-holdout [holdout]" in out
+    assert "test        read by no task" in out
+    forged = tmp_path / "forged.yaml"
+    compiler.Compiler().compile(holdout_read_twice, str(forged))
+    assert cli.main(["verify", str(forged)]) == 1
+    assert "BREACH: holdout is read by 2 tasks; exactly one may read it" in capsys.readouterr().out

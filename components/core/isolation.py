@@ -346,7 +346,7 @@ def breaches(spec: dict, known: dict[str, dict]) -> list[str]:
     if is_holdout_pipeline(spec):
         held = _HoldoutCheck(SpecGraph(spec), known)
         return [*held.importers(), *held.components(), *held.no_other_splits(), *held.holdout(),
-                *held.dataset_readers()]
+                *held.other_readers()]
     check = _Check(SpecGraph(spec), known)
     return [*check.importers(), *check.splitters(), *check.split_readers(), *check.other_readers(),
             *check.sealed_inputs(), *check.requirements(), *check.holdout_components()]
@@ -441,6 +441,13 @@ class _Check(_Rules):
 class _HoldoutCheck(_Rules):
     """The rules of the holdout validation policy, each yielding its sentences."""
 
+    def __init__(self, graph: SpecGraph, known: dict[str, dict]):
+        super().__init__(graph, known)
+        # Who reads the split manifest that sealtrain's gate passed on: {(task path, input)}. Only
+        # the gate's manifest names the run whose holdout may be rebuilt, once the gate has passed.
+        gates = [task for task in self.leaves if self.names[task.path] == GATE]
+        self._gated = {(r.task, r.input) for task in gates for r in _readers(graph, task, MANIFEST)}
+
     def components(self):
         for task in self.leaves:
             name = self.names[task.path]
@@ -463,9 +470,10 @@ class _HoldoutCheck(_Rules):
             if self.names[task.path] != REBUILD:
                 yield (f"{task.path} writes a holdout but is not sealtrain's {REBUILD}; only it may rebuild a run's "
                        f"holdout{self._unknown(task.path)}")
-            elif not any(self.names.get(path) == GATE for path in self.graph.upstream(task.path)):
-                yield (f"{task.path} (sealtrain's {REBUILD}) does not run after sealtrain's {GATE}: the holdout is "
-                       "read only for a production model's first (or forced) validation, which the gate decides")
+            elif (task.path, MANIFEST) not in self._gated:
+                yield (f"{task.path} (sealtrain's {REBUILD}) does not take its split manifest from sealtrain's "
+                       f"{GATE}: the holdout is read only for a production model's first (or forced) validation, "
+                       "which the gate decides")
         readers = [r for task in writers for r in _readers(self.graph, task, HOLDOUT)]
         for reader in readers:
             if self.names.get(reader.task) != HOLDOUT_EVALUATOR or reader.input != HOLDOUT:
@@ -478,9 +486,11 @@ class _HoldoutCheck(_Rules):
             yield (f"no task runs sealtrain's {HOLDOUT_EVALUATOR} on the holdout of sealtrain's {REBUILD}; exactly one "
                    "evaluation must read it")
 
-    def dataset_readers(self):
-        for task in (t for t in self.leaves if self.names[t.path] == LOADER):
-            for reader in _readers(self.graph, task, DATASET):
-                if self.names.get(reader.task) != REBUILD or reader.input != DATASET:
-                    yield (f"{WHAT[DATASET]} is read by {reader.task} ({reader.component}, input {reader.input!r}); "
-                           f"only the 'dataset' input of sealtrain's {REBUILD} may read it{self._unknown(reader.task)}")
+    def other_readers(self):
+        for key, producer in ((DATASET, LOADER), (MANIFEST, GATE)):
+            for task in (t for t in self.leaves if self.names[t.path] == producer):
+                for reader in _readers(self.graph, task, key):
+                    if self.names.get(reader.task) != REBUILD or reader.input != key:
+                        yield (f"{WHAT[key]} is read by {reader.task} ({reader.component}, input {reader.input!r}); "
+                               f"only the {key!r} input of sealtrain's {REBUILD} may read it"
+                               f"{self._unknown(reader.task)}")
