@@ -157,14 +157,24 @@ def test_xgboost_on_dask_scores_validation_like_the_pandas_model(client, prepare
     local = training.fit(algorithms.get_algorithm("xgboost"), FIXED_PARAMS, 7, x_train, y_train, x_val, y_val)
     local_auc = roc_auc_score(y_val, training.scores(local, x_val))
 
-    val_frame = dd.from_pandas(validation, npartitions=2)
-    model = dask_training.fit(client, "xgboost", FIXED_PARAMS, 7, dd.from_pandas(train, npartitions=2), val_frame, pre)
-    scores = dask_training.scores(model, val_frame, pre).compute().sort_index()
-    dask_auc = roc_auc_score(y_val, scores.to_numpy())
+    # Rows ordered by their split, in many partitions (as a table sorted by a column that goes with
+    # the split, such as a site, would come): most partitions hold no row of a given split.
+    table = prepared["covid_testing"]
+    assignment = split.assign_groups(split.group_counts(dd.from_pandas(table, npartitions=2)))
+    ordered = table.iloc[np.argsort(assignment.reindex(table[GROUP_COLUMN]).to_numpy(), kind="stable")]
+    pieces = split.split_frame(dd.from_pandas(ordered.reset_index(drop=True), npartitions=16), assignment)
+    train_frame, val_frame = pieces[TRAIN].persist(), pieces[VALIDATION].persist()
+    assert (val_frame.map_partitions(len).compute() == 0).any(), "an empty partition is met"
+
+    model = dask_training.fit(client, "xgboost", FIXED_PARAMS, 7, train_frame, val_frame, pre)
+    rows = val_frame.compute()
+    scores = dask_training.scores(model, val_frame, pre).compute()
+    assert scores.index.equals(rows.index)
+    dask_auc = roc_auc_score(rows[LABEL_COLUMN], scores.to_numpy())
     assert local_auc > 0.7, "a model worth comparing"
     assert abs(dask_auc - local_auc) <= 0.01, (dask_auc, local_auc)
     assert training.best_iteration(model) is not None, "the validation split stopped boosting"
-    np.testing.assert_allclose(scores.to_numpy(), training.scores(model, x_val), rtol=1e-6)
+    np.testing.assert_allclose(scores.to_numpy(), training.scores(model, pre.transform(rows)), rtol=1e-6)
 
 
 @pytest.mark.parametrize("name", sorted(set(algorithms.REGISTRY) - set(dask_training.DISTRIBUTED_ALGORITHMS)))

@@ -50,7 +50,10 @@ def design_matrix(frame: dd.DataFrame, preprocessor: Preprocessor) -> tuple[dd.D
 
 
 def _transform(partition: pd.DataFrame, preprocessor: Preprocessor, names: list[str]) -> pd.DataFrame:
-    return pd.DataFrame(preprocessor.transform(partition).astype(np.float32), columns=names, index=partition.index)
+    # A partition may hold no row of a split (its patients all went elsewhere); scikit-learn
+    # refuses to transform zero rows.
+    values = preprocessor.transform(partition) if len(partition) else np.empty((0, len(names)))
+    return pd.DataFrame(values.astype(np.float32), columns=names, index=partition.index)
 
 
 def fit(client: Client, algorithm_name: str, params: dict, seed: int, train: dd.DataFrame,
@@ -102,7 +105,7 @@ def scores(model: Any, frame: dd.DataFrame, preprocessor: Preprocessor) -> dd.Se
 
 
 def _scores(partition: pd.DataFrame, model: Any, preprocessor: Preprocessor) -> pd.Series:
-    if not len(partition):
+    if not len(partition):  # as in _transform
         return pd.Series(dtype="float64", index=partition.index)
     return pd.Series(model.predict_proba(preprocessor.transform(partition))[:, 1].astype("float64"),
                      index=partition.index)
