@@ -125,6 +125,24 @@ def test_empty_and_constant_train_columns_are_dropped_as_in_pandas(client, prepa
     _assert_same_preprocessor(got, expected, train)
 
 
+def _ordered_by_split(table: pd.DataFrame, npartitions: int) -> tuple[dict[str, dd.DataFrame], pd.Series]:
+    """The splits of a table whose rows come ordered by split (as a table sorted by a column that goes
+    with the split, such as a site, would), in many partitions: most hold no row of a given split."""
+    assignment = split.assign_groups(split.group_counts(dd.from_pandas(table, npartitions=2)))
+    ordered = table.iloc[np.argsort(assignment.reindex(table[GROUP_COLUMN]).to_numpy(), kind="stable")]
+    return split.split_frame(dd.from_pandas(ordered.reset_index(drop=True), npartitions=npartitions), assignment)
+
+
+@pytest.mark.parametrize("collect_limit", [column_statistics.COLLECT_LIMIT, 40])
+def test_partitions_without_train_rows_leave_the_preprocessor_unchanged(client, prepared, collect_limit):
+    reference = splitting.split_table(prepared["KosteckiDillon"])
+    expected = preprocessing.fit_preprocessor(reference.tables[TRAIN], "fp")
+    train = _ordered_by_split(prepared["KosteckiDillon"], 12)[TRAIN].persist()
+    assert (train.map_partitions(len).compute() == 0).any()
+    _assert_same_preprocessor(dask_preprocessing.fit_preprocessor(train, "fp", collect_limit), expected,
+                              reference.tables[VALIDATION])
+
+
 @pytest.mark.parametrize("collect_limit", [1, 25, 10_000])
 def test_exact_medians_equal_numpy_on_real_columns(client, prepared, collect_limit):
     tables = [
@@ -157,12 +175,7 @@ def test_xgboost_on_dask_scores_validation_like_the_pandas_model(client, prepare
     local = training.fit(algorithms.get_algorithm("xgboost"), FIXED_PARAMS, 7, x_train, y_train, x_val, y_val)
     local_auc = roc_auc_score(y_val, training.scores(local, x_val))
 
-    # Rows ordered by their split, in many partitions (as a table sorted by a column that goes with
-    # the split, such as a site, would come): most partitions hold no row of a given split.
-    table = prepared["covid_testing"]
-    assignment = split.assign_groups(split.group_counts(dd.from_pandas(table, npartitions=2)))
-    ordered = table.iloc[np.argsort(assignment.reindex(table[GROUP_COLUMN]).to_numpy(), kind="stable")]
-    pieces = split.split_frame(dd.from_pandas(ordered.reset_index(drop=True), npartitions=16), assignment)
+    pieces = _ordered_by_split(prepared["covid_testing"], 16)
     train_frame, val_frame = pieces[TRAIN].persist(), pieces[VALIDATION].persist()
     assert (val_frame.map_partitions(len).compute() == 0).any(), "an empty partition is met"
 
