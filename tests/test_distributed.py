@@ -16,7 +16,15 @@ from conftest import COVID_SPEC, KOSTECKI_SPEC
 from sklearn.metrics import roc_auc_score
 
 from sealtrain.components.core import algorithms, preprocessing, schema, splitting, training
-from sealtrain.components.core.constants import GROUP_COLUMN, LABEL_COLUMN, SPLITS, TRAIN, VALIDATION
+from sealtrain.components.core.constants import (
+    DEFAULT_SPLIT_SALT,
+    GROUP_COLUMN,
+    HOLDOUT,
+    LABEL_COLUMN,
+    SPLITS,
+    TRAIN,
+    VALIDATION,
+)
 from sealtrain.components.core.distributed import cluster, column_statistics, parquet, split
 from sealtrain.components.core.distributed import preprocessing as dask_preprocessing
 from sealtrain.components.core.distributed import training as dask_training
@@ -67,6 +75,19 @@ def test_dask_split_puts_every_row_where_the_pandas_split_does(client, prepared,
     summary = split.split_summary(counts, assignment)
     for s in SPLITS:
         assert summary[s] == {k: reference.manifest["splits"][s][k] for k in summary[s]}, s
+
+
+def test_a_locked_holdout_is_kept_as_in_the_pandas_split(client, prepared):
+    table = prepared["covid_testing"]
+    frame = dd.from_pandas(table, npartitions=3)
+    counts = split.group_counts(frame)
+    free = split.assign_groups(counts)
+    # Groups the free split puts in train, locked in the holdout by an earlier run.
+    locked = frozenset(splitting.group_hashes(free.index[free == TRAIN][:40], DEFAULT_SPLIT_SALT))
+    assignment = split.assign_groups(counts, locked=locked)
+    expected = splitting.assign_splits(table[GROUP_COLUMN], locked=locked)
+    np.testing.assert_array_equal(assignment.reindex(table[GROUP_COLUMN]).to_numpy(), expected)
+    assert (assignment[free.index[free == TRAIN][:40]] == HOLDOUT).all()
 
 
 def test_a_row_whose_group_has_no_split_is_refused(prepared):

@@ -48,7 +48,7 @@ def group_counts(frame: dd.DataFrame) -> pd.DataFrame:
 
 def assign_groups(counts: pd.DataFrame, ratios: dict[str, float] = DEFAULT_RATIOS,
                   tolerance: float = DEFAULT_TOLERANCE, salt: str = DEFAULT_SPLIT_SALT, *,
-                  stratify: bool = False) -> pd.Series:
+                  stratify: bool = False, locked: frozenset[str] = frozenset()) -> pd.Series:
     """The split of every group, by `splitting.assign_splits` itself.
 
     `assign_splits` takes one key per row, so each group's key is repeated once per row it
@@ -62,6 +62,7 @@ def assign_groups(counts: pd.DataFrame, ratios: dict[str, float] = DEFAULT_RATIO
         tolerance: Allowed deviation per split.
         salt: Salt of the group hash.
         stratify: Split groups with a positive row and the others separately.
+        locked: Hashes (`splitting.group_hashes`) of the experiment's locked holdout groups.
 
     Returns:
         The split name of each group, indexed like `counts`.
@@ -70,7 +71,7 @@ def assign_groups(counts: pd.DataFrame, ratios: dict[str, float] = DEFAULT_RATIO
     keys = pd.Series(np.repeat(counts.index.to_numpy(), rows))
     # As split_table: a group's stratum is its largest label, 0 or 1, on every one of its rows.
     strata = pd.Series(np.repeat((counts[POSITIVES].to_numpy() > 0).astype("int8"), rows)) if stratify else None
-    per_row = splitting.assign_splits(keys, ratios, tolerance, salt, strata)
+    per_row = splitting.assign_splits(keys, ratios, tolerance, salt, strata, locked=locked)
     first_rows = np.cumsum(rows) - rows
     return pd.Series(per_row[first_rows], index=counts.index, name="split")
 
