@@ -77,7 +77,7 @@ def _run(args: argparse.Namespace) -> int:
         }))
         progress = Progress(tasks, upstream, emit=lambda line: print(endpoints.scrub(line, *secrets), flush=True))
         returncode, interrupted = _supervise(config, stores, log_path, progress, lambda sig, child, log: _stopped(
-            sig, child, log, run_id, arguments, stores, progress, log_path))
+            sig, child, log, run_id, arguments, stores, progress, log_path), run_id)
         if interrupted is not None:
             return interrupted
         succeeded = returncode == 0 and result.exists()
@@ -107,7 +107,8 @@ def _run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _supervise(config: Path, stores: dict, log_path: Path, progress, stopped) -> tuple[int | None, int | None]:
+def _supervise(config: Path, stores: dict, log_path: Path, progress, stopped,
+               run_id: str = "") -> tuple[int | None, int | None]:
     """Runs the local runner on a config: its output to the log (scrubbed) and to the progress reader.
 
     Args:
@@ -117,6 +118,7 @@ def _supervise(config: Path, stores: dict, log_path: Path, progress, stopped) ->
         progress: The progress reader fed with every line.
         stopped: Called as `stopped(signal, child, log)` when SIGINT or SIGTERM arrives; stops the
             run and returns the exit code.
+        run_id: A training run's id, for its tasks' environment (`local_runner.spawn`).
 
     Returns:
         The runner's exit code and None, or None and `stopped`'s exit code after a signal.
@@ -127,7 +129,7 @@ def _supervise(config: Path, stores: dict, log_path: Path, progress, stopped) ->
 
     handlers = {sig: signal.signal(sig, _interrupt) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
-        with log_path.open("w") as log, local_runner.spawn(config, stores) as child:
+        with log_path.open("w") as log, local_runner.spawn(config, stores, run_id) as child:
             try:
                 for line in child.stdout:
                     log.write(endpoints.scrub(ANSI.sub("", line), *stores.values()))

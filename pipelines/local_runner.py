@@ -25,6 +25,7 @@ import time
 import warnings
 from pathlib import Path
 
+from sealtrain.components.core.constants import RUN_ID_ENV
 from sealtrain.components.core.endpoints import DB_URL_ENV, OPTUNA_STORAGE_ENV, TRACKING_URI_ENV
 from sealtrain.components.runtime import DEFAULT_IMAGE
 from sealtrain.pipelines.compile import HOLDOUT_VALIDATION, TRAINING
@@ -44,16 +45,18 @@ STOP_GRACE_SECONDS = 3.0
 TASK_ENV_DEFAULTS = {"MLFLOW_DISABLE_TELEMETRY": "true"}
 
 
-def spawn(config_path: Path, stores: dict[str, str]) -> subprocess.Popen:
+def spawn(config_path: Path, stores: dict[str, str], run_id: str = "") -> subprocess.Popen:
     """Starts the runner on a config, in a session of its own, with output piped as text lines.
 
     Args:
         config_path: The runner's config (see the module's docstring).
         stores: The store URLs by pipeline parameter (keys of STORE_ENV), given to the tasks
             through the environment.
+        run_id: The training run's id, given to the tasks as RUN_ID_ENV (on a cluster it comes
+            from the pod's label): a cached step that records it cannot take it as a parameter.
     """
     env = {**TASK_ENV_DEFAULTS, **os.environ, "PYTHONUNBUFFERED": "1",
-           **{STORE_ENV[name]: url for name, url in stores.items()}}
+           **{STORE_ENV[name]: url for name, url in stores.items()}, **({RUN_ID_ENV: run_id} if run_id else {})}
     return subprocess.Popen(
         [sys.executable, "-m", "sealtrain.pipelines.local_runner", str(config_path)],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, start_new_session=True,

@@ -269,3 +269,24 @@ def test_ctrl_c_before_the_run_starts_is_one_line_and_exit_130(monkeypatch, caps
     monkeypatch.setattr(cli, "pipeline_arguments", interrupted)
     assert cli.main(["run", "--output", str(tmp_path / "out")]) == 130
     assert capsys.readouterr().err == "interrupted\n"
+
+
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        (["--model", "hold@production"], "--model: model reference 'hold@production' is neither "
+                                         "models:/NAME@ALIAS or models:/NAME/VERSION"),
+        (["--model", "models:/hold@production", "--force"], "--force needs --reason TEXT"),
+        (["--model", "models:/hold/1", "--reason", "because"], "--reason goes with --force"),
+        (["--model", "models:/hold/1", "--min-auc", "1.5"], "--min-auc must be between 0 and 1, got 1.5"),
+        (["--model", "models:/hold/1", "--data", "/nonexistent/table.csv"], "--data /nonexistent/table.csv: no such "
+                                                                             "file"),
+        (["--model", "models:/hold/1"], "no mlflow.db, so no training run was recorded here; run `sealtrain run "
+                                        "--output"),
+    ],
+)
+def test_validate_holdout_refuses_unusable_flags_before_anything_runs(tmp_path, capsys, flags, message):
+    assert cli.main(["validate-holdout", *flags, "--output", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and message in err and err.count("\n") == 1, err
+    assert not (tmp_path / "out").exists()
