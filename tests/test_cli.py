@@ -235,7 +235,7 @@ Task 'finalize-run' finished with status SUCCESS
 
 # --- the summary's wording ----------------------------------------------------------------------
 
-def _summary(duplicates: int) -> dict:
+def _summary(duplicates: int, test_evaluations: int = 1) -> dict:
     metrics = {"auc": 0.8}
     return {
         "training_run_id": "r1", "status": "completed",
@@ -243,6 +243,8 @@ def _summary(duplicates: int) -> dict:
         "splits": {name: {"rows": 10, "groups": 5, "positive_rate": 0.1}
                    for name in ("train", "validation", "test", "holdout")},
         "duplicate_rows_across_splits": duplicates,
+        "holdout_lock": {"lock_size": 4, "locked_groups": 3, "new_groups": 2, "added": 2},
+        "test_evaluations": test_evaluations,
         "best_hyperparameters": {"max_depth": 3}, "algorithm": "xgboost", "tuning_trials": 3,
         "trial_states": {"COMPLETE": 3}, "threshold": 0.5,
         "metrics": {"train": metrics, "validation": metrics, "test": metrics}, "confidence_interval": {},
@@ -260,6 +262,17 @@ def _summary(duplicates: int) -> dict:
 def test_duplicates_across_splits_use_correct_plurals(duplicates, line):
     assert line in render(_summary(duplicates)).splitlines()
     assert "feature" not in render(_summary(0))
+
+
+def test_the_summary_says_how_many_models_saw_the_test_split_and_warns_past_one():
+    one, two = render(_summary(0)).splitlines(), render(_summary(0, test_evaluations=2)).splitlines()
+    assert "holdout: 3 groups locked by earlier runs of the experiment, 2 new; the lock now holds 6 groups" in one
+    assert "Test split evaluated by 1 model of the experiment, this one included" in one
+    assert not any(line.startswith("warning:") for line in one)
+    assert "Test split evaluated by 2 models of the experiment, this one included" in two
+    assert ("warning: 2 models of this experiment have been evaluated on this test split: repeated test evaluation "
+            "overfits the test split (the choice among models adapts to it), so its metrics overstate performance on "
+            "new patients; confirm on the holdout or new data") in two
 
 
 def test_ctrl_c_before_the_run_starts_is_one_line_and_exit_130(monkeypatch, capsys, tmp_path):

@@ -16,11 +16,13 @@ CASES = {
     # Every step that touches only the run table: neither MLflow nor the modelling libraries.
     "finalize-run": (RUN_TABLE + "recording.fail_run(training_run_id='r', db_url=DB, state='FAILED', error='e', "
                      "experiment_id='x', algorithm='xgboost')", HEAVY),
-    "recall-best-config": (RUN_TABLE + "recording.best_configuration(db_url=DB, experiment_id='x', "
+    "recall-best-config": (RUN_TABLE + "recording.test_budget(db_url=DB, experiment_id='x', test_fingerprint='t', "
+                           "max_evaluations=2)\nrecording.best_configuration(db_url=DB, experiment_id='x', "
                            "algorithm='xgboost')", HEAVY),
     # start-run checks MLflow (which brings pandas) but reads no model.
     "start-run": (RUN_TABLE + "recording.start_run(training_run_id='r', experiment_id='x', model_version_id='', "
-                  "algorithm='xgboost', hyperparameter_space='', tracking_uri='sqlite:///mlflow.db', db_url=DB)",
+                  "algorithm='xgboost', hyperparameter_space='', split_salt='s', group_column='id', "
+                  "tracking_uri='sqlite:///mlflow.db', db_url=DB)",
                   ("sklearn", "skops", "xgboost", "matplotlib", "optuna")),
     "plan-tuning": ("from sealtrain.components.core import tuning_plan\n"
                     "tuning_plan.plan('xgboost', '', '{}', 3, 1, 'auc')", HEAVY),
