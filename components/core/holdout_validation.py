@@ -79,6 +79,17 @@ def require_first_validation(earlier: list[dict], version: RegisteredVersion, fo
         )
 
 
+def require_locked(groups: frozenset[str], training_run_id: str) -> None:
+    """Refuses a run that recorded no holdout groups: its holdout cannot be rebuilt.
+
+    Raises:
+        HoldoutAccessError: `groups` is empty.
+    """
+    if not groups:
+        raise HoldoutAccessError(f"training run {training_run_id} locked no holdout groups in the run store: "
+                                 "its holdout cannot be rebuilt (runs record their holdout when they complete)")
+
+
 def dataset_spec(manifest: dict) -> schema.DatasetSpec:
     """The column roles the run's split manifest recorded, to prepare its data again."""
     dataset = manifest["dataset"]
@@ -105,9 +116,7 @@ def rebuild(raw: pd.DataFrame, manifest: dict, groups: frozenset[str], source: s
             was trained on (the message names both fingerprints), or the rows of its groups
             are not its holdout.
     """
-    if not groups:
-        raise HoldoutAccessError(f"training run {training_run_id} locked no holdout groups in the run store: "
-                                 "its holdout cannot be rebuilt (runs record their holdout when they complete)")
+    require_locked(groups, training_run_id)
     try:
         prepared = schema.prepare(raw, dataset_spec(manifest), source)
     except InvalidInputError as exc:

@@ -49,8 +49,8 @@ def run(*, model_uri: str, experiment_id: str, data_uri: str, force: bool, reaso
     Raises:
         InvalidInputError: A malformed reference or a --force without reason; no such model,
             version or data; another experiment; a version not logged by a completed sealtrain run.
-        HoldoutAccessError: The version is not in production, or was validated already and
-            `force` is off.
+        HoldoutAccessError: The version is not in production, was validated already and
+            `force` is off, or its run recorded no holdout groups.
         DataLeakageError: The logged split manifest is not the one the run was tagged with.
     """
     holdout_validation.require_reason(force, reason)
@@ -83,6 +83,7 @@ def run(*, model_uri: str, experiment_id: str, data_uri: str, force: bool, reaso
         split_ledger.run_holdout(engine, version.experiment, run_id),
     ))
     holdout_validation.require_first_validation(earlier, version, force)
+    holdout_validation.require_locked(groups, run_id)
     settings = _test_settings(tracking_uri, version)
     data_uri = data_uri or manifest["dataset"]["source"]
     source_fingerprint = tables.source_fingerprint(data_uri)
