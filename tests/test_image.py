@@ -21,6 +21,7 @@ import subprocess
 import sys
 import tarfile
 import time
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -113,6 +114,24 @@ def test_a_builder_makes_wheels_and_the_runtime_installs_them_without_an_index(d
     for stage_text in installs:
         assert "--no-index" in stage_text and "--find-links" in stage_text and "--constraint" in stage_text
         assert "pip check" in stage_text
+
+
+def test_the_image_installs_the_dask_extra(dockerfile):
+    # Dask workers run this image, and a task starts them through dask-kubernetes.
+    _, split = dockerfile
+    builder, *later = [" ".join(rest for keyword, rest in stage if keyword == "RUN") for stage in split]
+    script = re.search(r"python -c '([^']*)' > /tmp/requirements\.txt", builder)
+    assert script, "the builder writes its requirements with a `python -c '...' > /tmp/requirements.txt`"
+    listed = subprocess.run([sys.executable, "-c", script.group(1)], cwd=ROOT, capture_output=True, text=True,
+                            check=True).stdout.splitlines()
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    assert listed == project["dependencies"] + project["optional-dependencies"]["dask"], \
+        "the dependency wheels are the dependencies and the dask extra"
+    installs = [line for stage in later for line in re.findall(r"pip install [^&]*", stage)]
+    assert installs and all("'sealtrain[dask]'" in line.split() for line in installs), installs
+    checks = " ".join(later)
+    for module in ("dask.dataframe", "distributed", "xgboost.dask", "dask_kubernetes.operator"):
+        assert re.search(rf"python3 -c '[^']*\b{re.escape(module)}\b", checks), f"the runtime never imports {module}"
 
 
 def test_the_runtime_stage_has_no_build_tools_and_runs_as_uid_10001(dockerfile):

@@ -1,36 +1,46 @@
 """The cluster manifests: every kustomization renders, validates offline and keeps its promises.
 
-Each target (the base and the kind and minikube overlays) is rendered with `kubectl
-kustomize`, as `kubectl apply -k` would render it, and every document is validated against
-the Kubernetes OpenAPI schemas that `kubernetes-validate` ships, offline. The rest checks
-what the schemas cannot: pinned images, resources, the restricted pod security profile,
-placeholder-only Secret templates, references that resolve, and the network paths the
-NetworkPolicies open and close. Without kubectl the tests fail, never skip: CI installs it.
+Each target (the base, the kind and minikube overlays, and the same two with the Dask engine:
+kind-dask, minikube-dask) is rendered with `kubectl kustomize`, as `kubectl apply -k` would
+render it, and every document is validated against the Kubernetes OpenAPI schemas that
+`kubernetes-validate` ships, offline. The rest checks what the schemas cannot: pinned images,
+resources, the restricted pod security profile, placeholder-only Secret templates, references
+that resolve, the network paths the NetworkPolicies open and close, the RBAC of the Dask
+client, and that the vendored dask-kubernetes operator is the version constraints.txt pins.
+DaskCluster objects have no built-in schema: they are checked against the vendored CRD's
+schema. Without kubectl (or dask-kubernetes) the tests fail, never skip: CI installs them.
 """
 
 from __future__ import annotations
 
 import ast
 import base64
+import copy
 import fnmatch
 import functools
+import importlib.metadata
 import ipaddress
 import re
 import shutil
 import subprocess
 import sys
+from collections import defaultdict
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import jsonschema
 import kubernetes_validate
 import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 MANIFESTS = ROOT / "manifests"
-OVERLAYS = ("kind", "minikube")
+# Each overlay, by the laptop cluster it is for.
+OVERLAYS = {"kind": "kind", "minikube": "minikube", "kind-dask": "kind", "minikube-dask": "minikube"}
+DASK_OVERLAYS = ("kind-dask", "minikube-dask")
 TARGETS = {"base": MANIFESTS / "base", **{name: MANIFESTS / "overlays" / name for name in OVERLAYS}}
 KIND_CONFIG = MANIFESTS / "kind" / "kind-cluster.yaml"
+DASK_OPERATOR = MANIFESTS / "components" / "dask-operator"
 # The Kubernetes version the manifests are validated against: the one kind-cluster.yaml runs
 # (a test ties the two). kubernetes-validate ships schemas for 1.25 to 1.37.
 KUBERNETES_VERSION = "1.31.0"
@@ -48,6 +58,25 @@ MLFLOW_NODE_PORT = 30500
 WORKLOAD_KINDS = {"Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job"}
 # KFP v2 labels every pod of a run with this; the NetworkPolicies select pipeline pods by it.
 KFP_POD_LABEL = {"pipelines.kubeflow.org/v2_component": "true"}
+# The dask-kubernetes operator: its CRDs, its controller (the one pod here that calls the API,
+# so the one that mounts a token) and the API group of its resources.
+DASK_GROUP = "kubernetes.dask.org"
+DASK_CRDS = {f"{plural}.{DASK_GROUP}" for plural in ("daskclusters", "daskworkergroups", "daskjobs", "daskautoscalers")}
+DASK_OPERATOR_NAME = "dask-kubernetes-operator"
+DASK_OPERATOR_IMAGE = "ghcr.io/dask/dask-kubernetes-operator"
+API_CLIENTS = {("Deployment", DASK_OPERATOR_NAME)}
+CLUSTER_SCOPED_KINDS = {"Namespace", "CustomResourceDefinition"}
+# What the pipeline's Dask client (KubeCluster, as components/core/distributed/cluster.py uses
+# it) calls, by (API group, resource): see manifests/components/dask/rbac.yaml.
+DASK_CLIENT_ROLE = "sealtrain-dask-client"
+DASK_CLIENT_GRANTS = {
+    (DASK_GROUP, "daskclusters"): {"create", "get", "list", "delete"},
+    (DASK_GROUP, "daskworkergroups"): {"list"},
+    ("", "pods"): {"get", "list"},
+    ("", "services"): {"get", "list"},
+}
+# KFP standalone's run service account (manifests/README.md installs KFP standalone).
+KFP_STANDALONE_RUNNER = {"kind": "ServiceAccount", "name": "pipeline-runner", "namespace": "kubeflow"}
 
 
 # --- rendering -------------------------------------------------------------------------
@@ -146,6 +175,69 @@ def quantity(value) -> float:
     return float(number) * units.get(unit, 1)
 
 
+# --- the Dask cluster, as the pinned dask-kubernetes builds it ----------------------------
+
+
+def _dask_kubernetes():
+    """The installed dask-kubernetes (the `dask` extra); fails the calling test without it."""
+    try:
+        from dask_kubernetes.operator import make_cluster_spec
+        from dask_kubernetes.operator.controller import controller
+    except ImportError as exc:
+        pytest.fail(f"dask-kubernetes is not installed ({exc}): the Dask checks build clusters with it. "
+                    "`pip install -c constraints.txt -e '.[test,dask]'`", pytrace=False)
+    return make_cluster_spec, controller
+
+
+def pinned(package: str) -> str:
+    pins = dict(line.split("==", 1) for line in (ROOT / "constraints.txt").read_text().splitlines() if "==" in line)
+    return pins[package]
+
+
+DASK_CLUSTER = "sealtrain-run-0a1b2c"
+
+
+@functools.cache
+def dask_cluster_objects() -> dict[str, dict]:
+    """The DaskCluster KubeCluster creates for kube_client, and the Deployments the operator makes of it.
+
+    Built by the installed dask-kubernetes' own functions (KubeCluster's make_cluster_spec, the
+    controller's build_*_deployment_spec), so the labels and ports are the operator's, not a
+    copy of them. Keys: "cluster", "scheduler", "worker".
+    """
+    make_cluster_spec, controller = _dask_kubernetes()
+    cluster = make_cluster_spec(name=DASK_CLUSTER, image="sealtrain:0.1.0", n_workers=2,
+                                resources={"requests": {"cpu": "1", "memory": "2Gi"},
+                                           "limits": {"cpu": "1", "memory": "2Gi"}},
+                                env={"SEALTRAIN_RUN": "1"})
+    scheduler = controller.build_scheduler_deployment_spec(
+        DASK_CLUSTER, cluster["spec"]["scheduler"]["spec"], annotations={}, labels={})
+    worker = controller.build_worker_deployment_spec(
+        f"{DASK_CLUSTER}-default", NAMESPACE, DASK_CLUSTER, "0123456789", cluster["spec"]["worker"]["spec"],
+        annotations={}, labels={})
+    return {"cluster": cluster, "scheduler": scheduler, "worker": worker}
+
+
+def dask_pod_labels(docs) -> dict[str, dict]:
+    """The labels of a Dask scheduler and worker pod, and of the operator's pod where it is installed."""
+    objects = dask_cluster_objects()
+    labels = {f"dask {role}": objects[role]["spec"]["template"]["metadata"]["labels"]
+              for role in ("scheduler", "worker")}
+    operator = by_kind(docs, "Deployment").get(DASK_OPERATOR_NAME)
+    if operator:
+        labels["dask operator"] = operator["spec"]["template"]["metadata"]["labels"]
+    return labels
+
+
+def without_nulls(value):
+    """A manifest as the API server stores it: fields set to null are dropped."""
+    if isinstance(value, dict):
+        return {k: without_nulls(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [without_nulls(v) for v in value]
+    return value
+
+
 # --- kubectl and schemas -----------------------------------------------------------------
 
 
@@ -204,10 +296,12 @@ def test_everything_lives_in_the_sealtrain_namespace(target):
     outside = [
         f"{doc['kind']}/{doc['metadata']['name']} in {doc['metadata'].get('namespace')!r}"
         for doc in docs
-        if doc["kind"] != "Namespace" and doc["metadata"].get("namespace") != NAMESPACE
+        if doc["kind"] not in CLUSTER_SCOPED_KINDS and doc["metadata"].get("namespace") != NAMESPACE
     ]
     assert not outside, outside
     assert [doc["metadata"]["name"] for doc in by_kind(docs, "Namespace").values()] == [NAMESPACE]
+    # The only cluster-wide objects besides the namespace: the Dask CRDs, with the operator.
+    assert set(by_kind(docs, "CustomResourceDefinition")) == (DASK_CRDS if target in DASK_OVERLAYS else set())
 
 
 @pytest.mark.parametrize("target", TARGETS)
@@ -253,8 +347,10 @@ def test_pods_meet_the_restricted_pod_security_standard(target):
             problems.append(f"{where}: runAsNonRoot is not true")
         if pod.get("seccompProfile", {}).get("type") != "RuntimeDefault":
             problems.append(f"{where}: no RuntimeDefault seccomp profile")
-        if spec.get("automountServiceAccountToken") is not False:
-            problems.append(f"{where}: mounts a service account token")
+        # Only a pod that calls the Kubernetes API mounts a token, and says so.
+        if spec.get("automountServiceAccountToken") is not ((workload["kind"], workload["metadata"]["name"])
+                                                             in API_CLIENTS):
+            problems.append(f"{where}: automountServiceAccountToken is {spec.get('automountServiceAccountToken')}")
         # A Service named like the program injects variables such as MLFLOW_PORT=tcp://...
         if spec.get("enableServiceLinks") is not False:
             problems.append(f"{where}: service links are enabled")
@@ -409,11 +505,8 @@ def test_mlflow_stores_runs_in_postgres_and_artifacts_in_minio(target):
 
 
 def test_mlflow_server_runs_the_client_version_the_project_pins():
-    pins = dict(
-        line.split("==", 1) for line in (ROOT / "constraints.txt").read_text().splitlines() if "==" in line
-    )
     image = container(render("base"), "Deployment", "mlflow")["image"]
-    assert image == f"ghcr.io/mlflow/mlflow:v{pins['mlflow']}", "bump the server with the client (constraints.txt)"
+    assert image == f"ghcr.io/mlflow/mlflow:v{pinned('mlflow')}", "bump the server with the client (constraints.txt)"
 
 
 @pytest.mark.parametrize("target", TARGETS)
@@ -431,7 +524,7 @@ def test_mlflow_accepts_the_hosts_its_clients_use_and_no_others(target):
     assert not accepts("mlflow.attacker.example:5000")
     if target != "base":
         assert accepts(f"localhost:{MLFLOW_NODE_PORT}")
-    if target == "minikube":
+    if OVERLAYS.get(target) == "minikube":
         assert accepts(f"192.168.49.2:{MLFLOW_NODE_PORT}"), "`minikube service --url` on the docker driver"
 
 
@@ -487,6 +580,15 @@ def _peer_admits(peer: dict, policy_namespace: str, source: dict) -> bool:
     return _selects(peer.get("podSelector", {}), source.get("labels", {}))
 
 
+def _port_admits(entry: dict, port: int) -> bool:
+    # An entry without a port admits every port of its protocol; endPort makes a range.
+    if entry.get("protocol", "TCP") != "TCP":
+        return False
+    if "port" not in entry:
+        return True
+    return entry["port"] == port or entry["port"] <= port <= entry.get("endPort", entry["port"])
+
+
 def reachable(docs, source: dict, target_labels: dict, port: int) -> bool:
     """Whether the NetworkPolicies of `docs` let `source` open a TCP connection to a pod."""
     policies = [
@@ -499,7 +601,7 @@ def reachable(docs, source: dict, target_labels: dict, port: int) -> bool:
     for policy in policies:
         for rule in policy["spec"].get("ingress", []):
             ports = rule.get("ports", [])
-            if ports and not any(p.get("port") == port and p.get("protocol", "TCP") == "TCP" for p in ports):
+            if ports and not any(_port_admits(p, port) for p in ports):
                 continue
             peers = rule.get("from", [])
             if not peers or any(_peer_admits(peer, policy["metadata"]["namespace"], source) for peer in peers):
@@ -528,6 +630,7 @@ def test_network_policies_deny_by_default_and_open_only_the_needed_paths(target)
         "pipeline pod elsewhere": {"namespace": "default", "labels": KFP_POD_LABEL},
         "unlabelled sealtrain pod": {"namespace": NAMESPACE, "labels": {}},
         **servers,
+        **{name: {"namespace": NAMESPACE, "labels": labels} for name, labels in dask_pod_labels(docs).items()},
         "laptop via NodePort": {"pod": False, "ip": "172.18.0.1"},
     }
     open_paths = {
@@ -548,6 +651,158 @@ def test_network_policies_deny_by_default_and_open_only_the_needed_paths(target)
         if (is_open := reachable(docs, spec, servers[name]["labels"], port)) != ((source, name) in open_paths)
     ]
     assert not wrong, "\n".join(wrong)
+
+
+@pytest.mark.parametrize("target", TARGETS)
+def test_network_policies_open_exactly_the_paths_of_a_dask_cluster(target):
+    docs = render(target)
+    dask = dask_pod_labels(docs)
+    with_dask = target in DASK_OVERLAYS
+    assert ("dask operator" in dask) == with_dask
+    scheduler_ports = {p["name"]: p["containerPort"]
+                       for p in pod_spec(dask_cluster_objects()["scheduler"])["containers"][0]["ports"]}
+    comm, dashboard = scheduler_ports["tcp-comm"], scheduler_ports["http-dashboard"]
+    worker_dashboard = pod_spec(dask_cluster_objects()["worker"])["containers"][0]["ports"][0]["containerPort"]
+    chosen_at_start = 41234  # a worker's, a nanny's or xgboost's tracker port: any free port
+    targets = {
+        "dask scheduler": (dask["dask scheduler"], {comm, dashboard, chosen_at_start}),
+        "dask worker": (dask["dask worker"], {worker_dashboard, chosen_at_start}),
+    }
+    if with_dask:
+        targets["dask operator"] = (dask["dask operator"], {8080})
+    sources = {
+        "pipeline pod in kubeflow": {"namespace": "kubeflow", "labels": KFP_POD_LABEL},
+        "pipeline pod in sealtrain": {"namespace": NAMESPACE, "labels": KFP_POD_LABEL},
+        "pipeline pod elsewhere": {"namespace": "default", "labels": KFP_POD_LABEL},
+        "other kubeflow pod": {"namespace": "kubeflow", "labels": {"app": "ml-pipeline-ui"}},
+        "unlabelled sealtrain pod": {"namespace": NAMESPACE, "labels": {}},
+        "mlflow": {"namespace": NAMESPACE,
+                   "labels": one(docs, "Deployment", "mlflow")["spec"]["template"]["metadata"]["labels"]},
+        **{name: {"namespace": NAMESPACE, "labels": labels} for name, labels in dask.items()},
+        "dask worker elsewhere": {"namespace": "default", "labels": dask["dask worker"]},
+        "laptop via NodePort": {"pod": False, "ip": "172.18.0.1"},
+    }
+    open_paths = set()
+    if with_dask:
+        # The task reaches the scheduler's port; the cluster's pods reach each other on any
+        # port; the operator reaches the scheduler's HTTP API and port. Nothing else.
+        open_paths |= {(client, "dask scheduler", comm)
+                       for client in ("pipeline pod in kubeflow", "pipeline pod in sealtrain")}
+        open_paths |= {(peer, name, port) for peer in ("dask scheduler", "dask worker")
+                       for name in ("dask scheduler", "dask worker") for port in targets[name][1]}
+        open_paths |= {("dask operator", "dask scheduler", port) for port in (comm, dashboard)}
+    wrong = [
+        f"{source} -> {name}:{port} is {'open' if is_open else 'closed'}"
+        for source, spec in sources.items()
+        for name, (labels, ports) in targets.items()
+        for port in sorted(ports)
+        if (is_open := reachable(docs, spec, labels, port)) != ((source, name, port) in open_paths)
+    ]
+    assert not wrong, "\n".join(wrong)
+
+
+# --- the Dask engine: RBAC, the operator and its version ----------------------------------
+
+
+def grants(role: dict) -> dict[tuple[str, str], set[str]]:
+    """What a Role allows, by (API group, resource)."""
+    found = defaultdict(set)
+    for rule in role.get("rules", []):
+        assert not rule.get("resourceNames") and not rule.get("nonResourceURLs"), rule
+        for group in rule["apiGroups"]:
+            for resource in rule["resources"]:
+                found[(group, resource)] |= set(rule["verbs"])
+    return dict(found)
+
+
+@pytest.mark.parametrize("target", TARGETS)
+def test_the_dask_client_role_grants_exactly_what_kube_cluster_calls_in_the_namespace_only(target):
+    docs = render(target)
+    assert not by_kind(docs, "ClusterRole") and not by_kind(docs, "ClusterRoleBinding")
+    if target not in DASK_OVERLAYS:
+        assert DASK_CLIENT_ROLE not in by_kind(docs, "Role") and DASK_CLIENT_ROLE not in by_kind(docs, "RoleBinding")
+        return
+    role = one(docs, "Role", DASK_CLIENT_ROLE)
+    assert role["metadata"]["namespace"] == NAMESPACE
+    assert grants(role) == DASK_CLIENT_GRANTS
+    binding = one(docs, "RoleBinding", DASK_CLIENT_ROLE)
+    assert binding["metadata"]["namespace"] == NAMESPACE
+    assert binding["roleRef"] == {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": DASK_CLIENT_ROLE}
+    pipeline_account = {"kind": "ServiceAccount", "name": SERVICE_ACCOUNT, "namespace": NAMESPACE}
+    # The laptop overlays run KFP standalone, whose tasks run in kubeflow as pipeline-runner.
+    assert binding["subjects"] == [pipeline_account, KFP_STANDALONE_RUNNER]
+    # The component itself binds the pipeline's service account alone.
+    rbac = MANIFESTS / "components" / "dask" / "rbac.yaml"
+    component = {doc["kind"]: doc for doc in yaml.safe_load_all(rbac.read_text())}
+    assert component["RoleBinding"]["subjects"] == [pipeline_account]
+    # No other binding in the namespace gives the pipeline's accounts anything.
+    for name, other in by_kind(docs, "RoleBinding").items():
+        if name != DASK_CLIENT_ROLE and any(s in (pipeline_account, KFP_STANDALONE_RUNNER) for s in other["subjects"]):
+            assert one(docs, "Role", other["roleRef"]["name"]).get("rules", []) == [], name
+
+
+@pytest.mark.parametrize("target", DASK_OVERLAYS)
+def test_the_dask_operator_watches_only_this_namespace_with_a_namespaced_role(target):
+    docs = render(target)
+    operator = one(docs, "Deployment", DASK_OPERATOR_NAME)
+    spec = pod_spec(operator)
+    (controller,) = spec["containers"]
+    assert controller["image"] == f"{DASK_OPERATOR_IMAGE}:{pinned('dask-kubernetes')}"
+    assert f"--namespace={NAMESPACE}" in controller["args"] and "--all-namespaces" not in controller["args"]
+    # --standalone (no peering) holds for one replica, which the Recreate strategy keeps.
+    assert "--standalone" in controller["args"]
+    assert operator["spec"].get("replicas", 1) == 1 and operator["spec"]["strategy"] == {"type": "Recreate"}
+    account = {"kind": "ServiceAccount", "name": spec["serviceAccountName"], "namespace": NAMESPACE}
+    assert spec["serviceAccountName"] in by_kind(docs, "ServiceAccount")
+    (binding,) = [b for b in by_kind(docs, "RoleBinding").values() if account in b["subjects"]]
+    assert binding["subjects"] == [account] and binding["roleRef"]["kind"] == "Role"
+    allowed = grants(one(docs, "Role", binding["roleRef"]["name"]))
+    dask_resources = {"daskclusters", "daskworkergroups", "daskjobs", "daskautoscalers"}
+    assert dask_resources <= {resource for group, resource in allowed if group == DASK_GROUP}
+    assert {("", "pods"), ("", "services"), ("apps", "deployments"), ("", "events")} <= set(allowed)
+    # Nothing cluster-scoped, which a Role could not grant anyway.
+    cluster_scoped = {"namespaces", "customresourcedefinitions", "clusterkopfpeerings", "nodes",
+                      "validatingwebhookconfigurations", "mutatingwebhookconfigurations"}
+    assert not {resource for _, resource in allowed} & cluster_scoped
+
+
+def test_the_vendored_dask_operator_is_the_dask_kubernetes_version_constraints_pins():
+    version = pinned("dask-kubernetes")
+    _dask_kubernetes()
+    installed = importlib.metadata.distribution("dask-kubernetes")
+    assert installed.version == version, \
+        "install the pinned dask-kubernetes: pip install -c constraints.txt -e '.[test,dask]'"
+    # The controller's image and the NOTICE name the pinned version...
+    images = {c["image"] for w in workloads(render("kind-dask")) if w["metadata"]["name"] == DASK_OPERATOR_NAME
+              for c in containers(pod_spec(w))}
+    assert images == {f"{DASK_OPERATOR_IMAGE}:{version}"}, "move the operator with dask-kubernetes (constraints.txt)"
+    assert f"dask-kubernetes {version} " in (DASK_OPERATOR / "NOTICE").read_text()
+    # ...and the CRDs are that release's, byte for byte (as its Helm chart ships them).
+    chart = Path(installed.locate_file("dask_kubernetes/operator/deployment/helm/dask-kubernetes-operator/crds"))
+    upstream = {path.name: path.read_bytes() for path in chart.glob("*.yaml")}
+    vendored = {path.name: path.read_bytes() for path in (DASK_OPERATOR / "crds").glob("*.yaml")}
+    assert upstream and vendored.keys() == upstream.keys()
+    changed = sorted(name for name in upstream if vendored[name] != upstream[name])
+    assert not changed, f"manifests/components/dask-operator/crds differ from dask-kubernetes {version}: {changed}"
+    assert {yaml.safe_load(text)["metadata"]["name"] for text in vendored.values()} == DASK_CRDS
+
+
+def test_the_dask_cluster_kube_cluster_creates_fits_the_vendored_crd_and_the_operator_makes_valid_pods():
+    # DaskCluster has no built-in schema: it is checked against the served version of the
+    # vendored CRD, with nulls dropped as the API server drops them.
+    objects = dask_cluster_objects()
+    cluster = without_nulls(objects["cluster"])
+    crd = yaml.safe_load((DASK_OPERATOR / "crds" / "daskcluster.yaml").read_text())
+    (served,) = [v for v in crd["spec"]["versions"] if v["served"] and v["storage"]]
+    assert (cluster["apiVersion"], cluster["kind"]) == (f"{DASK_GROUP}/{served['name']}", crd["spec"]["names"]["kind"])
+    validator = jsonschema.Draft4Validator(served["schema"]["openAPIV3Schema"])
+    assert not [error.message for error in validator.iter_errors(cluster)]
+    broken = copy.deepcopy(cluster)
+    broken["spec"]["worker"]["replicas"] = "two"
+    assert list(validator.iter_errors(broken)), "the CRD schema rejects nothing: the check above proves nothing"
+    # The operator's scheduler and worker Deployments for it are valid Kubernetes objects.
+    for role in ("scheduler", "worker"):
+        kubernetes_validate.validate(without_nulls(objects[role]), KUBERNETES_VERSION, strict=True)
 
 
 # --- overlays and the kind cluster -------------------------------------------------------
