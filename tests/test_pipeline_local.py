@@ -21,7 +21,8 @@ def sealtrain(*args, cwd=None):
 
 @pytest.fixture(scope="module")
 def kostecki_run(tmp_path_factory, kostecki):
-    """One cached-enabled run on KosteckiDillon (string label, group column), then an identical rerun."""
+    """One cached-enabled run on KosteckiDillon (string label, group column), a rerun that splits
+    under the holdout the first one locked, then an identical rerun."""
     work = tmp_path_factory.mktemp("kostecki")
     data = work / "kostecki.csv"
     kostecki.to_csv(data, index=False)
@@ -29,6 +30,9 @@ def kostecki_run(tmp_path_factory, kostecki):
             "--drop", "rownames", "--trials", "8", "--bootstrap-samples", "200", "--output", str(work / "out"),
             "--cache"]
     first = sealtrain(*args, "--summary-json", str(work / "first.json"))
+    # The first run locked its holdout in the experiment: the split's input changed, so it is made again.
+    locked = sealtrain(*args, "--summary-json", str(work / "locked.json"))
+    assert locked.returncode == 0, locked.stderr + locked.stdout[-3000:]
     second = sealtrain(*args, "--summary-json", str(work / "second.json"))
     # An independent rerun: fresh output directory, so no cache, no stored study, new stores.
     fresh = [*args[:-3], "--output", str(work / "fresh"), "--summary-json", str(work / "fresh.json")]
@@ -119,7 +123,19 @@ def test_cached_rerun_skips_every_compute_step_but_records_a_new_run(kostecki_ru
     assert b["mlflow"]["run_id"] != a["mlflow"]["run_id"]
     assert b["metrics"]["test"] == a["metrics"]["test"]
     with sqlite3.connect(work / "out" / "runs.db") as db:
-        assert db.execute("select count(*) from ml_training_runs where status = 'completed'").fetchone() == (2,)
+        assert db.execute("select count(*) from ml_training_runs where status = 'completed'").fetchone() == (3,)
+
+
+def test_the_rerun_after_the_first_splits_again_under_its_lock_to_the_same_splits(kostecki_run):
+    work, _, _ = kostecki_run
+    first, locked = (json.loads((work / f"{n}.json").read_text()) for n in ("first", "locked"))
+    assert set(locked["cached_tasks"]) == {"load-dataset", "check-data-quality", "qc-gate", "plan-tuning"}
+    assert locked["split_manifest_fingerprint"] == first["split_manifest_fingerprint"]
+    assert locked["holdout_lock"] == {"lock_size": first["splits"]["holdout"]["groups"],
+                                      "locked_groups": first["splits"]["holdout"]["groups"], "new_groups": 0,
+                                      "added": 0}
+    assert first["test_evaluations"] == 1
+    assert locked["metrics"] == first["metrics"]
 
 
 def test_failed_qc_blocks_training_and_writes_no_summary(tmp_path, kostecki):

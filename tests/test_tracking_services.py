@@ -43,7 +43,8 @@ def _sealtrain(*args, env):
 
 @pytest.fixture(scope="module")
 def service_runs(tmp_path_factory, mlflow_server, gcs, request):
-    """A run on gs:// data recorded in Postgres and a live MLflow, an identical cached rerun, and a failing run."""
+    """A run on gs:// data recorded in Postgres and a live MLflow, a rerun (which splits again under the
+    holdout the first locked), an identical cached rerun, and a failing run."""
     database = request.getfixturevalue("postgres_database")
     work = tmp_path_factory.mktemp("services")
     common = ["--label", "headache", "--positive-class", "yes", "--group", "id", "--drop", "rownames",
@@ -52,7 +53,7 @@ def service_runs(tmp_path_factory, mlflow_server, gcs, request):
     runs = [
         _sealtrain("run", "--data", "gs://sealtrain-data/kostecki.csv", *common, "--cache", "--summary-json",
                    str(work / f"{name}.json"), env=gcs)
-        for name in ("first", "second")
+        for name in ("first", "second", "cached")
     ]
     runs.append(_sealtrain("run", "--data", "gs://sealtrain-data/kostecki.csv", *common, "--min-auc", "0.99",
                            "--summary-json", str(work / "strict.json"), env=gcs))
@@ -97,23 +98,26 @@ def test_registered_version_loads_by_alias_and_predicts_raw_rows(service_runs, m
     model = mlflow.pyfunc.load_model("models:/services@candidate")
     assert len(model.predict(kostecki.drop(columns=["headache"]).tail(10))) == 10
     version = mlflow.MlflowClient().get_model_version_by_alias("services", "candidate")
-    second = json.loads((work / "second.json").read_text())
-    assert version.run_id in (summary["mlflow"]["run_id"], second["mlflow"]["run_id"])
+    later = [json.loads((work / f"{n}.json").read_text()) for n in ("second", "cached")]
+    assert version.run_id in {summary["mlflow"]["run_id"], *(run["mlflow"]["run_id"] for run in later)}
 
 
 def test_cached_rerun_adds_exactly_one_row(service_runs):
-    work, database, (first, second, *_) = service_runs
-    assert second.returncode == 0, second.stderr
-    ids = {json.loads((work / f"{n}.json").read_text())["training_run_id"] for n in ("first", "second")}
+    work, database, (first, second, cached, *_) = service_runs
+    assert second.returncode == 0 and cached.returncode == 0, second.stderr + cached.stderr
+    ids = {json.loads((work / f"{n}.json").read_text())["training_run_id"] for n in ("first", "second", "cached")}
     completed = [r for r in _rows(database) if r["training_run_id"] in ids]
-    assert len(completed) == 2 and all(r["status"] == "completed" for r in completed)
-    assert len(json.loads((work / "second.json").read_text())["cached_tasks"]) == 10
+    assert len(completed) == 3 and all(r["status"] == "completed" for r in completed)
+    # The second run splits under the holdout the first locked (the split's input changed); the third
+    # finds every compute step unchanged.
+    assert len(json.loads((work / "second.json").read_text())["cached_tasks"]) == 4
+    assert len(json.loads((work / "cached.json").read_text())["cached_tasks"]) == 10
 
 
 def test_a_model_below_the_bar_is_recorded_but_not_registered(service_runs, mlflow_server):
     import mlflow
 
-    work, _, (_, _, strict, _) = service_runs
+    work, _, (_, _, _, strict, _) = service_runs
     assert strict.returncode == 0, strict.stderr
     summary = json.loads((work / "strict.json").read_text())
     assert summary["acceptance"]["accepted"] is False
