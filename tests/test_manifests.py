@@ -868,6 +868,6 @@ def test_kind_cluster_config_runs_the_validated_version_and_maps_the_mlflow_port
 def test_manifests_readme_names_only_paths_that_exist():
     readme = (MANIFESTS / "README.md").read_text()
     paths = set(re.findall(r"(?<![\w/.-])manifests/[\w./-]*\w", readme))
-    assert {"manifests/kind/kind-cluster.yaml", "manifests/overlays/kind", "manifests/overlays/minikube"} <= paths
+    assert {"manifests/kind/kind-cluster.yaml", *(f"manifests/overlays/{name}" for name in OVERLAYS)} <= paths
     missing = sorted(p for p in paths if not (ROOT / p).exists())
     assert not missing, missing
