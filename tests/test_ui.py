@@ -29,9 +29,9 @@ def output(tmp_path_factory, kostecki, kostecki_splits):
     out, work = tmp_path_factory.mktemp("out"), tmp_path_factory.mktemp("artifacts")
     artifacts = build_artifacts(work, kostecki, KOSTECKI_SPEC, kostecki_splits)
     shutil.copy(work / "optuna.db", out / "optuna.db")
-    _, _, info = recording.record(training_run_id="run-1", experiment_id="exp", model_version_id="",
-                                  tracking_uri=f"sqlite:///{out / 'mlflow.db'}", db_url=f"sqlite:///{out / 'runs.db'}",
-                                  artifacts=artifacts)
+    _, _, info, _ = recording.record(training_run_id="run-1", experiment_id="exp", model_version_id="",
+                                     tracking_uri=f"sqlite:///{out / 'mlflow.db'}",
+                                     db_url=f"sqlite:///{out / 'runs.db'}", artifacts=artifacts)
     return out, info
 
 
