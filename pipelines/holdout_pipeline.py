@@ -7,10 +7,9 @@
     record_holdout <- evaluation (MLflow run and version, split ledger)
 """
 
-from kfp import dsl, kubernetes
+from kfp import dsl
 
 from sealtrain.components.core.constants import HOLDOUT
-from sealtrain.components.core.endpoints import DB_URL_ENV, TRACKING_URI_ENV
 from sealtrain.components.core.isolation import HOLDOUT_PIPELINE_NAME
 from sealtrain.components.evaluate_holdout import evaluate_holdout
 from sealtrain.components.holdout_gate import holdout_gate
@@ -18,8 +17,8 @@ from sealtrain.components.load_dataset import load_dataset
 from sealtrain.components.rebuild_holdout import rebuild_holdout
 from sealtrain.components.record_holdout import record_holdout
 from sealtrain.components.runtime import DEFAULT_IMAGE
-from sealtrain.pipelines.training_pipeline import DB_SECRET, ENDPOINTS_CONFIG_MAP, StepSettings
 from sealtrain.pipelines.training_pipeline import STEPS as TRAINING_STEPS
+from sealtrain.pipelines.training_pipeline import StepSettings, configure
 
 PIPELINE_NAME = HOLDOUT_PIPELINE_NAME
 
@@ -33,23 +32,6 @@ STEPS = {
     "evaluate-holdout": StepSettings(resources=TRAINING_STEPS["evaluate-model"].resources, retries=2),
     "record-holdout": StepSettings(cache=False, endpoints=True),
 }
-
-
-def _configure(task: dsl.PipelineTask, image: str) -> dsl.PipelineTask:
-    """Applies the component's line of STEPS and the runtime image to one task."""
-    settings = STEPS[task.component_spec.name.replace("_", "-")]
-    (cpu_request, cpu_limit), (memory_request, memory_limit) = settings.resources
-    task.set_container_image(image)
-    task.set_cpu_request(cpu_request).set_cpu_limit(cpu_limit)
-    task.set_memory_request(memory_request).set_memory_limit(memory_limit)
-    if not settings.cache:
-        task.set_caching_options(False)
-    if settings.retries:
-        task.set_retry(num_retries=settings.retries, backoff_duration="10s", backoff_factor=2.0)
-    if settings.endpoints:
-        kubernetes.use_config_map_as_env(task, ENDPOINTS_CONFIG_MAP, {TRACKING_URI_ENV: TRACKING_URI_ENV})
-        kubernetes.use_secret_as_env(task, DB_SECRET, {DB_URL_ENV: DB_URL_ENV})
-    return task
 
 
 def build_pipeline(image: str = DEFAULT_IMAGE):
@@ -82,7 +64,7 @@ def build_pipeline(image: str = DEFAULT_IMAGE):
             run_db_url: Run-store URL; empty reads SEALTRAIN_DB_URL in the task.
         """
         def step(task: dsl.PipelineTask) -> dsl.PipelineTask:
-            return _configure(task, image)
+            return configure(task, image, STEPS)
 
         gate = step(holdout_gate(
             model_uri=model_uri,

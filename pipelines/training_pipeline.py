@@ -105,9 +105,9 @@ STEPS = {
 }
 
 
-def _configure(task: dsl.PipelineTask, image: str) -> dsl.PipelineTask:
-    """Applies the component's line of STEPS and the runtime image to one task."""
-    settings = STEPS[task.component_spec.name.replace("_", "-")]
+def configure(task: dsl.PipelineTask, image: str, steps: dict[str, StepSettings] | None = None) -> dsl.PipelineTask:
+    """Applies the component's line of `steps` (this pipeline's STEPS by default) and the runtime image to one task."""
+    settings = (steps or STEPS)[task.component_spec.name.replace("_", "-")]
     (cpu_request, cpu_limit), (memory_request, memory_limit) = settings.resources
     task.set_container_image(image)
     task.set_cpu_request(cpu_request).set_cpu_limit(cpu_limit)
@@ -227,7 +227,7 @@ def build_pipeline(image: str = DEFAULT_IMAGE):
         ValidationMetrics (JSON) and a run record that points at every artifact of the run.
         """
         def step(task: dsl.PipelineTask) -> dsl.PipelineTask:
-            return _configure(task, image)
+            return configure(task, image)
 
         finalize = step(finalize_run(
             training_run_id=training_run_id,

@@ -12,7 +12,6 @@ from datetime import datetime, timezone
 
 import pandas as pd
 import pytest
-from test_tracking_services import mlflow_server  # noqa: F401  (a live MLflow server, shared fixture)
 
 from sealtrain.components.core import holdout_validation, model_registry, run_store, split_ledger, splitting
 from sealtrain.components.core.constants import GROUP_COLUMN, HOLDOUT

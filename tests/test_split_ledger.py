@@ -69,3 +69,23 @@ def test_ledger_counts_models_once_and_budget_refuses_the_next(db_url):
     assert forced == 1
     rows = _on(db_url, lambda e: split_ledger.evaluations(e, "exp", HOLDOUT, "m1"))
     assert [(r["forced"], r["reason"]) for r in rows] == [(False, None), (True, "new label definition")]
+
+
+def test_the_ledger_knows_a_model_by_its_file_and_settings_not_by_how_long_it_took(tmp_path, kostecki):
+    from sklearn.linear_model import LogisticRegression
+
+    from sealtrain.components.core import modelio
+
+    x = kostecki[["age", "hatype"]].assign(hatype=kostecki["hatype"].astype("category").cat.codes).to_numpy()
+    y = (kostecki["headache"] == "yes").to_numpy()
+
+    def saved(name, labels=y, **meta):
+        model = LogisticRegression(max_iter=500).fit(x, labels)
+        modelio.save_model(model, "sklearn", str(tmp_path / name), {"threshold": 0.5, **meta})
+        return modelio.model_fingerprint(str(tmp_path / name))
+
+    first = saved("first", training_duration_seconds=1.25)
+    # skops names arrays by memory address and stamps zip entries with the time: a refit still matches.
+    assert saved("refit", training_duration_seconds=3.5) == first
+    assert saved("other threshold", threshold=0.4, training_duration_seconds=1.25) != first
+    assert saved("other weights", labels=~y, training_duration_seconds=1.25) != first

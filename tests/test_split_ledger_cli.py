@@ -15,7 +15,6 @@ import sys
 import pandas as pd
 import pytest
 import sqlalchemy as sa
-from test_tracking_services import mlflow_server  # noqa: F401  (the live MLflow server fixture)
 
 from sealtrain.components.core import splitting
 

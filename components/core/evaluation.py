@@ -6,7 +6,7 @@ import numpy as np
 from sklearn.metrics import confusion_matrix, roc_curve
 
 from . import bootstrap, metrics
-from .constants import DEFAULT_CALIBRATION_BINS
+from .constants import DEFAULT_CALIBRATION_BINS, TEST, metric_name
 
 ROC_POINTS = 200
 
@@ -68,7 +68,7 @@ def evaluate(y: np.ndarray, p: np.ndarray, threshold: float, groups: np.ndarray 
     }
 
 
-def acceptance(test_metrics: dict, intervals: dict, min_auc: float) -> dict:
+def acceptance(test_metrics: dict, intervals: dict, min_auc: float, split: str = TEST) -> dict:
     """The validation gate: is the model good enough to register?
 
     The criterion is judged on the lower bound of the bootstrap interval, so a lucky test
@@ -78,6 +78,7 @@ def acceptance(test_metrics: dict, intervals: dict, min_auc: float) -> dict:
         test_metrics: Point metrics of the test split.
         intervals: Bootstrap intervals by metric.
         min_auc: The required AUC; 0 means no criterion.
+        split: The split the metrics were measured on, as the reason names it.
 
     Returns:
         `accepted`, `reason` and the `criteria` applied.
@@ -85,10 +86,10 @@ def acceptance(test_metrics: dict, intervals: dict, min_auc: float) -> dict:
     if min_auc <= 0:
         return {"accepted": True, "reason": "no acceptance criteria set", "criteria": {}}
     if test_metrics["auc"] is None:
-        return {"accepted": False, "reason": "test AUC is undefined (single-class test split)",
+        return {"accepted": False, "reason": f"{split} AUC is undefined (single-class {split} split)",
                 "criteria": {"min_auc": min_auc}}
     bounds = intervals.get("auc")
-    judged, basis = (bounds[0], "lower 95% bound of test AUC") if bounds else (test_metrics["auc"], "test AUC")
+    judged, basis = (bounds[0], f"lower 95% bound of {split} AUC") if bounds else (test_metrics["auc"], f"{split} AUC")
     accepted = judged >= min_auc
     relation = ">=" if accepted else "<"
     return {
@@ -96,3 +97,14 @@ def acceptance(test_metrics: dict, intervals: dict, min_auc: float) -> dict:
         "reason": f"{basis} {judged:.4f} {relation} required {min_auc:g}",
         "criteria": {"min_auc": min_auc},
     }
+
+
+def logged_metrics(result: dict, split: str = TEST) -> dict[str, float]:
+    """The metrics of an evaluation as logged (`test_auc`, `test_auc_ci_low`, `test_precision_at_100`...)."""
+    logged = {metric_name(split, name): value for name, value in result["test_metrics"].items() if value is not None}
+    for name, bounds in result["confidence_interval"].items():
+        if bounds:
+            logged[metric_name(split, name, "ci_low")], logged[metric_name(split, name, "ci_high")] = bounds
+    logged.update({metric_name(split, f"precision_at_{k}"): v for k, v in result["precision_at_k"].items()
+                   if v is not None})
+    return logged

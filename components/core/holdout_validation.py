@@ -15,7 +15,7 @@ from datetime import datetime
 import pandas as pd
 
 from . import schema, splitting, tables
-from .constants import AUC, GROUP_COLUMN, HOLDOUT, metric_name
+from .constants import AUC, GROUP_COLUMN, HOLDOUT
 from .errors import HoldoutAccessError, InvalidInputError
 from .model_registry import PRODUCTION_ALIAS, RegisteredVersion
 
@@ -142,17 +142,6 @@ def rebuild(raw: pd.DataFrame, manifest: dict, groups: frozenset[str], source: s
     return holdout
 
 
-def logged_metrics(result: dict) -> dict[str, float]:
-    """The `holdout_*` metrics of an evaluation, interval bounds and precision@k included."""
-    logged = {metric_name(HOLDOUT, name): value for name, value in result["test_metrics"].items() if value is not None}
-    for name, bounds in result["confidence_interval"].items():
-        if bounds:
-            logged[metric_name(HOLDOUT, name, "ci_low")], logged[metric_name(HOLDOUT, name, "ci_high")] = bounds
-    logged.update({metric_name(HOLDOUT, f"precision_at_{k}"): v for k, v in result["precision_at_k"].items()
-                   if v is not None})
-    return logged
-
-
 def verdict(result: dict, min_auc: float) -> dict:
     """Passed or failed against `min_auc`, judged like the validation gate (on the AUC's lower bound).
 
@@ -161,9 +150,8 @@ def verdict(result: dict, min_auc: float) -> dict:
     """
     from .evaluation import acceptance  # scikit-learn: only the task that records the result needs it
 
-    judged = acceptance(result["test_metrics"], result["confidence_interval"], min_auc)
-    # acceptance speaks of the split it was written for; here the split is the holdout.
-    return {"passed": judged["accepted"], "reason": judged["reason"].replace("test", HOLDOUT),
+    judged = acceptance(result["test_metrics"], result["confidence_interval"], min_auc, HOLDOUT)
+    return {"passed": judged["accepted"], "reason": judged["reason"],
             "criteria": judged["criteria"]}
 
 

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import zipfile
 from pathlib import Path
 from typing import Any, Iterator
@@ -42,6 +43,11 @@ ALLOWED_TYPES = frozenset({
     "sklearn.tree._tree.Tree",
 })
 MODEL_FILES = {"xgboost": MODEL_FILE_XGBOOST, "sklearn": MODEL_FILE_SKLEARN}
+
+# Model metadata that differs between two fits of the same model.
+VOLATILE_META = ("training_duration_seconds",)
+# The memory addresses skops names objects and their array files by (`"__id__": 1400...`, `1400....npy`).
+SKOPS_ID = re.compile(r'(?<="__id__": )[0-9]+|[0-9]+(?=\.npy)')
 
 
 def dump_skops(obj: Any, path: Path) -> None:
@@ -151,15 +157,31 @@ def save_model(model: Any, framework: str, directory: str, meta: dict) -> Path:
 def model_fingerprint(directory: str) -> str:
     """A SHA-256 over the model file and its metadata: what the split ledger knows a model by.
 
-    The same model served from the cache, or logged to MLflow and downloaded again, has the
-    same fingerprint; any other model file or threshold has another.
+    The same model served from the cache, logged to MLflow and downloaded again, or retrained
+    to the same bytes has the same fingerprint; any other model file or threshold has another.
+    How long the fit took is left out: it says nothing about the model.
     """
     meta = read_model_meta(directory)
-    digest = hashlib.sha256()
-    for name in (MODEL_META_FILE, MODEL_FILES.get(meta.get("framework"), MODEL_META_FILE)):
-        content = (Path(directory) / name).read_bytes()
+    described = {k: v for k, v in meta.items() if k not in VOLATILE_META}
+    digest = hashlib.sha256(json.dumps(described, sort_keys=True).encode())
+    path = Path(directory) / MODEL_FILES.get(meta.get("framework"), MODEL_META_FILE)
+    # A skops file names its members by memory address and stamps them with the time: content counts.
+    parts = _zip_members(path) if zipfile.is_zipfile(path) else [(path.name, path.read_bytes())]
+    for name, content in parts:
         digest.update(f"{name}:{len(content)}:".encode() + content)
     return digest.hexdigest()
+
+
+def _zip_members(path: Path) -> list[tuple[str, bytes]]:
+    """A skops file's members, with the object ids it names arrays and objects by renumbered in order of use."""
+    with zipfile.ZipFile(path) as archive:
+        members = {name: archive.read(name) for name in archive.namelist()}
+    schema = members.pop("schema.json", b"").decode()
+    order = {old: str(i) for i, old in enumerate(dict.fromkeys(SKOPS_ID.findall(schema)))}
+    canonical = SKOPS_ID.sub(lambda m: order[m.group(0)], schema)
+    renamed = sorted((f"{order.get(n.removesuffix('.npy'), n)}.npy" if n.endswith(".npy") else n, c)
+                     for n, c in members.items())
+    return [("schema.json", canonical.encode()), *renamed]
 
 
 def read_model_meta(directory: str) -> dict:

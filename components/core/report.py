@@ -12,6 +12,8 @@ import io
 
 import numpy as np
 
+from .constants import TEST
+
 THRESHOLD_GRID = 101
 
 
@@ -30,7 +32,7 @@ def _png(fig) -> str:
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
 
 
-def _figures(y: np.ndarray, p: np.ndarray, threshold: float, bins: list[dict]) -> dict[str, str]:
+def _figures(y: np.ndarray, p: np.ndarray, threshold: float, bins: list[dict], split: str) -> dict[str, str]:
     import matplotlib
     from sklearn.metrics import precision_recall_curve, roc_curve
 
@@ -44,7 +46,7 @@ def _figures(y: np.ndarray, p: np.ndarray, threshold: float, bins: list[dict]) -
     fpr, tpr, _ = roc_curve(y, p)
     ax.plot(fpr, tpr, label="model")
     ax.plot([0, 1], [0, 1], "--", color="grey", label="chance")
-    ax.set(xlabel="false positive rate", ylabel="true positive rate", title="ROC curve (test)")
+    ax.set(xlabel="false positive rate", ylabel="true positive rate", title=f"ROC curve ({split})")
     ax.legend(loc="lower right")
     figures["ROC curve"] = _png(fig)
     plt.close(fig)
@@ -53,7 +55,7 @@ def _figures(y: np.ndarray, p: np.ndarray, threshold: float, bins: list[dict]) -
     precision, recall, _ = precision_recall_curve(y, p)
     ax.plot(recall, precision)
     ax.axhline(y.mean(), linestyle="--", color="grey", label=f"prevalence {y.mean():.3f}")
-    ax.set(xlabel="recall", ylabel="precision", title="Precision-recall curve (test)")
+    ax.set(xlabel="recall", ylabel="precision", title=f"Precision-recall curve ({split})")
     ax.legend(loc="upper right")
     figures["Precision-recall curve"] = _png(fig)
     plt.close(fig)
@@ -61,7 +63,7 @@ def _figures(y: np.ndarray, p: np.ndarray, threshold: float, bins: list[dict]) -
     fig, ax = plt.subplots(figsize=(4.5, 4))
     ax.plot([0, 1], [0, 1], "--", color="grey", label="perfect calibration")
     ax.plot([b["mean_score"] for b in bins], [b["observed_rate"] for b in bins], "o-", label="model")
-    ax.set(xlabel="mean predicted probability", ylabel="observed positive rate", title="Calibration (test)")
+    ax.set(xlabel="mean predicted probability", ylabel="observed positive rate", title=f"Calibration ({split})")
     ax.legend(loc="upper left")
     figures["Calibration curve"] = _png(fig)
     plt.close(fig)
@@ -71,7 +73,7 @@ def _figures(y: np.ndarray, p: np.ndarray, threshold: float, bins: list[dict]) -
     ax.hist(p[y == 0], bins=edges, alpha=0.6, density=True, label="negative")
     ax.hist(p[y == 1], bins=edges, alpha=0.6, density=True, label="positive")
     ax.axvline(threshold, color="black", linestyle=":", label=f"threshold {threshold:.3f}")
-    ax.set(xlabel="predicted probability", ylabel="density", title="Scores by class (test)")
+    ax.set(xlabel="predicted probability", ylabel="density", title=f"Scores by class ({split})")
     ax.legend()
     figures["Score distributions"] = _png(fig)
     plt.close(fig)
@@ -87,24 +89,25 @@ def _figures(y: np.ndarray, p: np.ndarray, threshold: float, bins: list[dict]) -
         ax.plot(grid, tp / max((y == 1).sum(), 1), label="recall")
         ax.plot(grid, np.where(2 * tp + fp + fn > 0, 2 * tp / (2 * tp + fp + fn), np.nan), label="F1")
     ax.axvline(threshold, color="black", linestyle=":", label="chosen on validation")
-    ax.set(xlabel="threshold", ylabel="value", title="Threshold analysis (test)")
+    ax.set(xlabel="threshold", ylabel="value", title=f"Threshold analysis ({split})")
     ax.legend()
     figures["Threshold analysis"] = _png(fig)
     plt.close(fig)
     return figures
 
 
-def render_report(y: np.ndarray, p: np.ndarray, evaluation: dict, title: str) -> str:
+def render_report(y: np.ndarray, p: np.ndarray, evaluation: dict, title: str, split: str = TEST) -> str:
     """Builds the HTML report of an evaluation.
 
     Args:
-        y: Test labels.
-        p: Test scores.
+        y: The labels of the split evaluated.
+        p: Its scores.
         evaluation: The output of `evaluation.evaluate` (with train/validation metrics).
         title: The page title.
+        split: The split evaluated (test, or holdout after deployment), as the page names it.
     """
     threshold = evaluation["optimal_threshold"]
-    figures = _figures(y, p, threshold, evaluation["details"]["calibration_bins"])
+    figures = _figures(y, p, threshold, evaluation["details"]["calibration_bins"], split)
     rows = []
     for name, value in evaluation["test_metrics"].items():
         bounds = evaluation["confidence_interval"].get(name)
@@ -137,12 +140,13 @@ td,th{{border:1px solid #ccc;padding:.25em .6em;text-align:right}}figure{{displa
 .warning{{color:#a40000}}</style>
 </head><body>
 <h1>{html.escape(title)}</h1>
-<p>{evaluation['details']['test_samples']} test rows; decision threshold {threshold:.4f}, chosen on the validation
+<p>{evaluation['details']['test_samples']} {split} rows; decision threshold {threshold:.4f}, chosen on the validation
 split.
 95% intervals: percentile bootstrap, {boot['samples']} resamples of whole {boot['unit']}s.</p>
 {verdict}
 {ledger}
-<table><tr><th>metric</th><th>train</th><th>validation</th><th>test</th><th>test 95% CI</th></tr>{''.join(rows)}</table>
+<table><tr><th>metric</th><th>train</th><th>validation</th><th>{split}</th><th>{split} 95% CI</th></tr>
+{''.join(rows)}</table>
 <h2>Precision at k</h2><table>{at_k}</table>
 <ul>{notes}</ul>
 <h2>Plots</h2>{plots}
@@ -154,7 +158,7 @@ def render_tuning_report(trials, metric: str, direction: str, title: str) -> str
     """The optimisation history of a study: every trial's value, the best so far, the top trials.
 
     Args:
-        trials: The trials table (see `tuning.trials_table`).
+        trials: The trials table (see `optuna_study.trials_table`).
         metric: The objective's name.
         direction: "maximize" or "minimize".
         title: The page title.

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from .. import evaluation, holdout_validation, lineage, modelio, training
+from .. import evaluation, lineage, modelio, training
 from ..constants import GROUP_COLUMN, HOLDOUT, META_TRAIN_FINGERPRINT
 from ..preprocessing import Preprocessor
 from ..report import render_report
@@ -65,8 +65,8 @@ def run(*, holdout_path: str, holdout_metadata: dict, preprocessor_path: str, pr
     Path(evaluation_path).write_text(json.dumps(result, indent=2))
     title = (f"sealtrain holdout validation: {model_metadata['registered_model']} version "
              f"{model_metadata['registered_version']} ({meta['algorithm']})")
-    Path(report_path).write_text(render_report(labels, scores, result, title))
-    logged = holdout_validation.logged_metrics(result)
+    Path(report_path).write_text(render_report(labels, scores, result, title, HOLDOUT))
+    logged = evaluation.logged_metrics(result, HOLDOUT)
     Path(holdout_metrics_path).write_text(json.dumps(logged, indent=2))
     curves = {key: result["details"][key] for key in ("roc_curve", "confusion_matrix")}
     Path(classification_metrics_path).write_text(json.dumps(curves, indent=2))

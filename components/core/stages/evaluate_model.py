@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 from .. import evaluation, lineage, modelio, recording, training
-from ..constants import GROUP_COLUMN, META_TRAIN_FINGERPRINT, TEST, metric_name
+from ..constants import GROUP_COLUMN, META_TRAIN_FINGERPRINT, TEST
 from ..preprocessing import Preprocessor
 from ..report import render_report, test_reuse_warning
 from ..run_artifacts import model_version
@@ -86,10 +86,7 @@ def run(*, test_path: str, test_metadata: dict, preprocessor_path: str, preproce
         metrics=result["test_metrics"])
     Path(evaluation_path).write_text(json.dumps(result, indent=2))
     Path(report_path).write_text(render_report(labels, scores, result, f"sealtrain evaluation: {meta['algorithm']}"))
-    logged = {metric_name(TEST, name): value for name, value in result["test_metrics"].items() if value is not None}
-    for name, bounds in result["confidence_interval"].items():
-        if bounds:
-            logged[metric_name(TEST, name, "ci_low")], logged[metric_name(TEST, name, "ci_high")] = bounds
+    logged = evaluation.logged_metrics(result)
     Path(test_metrics_path).write_text(json.dumps(logged, indent=2))
     curves = {key: result["details"][key] for key in ("roc_curve", "confusion_matrix")}
     Path(classification_metrics_path).write_text(json.dumps(curves, indent=2))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from .. import holdout_validation, model_registry, modelio, run_store, split_ledger
+from .. import evaluation, holdout_validation, model_registry, modelio, run_store, split_ledger
 from ..constants import HOLDOUT
 from ..endpoints import DB_URL_ENV, TRACKING_URI_ENV, redact, resolve
 from . import StageResult
@@ -50,7 +50,7 @@ def run(*, evaluation_path: str, report_path: str, model_path: str, model_metada
     judged = holdout_validation.verdict(result, min_auc)
     validated_at = run_store.utcnow()
     tags = holdout_validation.version_tags(result, judged, validated_at, reason if force else "")
-    metrics = holdout_validation.logged_metrics(result)
+    metrics = evaluation.logged_metrics(result, HOLDOUT)
     model_registry.log_result(
         tracking_uri, version, metrics=metrics,
         run_tags={"holdout_fingerprint": result["split_fingerprint"],
