@@ -177,9 +177,50 @@ def _time_numbers(times: pd.Series) -> pd.Series:
     return times.astype("float64").reset_index(drop=True)
 
 
+def assign_groups(sizes: pd.Series, ratios: dict[str, float] = DEFAULT_RATIOS,
+                  tolerance: float = DEFAULT_TOLERANCE, salt: str = DEFAULT_SPLIT_SALT, *,
+                  strata: pd.Series | None = None, locked: frozenset[str] = frozenset()) -> pd.Series:
+    """Assigns every group a split from its row count alone: `assign_splits` without the rows.
+
+    The hash split places a group by its salted hash and its number of rows (and, stratified,
+    its stratum), so an engine that counts rows per group where the rows live (the Dask engine)
+    gets the same assignment as `assign_splits` without sending a key per row.
+
+    Args:
+        sizes: Rows of each group, indexed by group key.
+        ratios: Expected share of rows per split.
+        tolerance: Allowed absolute deviation of each split's row share.
+        salt: Salt of the group hash.
+        strata: A stratum per group, indexed like `sizes`; each stratum is split on its own.
+        locked: Hashes (`group_hashes`) of groups that must be in the holdout.
+
+    Returns:
+        The split name of each group, indexed like `sizes`.
+    """
+    check_ratios(ratios, tolerance)
+    if strata is None:
+        return _unit_splits(sizes, ratios, tolerance, salt, locked)
+    assigned = pd.Series(np.empty(len(sizes), dtype=object), index=sizes.index)
+    for stratum in sorted(pd.unique(strata)):
+        mask = (strata == stratum).to_numpy()
+        assigned[mask] = _unit_splits(sizes[mask], ratios, tolerance, salt, locked).to_numpy()
+    return assigned
+
+
 def _assign(groups: pd.Series, ratios: dict[str, float], tolerance: float, salt: str,
             times: pd.Series | None, locked: frozenset[str] = frozenset()) -> np.ndarray:
     sizes = groups.value_counts(sort=False)
+    rows = None
+    if times is not None:
+        rows = (times, _time_numbers(times).to_numpy(), sizes.index.get_indexer(groups.to_numpy()))
+    return _unit_splits(sizes, ratios, tolerance, salt, locked, rows).reindex(groups.to_numpy()).to_numpy()
+
+
+def _unit_splits(sizes: pd.Series, ratios: dict[str, float], tolerance: float, salt: str,
+                 locked: frozenset[str],
+                 time_rows: tuple[pd.Series, np.ndarray, np.ndarray] | None = None) -> pd.Series:
+    """The split of each group (unit) from its rows per group; `time_rows` (each row's time, as
+    given and as a number, and its unit's index in `sizes`) orders the units in time instead."""
     keys = sizes.index.astype(str)
     digests = list(_digests(keys, salt))
     positions = _positions(digests)
@@ -190,18 +231,17 @@ def _assign(groups: pd.Series, ratios: dict[str, float], tolerance: float, salt:
     free = int((~is_locked).sum())
     allowed = np.ones(len(keys) + 1, dtype=bool)
     allowed[free + 1:] = False
-    if times is not None:
-        numbers = _time_numbers(times).to_numpy()
-        unit_of_row = sizes.index.get_indexer(groups.to_numpy())
+    if time_rows is not None:
+        times, numbers, unit_of_row = time_rows
         # A group's position becomes the share of rows that came before its first time.
         first = pd.Series(numbers).groupby(unit_of_row).min().sort_index().to_numpy()
         unlocked = np.flatnonzero(~is_locked)
         by_time = unlocked[np.lexsort((positions[unlocked], first[unlocked]))]
         counts = sizes.to_numpy()[by_time]
         positions = np.zeros(len(keys))
-        positions[by_time] = (np.cumsum(counts) - counts) / len(groups)
+        positions[by_time] = (np.cumsum(counts) - counts) / len(numbers)
     order = np.lexsort((np.asarray(keys), positions, is_locked))
-    if times is not None:
+    if time_rows is not None:
         # Groups that start at the same time stay on one side of every cut.
         starts = first[order]
         if free > 1:
@@ -210,9 +250,9 @@ def _assign(groups: pd.Series, ratios: dict[str, float], tolerance: float, salt:
     weights = sizes.to_numpy()
     # In time order a group keeps only its rows before the next split's start, so the cuts are
     # chosen again on the rows that remain until they no longer move.
-    for _ in range(TIME_CUT_ROUNDS if times is not None else 1):
+    for _ in range(TIME_CUT_ROUNDS if time_rows is not None else 1):
         cuts = _cuts(weights[order], sorted_pos, ratios, tolerance, allowed)
-        if times is None:
+        if time_rows is None:
             break
         _refuse_tied_cut(cuts, starts, times)
         split_of_unit = np.empty(len(keys), dtype=np.int64)
@@ -228,8 +268,7 @@ def _assign(groups: pd.Series, ratios: dict[str, float], tolerance: float, salt:
     bounds = [0, *cuts, len(keys)]
     for name, start, stop in zip(SPLITS, bounds[:-1], bounds[1:]):
         unit_split[order[start:stop]] = name
-    lookup = pd.Series(unit_split, index=sizes.index)
-    return lookup.reindex(groups.to_numpy()).to_numpy()
+    return pd.Series(unit_split, index=sizes.index)
 
 
 def _cuts(weights: np.ndarray, sorted_pos: np.ndarray, ratios: dict[str, float], tolerance: float,
@@ -317,6 +356,36 @@ def order_in_time(assignment: np.ndarray, groups: pd.Series, times: pd.Series,
     return keep, section
 
 
+def check_split_counts(rows: dict[str, int], positives: dict[str, int], ratios: dict[str, float] = DEFAULT_RATIOS,
+                       tolerance: float = DEFAULT_TOLERANCE) -> None:
+    """Checks each split's share of rows and that the splits that need both classes have them.
+
+    Args:
+        rows: Rows of each split.
+        positives: Positive rows of each split.
+        ratios: Expected row shares.
+        tolerance: Allowed absolute deviation per split.
+
+    Raises:
+        SplitRatioViolationError: A split's row share is out of tolerance.
+        InvalidInputError: A split that needs both classes has one.
+    """
+    total = sum(rows.values())
+    for name in SPLITS:
+        actual = rows[name] / total
+        if abs(actual - ratios[name]) > tolerance:
+            raise SplitRatioViolationError(
+                f"{name} ratio {actual:.4f} deviates from expected {ratios[name]:.2f} beyond "
+                f"tolerance ±{tolerance} ({rows[name]} of {total} rows)"
+            )
+    for name in SPLITS_NEEDING_BOTH_CLASSES:
+        if positives[name] in (0, rows[name]):
+            raise InvalidInputError(
+                f"the {name} split has only class {int(positives[name] > 0) if rows[name] else 'none'}; "
+                "it needs both (more data, or another split salt)"
+            )
+
+
 def verify_splits(splits: dict[str, pd.DataFrame], ratios: dict[str, float] = DEFAULT_RATIOS,
                   tolerance: float = DEFAULT_TOLERANCE,
                   max_duplicate_share: float = DEFAULT_MAX_DUPLICATE_SHARE) -> dict:
@@ -339,14 +408,8 @@ def verify_splits(splits: dict[str, pd.DataFrame], ratios: dict[str, float] = DE
             repeat a train patient.
         InvalidInputError: A split that needs both classes has one.
     """
-    total = sum(len(f) for f in splits.values())
-    for name in SPLITS:
-        actual = len(splits[name]) / total
-        if abs(actual - ratios[name]) > tolerance:
-            raise SplitRatioViolationError(
-                f"{name} ratio {actual:.4f} deviates from expected {ratios[name]:.2f} beyond "
-                f"tolerance ±{tolerance} ({len(splits[name])} of {total} rows)"
-            )
+    check_split_counts({name: len(splits[name]) for name in SPLITS},
+                       {name: int(splits[name][LABEL_COLUMN].sum()) for name in SPLITS}, ratios, tolerance)
     owners = pd.concat(
         [pd.DataFrame({"group": f[GROUP_COLUMN].unique(), "split": name}) for name, f in splits.items()]
     )
@@ -355,13 +418,6 @@ def verify_splits(splits: dict[str, pd.DataFrame], ratios: dict[str, float] = DE
     if len(leaked):
         examples = list(leaked.index[:LEAK_EXAMPLES])
         raise DataLeakageError(f"{len(leaked)} groups appear in more than one split, e.g. {examples}")
-    for name in SPLITS_NEEDING_BOTH_CLASSES:
-        classes = splits[name][LABEL_COLUMN].unique()
-        if len(classes) < 2:
-            raise InvalidInputError(
-                f"the {name} split has only class {int(classes[0]) if len(classes) else 'none'}; "
-                "it needs both (more data, or another split salt)"
-            )
     return duplicates_across(splits, max_duplicate_share)
 
 

@@ -14,7 +14,6 @@ keep before the next split's start, which needs each row's time, not a count per
 from __future__ import annotations
 
 import dask.dataframe as dd
-import numpy as np
 import pandas as pd
 
 from .. import splitting
@@ -26,7 +25,7 @@ from ..constants import (
     LABEL_COLUMN,
     SPLITS,
 )
-from ..errors import InvalidInputError, SplitRatioViolationError
+from ..errors import InvalidInputError
 
 ROWS = "rows"
 POSITIVES = "positives"
@@ -49,12 +48,7 @@ def group_counts(frame: dd.DataFrame) -> pd.DataFrame:
 def assign_groups(counts: pd.DataFrame, ratios: dict[str, float] = DEFAULT_RATIOS,
                   tolerance: float = DEFAULT_TOLERANCE, salt: str = DEFAULT_SPLIT_SALT, *,
                   stratify: bool = False, locked: frozenset[str] = frozenset()) -> pd.Series:
-    """The split of every group, by `splitting.assign_splits` itself.
-
-    `assign_splits` takes one key per row, so each group's key is repeated once per row it
-    has: the same input the pandas engine gives it, up to row order, which the assignment
-    ignores. That is O(rows) integers in this process for a moment; a `splitting` function
-    that takes the counts directly would remove it.
+    """The split of every group, by `splitting.assign_groups` on the counts: no key per row.
 
     Args:
         counts: `group_counts` of the table.
@@ -67,13 +61,10 @@ def assign_groups(counts: pd.DataFrame, ratios: dict[str, float] = DEFAULT_RATIO
     Returns:
         The split name of each group, indexed like `counts`.
     """
-    rows = counts[ROWS].to_numpy()
-    keys = pd.Series(np.repeat(counts.index.to_numpy(), rows))
-    # As split_table: a group's stratum is its largest label, 0 or 1, on every one of its rows.
-    strata = pd.Series(np.repeat((counts[POSITIVES].to_numpy() > 0).astype("int8"), rows)) if stratify else None
-    per_row = splitting.assign_splits(keys, ratios, tolerance, salt, strata, locked=locked)
-    first_rows = np.cumsum(rows) - rows
-    return pd.Series(per_row[first_rows], index=counts.index, name="split")
+    # As split_table: a group's stratum is its largest label, 0 or 1.
+    strata = pd.Series((counts[POSITIVES].to_numpy() > 0).astype("int8"), index=counts.index) if stratify else None
+    return splitting.assign_groups(counts[ROWS], ratios, tolerance, salt, strata=strata,
+                                   locked=locked).rename("split")
 
 
 def rows_of_split(partition: pd.DataFrame, assignment: pd.Series, name: str) -> pd.DataFrame:
@@ -110,21 +101,12 @@ def split_summary(counts: pd.DataFrame, assignment: pd.Series, ratios: dict[str,
     by_split = counts.groupby(assignment.reindex(counts.index).to_numpy()).agg(
         rows=(ROWS, "sum"), positives=(POSITIVES, "sum"), groups=(ROWS, "size"))
     by_split = by_split.reindex(list(SPLITS), fill_value=0)
+    splitting.check_split_counts(by_split["rows"].astype(int).to_dict(), by_split["positives"].astype(int).to_dict(),
+                                 ratios, tolerance)
     total = int(by_split["rows"].sum())
-    summary = {}
-    for name, row in by_split.iterrows():
-        rows, positives = int(row["rows"]), int(row["positives"])
-        share = rows / total
-        if abs(share - ratios[name]) > tolerance:
-            raise SplitRatioViolationError(
-                f"{name} ratio {share:.4f} deviates from expected {ratios[name]:.2f} beyond "
-                f"tolerance ±{tolerance} ({rows} of {total} rows)"
-            )
-        if name in splitting.SPLITS_NEEDING_BOTH_CLASSES and positives in (0, rows):
-            raise InvalidInputError(
-                f"the {name} split has only class {int(positives > 0) if rows else 'none'}; "
-                "it needs both (more data, or another split salt)"
-            )
-        summary[name] = {"rows": rows, "groups": int(row["groups"]),
-                         "positive_rate": round(positives / rows, 6), "ratio": round(share, 6)}
-    return summary
+    return {
+        name: {"rows": int(row["rows"]), "groups": int(row["groups"]),
+               "positive_rate": round(int(row["positives"]) / int(row["rows"]), 6),
+               "ratio": round(int(row["rows"]) / total, 6)}
+        for name, row in by_split.iterrows()
+    }
