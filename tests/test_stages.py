@@ -295,7 +295,7 @@ def test_evaluation_appends_one_ledger_row_per_model_and_checks_the_budget_befor
     run_store.with_database(run.db_url, lambda e: split_ledger.record_evaluation(
         e, experiment_id="exp", split=TEST, split_fingerprint=test, training_run_id="run-0",
         model_fingerprint="another model"))
-    with pytest.raises(TestEvaluationLimitError, match="evaluated by 1 models, and --max-test-evaluations is 1"):
+    with pytest.raises(TestEvaluationLimitError, match="evaluated by 1 model, and --max-test-evaluations is 1"):
         _evaluate(run, max_test_evaluations=1, test_path=run.path("no-such-file"), **out)
     assert json.loads(Path(run.path("again.json")).read_text())["test_evaluations"] == 1
     assert "Warning" not in Path(run.path("again.html")).read_text()

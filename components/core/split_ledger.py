@@ -189,9 +189,9 @@ def require_test_budget(engine: sa.Engine, *, experiment_id: str, test_fingerpri
     if max_evaluations and len(earlier) >= max_evaluations:
         raise TestEvaluationLimitError(
             f"the test split {test_fingerprint[:12]} of experiment {experiment_id!r} has been evaluated by "
-            f"{len(earlier)} models, and --max-test-evaluations is {max_evaluations}: another evaluation would "
-            "tune the model choice to the test split. Collect new test data (a new split) or raise the limit "
-            "knowingly"
+            f"{len(earlier)} model{'' if len(earlier) == 1 else 's'}, and --max-test-evaluations is "
+            f"{max_evaluations}: another evaluation would tune the model choice to the test split. Collect new "
+            "test data (a new split) or raise the limit knowingly"
         )
     return len(earlier)
 

@@ -51,9 +51,10 @@ def run(*, training_run_id: str, experiment_id: str, model_version_id: str, trac
         **ledger,
         "artifacts": artifact_uris,
     }, indent=2))
+    locked, count = ledger["holdout_groups_locked"], ledger["test_evaluations"]
     return StageResult(
         metadata={"trained_model": {"mlflow_run_id": mlflow_run["run_id"]}},
         lines=[f"recorded run {training_run_id}: MLflow run {mlflow_run['run_id']}",
-               f"holdout: {ledger['holdout_groups_locked']} groups added to the experiment's lock; test split "
-               f"evaluated by {ledger['test_evaluations']} models"],
+               f"holdout: {locked} group{'' if locked == 1 else 's'} added to the experiment's lock; test split "
+               f"evaluated by {count} model{'' if count == 1 else 's'}"],
     )
