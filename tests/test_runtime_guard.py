@@ -18,7 +18,7 @@ import pytest
 from kfp import dsl, local
 from kfp.dsl import Dataset, Input, Output
 
-from sealtrain.components.core import lineage, preprocessing, splitting, tables
+from sealtrain.components.core import lineage, preprocessing, recording, splitting, tables
 from sealtrain.components.core.constants import (
     META_FINGERPRINT,
     META_MANIFEST_CORE,
@@ -26,6 +26,7 @@ from sealtrain.components.core.constants import (
     META_ROLE,
     META_TRAIN_FINGERPRINT,
     MODEL_META_FILE,
+    RUN_ID_ENV,
     SPLITS,
     TEST,
     TRAIN,
@@ -41,7 +42,8 @@ from sealtrain.components.split_dataset import split_dataset as split_dataset_co
 # The split of KosteckiDillon every test here makes, through the stage function or the component.
 SPLIT = {"qc_status": "PASSED", "label_column": "headache", "positive_class": "yes", "group_column": "id",
          "no_group": False, "drop_columns": ["rownames"], "time_column": "", "split_ratios": [], "split_salt": "s",
-         "split_tolerance": 0.02, "stratify": False, "max_duplicate_share": 0.01, "allow_features": []}
+         "split_tolerance": 0.02, "stratify": False, "max_duplicate_share": 0.01, "allow_features": [],
+         "experiment_id": "guard", "lock_fingerprint": recording.lock_fingerprint(frozenset())}
 
 
 @dataclass
@@ -58,12 +60,24 @@ class Split:
         return self.metadata[role][META_FINGERPRINT]
 
 
+@pytest.fixture(autouse=True)
+def _run_id(monkeypatch):
+    """The run id evaluate_model's ledger row carries (the local runner or the pod sets it)."""
+    monkeypatch.setenv(RUN_ID_ENV, "guard-run")
+
+
+def _run_store(root: Path) -> str:
+    return f"sqlite:///{root / 'runs.db'}"
+
+
 def _split(root: Path, data: str, salt: str) -> dict[str, dict]:
     loaded = load_dataset.run(data_uri=data, data_fingerprint="", dataset_path=str(root / "dataset"))
     result = split_dataset.run(
         dataset_path=str(root / "dataset"), dataset_metadata=loaded.metadata["dataset"], dataset_uri=data,
-        **{**SPLIT, "split_salt": salt}, split_paths={name: str(root / name) for name in SPLITS},
-        split_uris={name: str(root / name) for name in SPLITS}, manifest_path=str(root / "manifest.json"),
+        **{**SPLIT, "split_salt": salt}, db_url=_run_store(root),
+        split_paths={name: str(root / name) for name in SPLITS}, split_uris={name: str(root / name) for name in SPLITS},
+        manifest_path=str(root / "manifest.json"),
+        group_splits_path=str(root / "group_splits"),
     )
     return result.metadata
 
@@ -84,7 +98,8 @@ def _evaluate(split: Split, **changes) -> None:
         "test_path": split.path(TEST), "test_metadata": split.metadata[TEST],
         "preprocessor_path": split.path("preprocessor"), "preprocessor_metadata": split.metadata["preprocessor"],
         "model_path": split.path("model"), "model_metadata": split.metadata["model"], "bootstrap_samples": 10,
-        "seed": 7, "precision_at_k": [10], "min_auc": 0.0, "evaluation_path": split.path("evaluation.json"),
+        "seed": 7, "precision_at_k": [10], "min_auc": 0.0, "experiment_id": "guard", "model_version_id": "",
+        "max_test_evaluations": 0, "db_url": _run_store(split.root), "evaluation_path": split.path("evaluation.json"),
         "test_metrics_path": split.path("test_metrics.json"),
         "classification_metrics_path": split.path("classification.json"), "report_path": split.path("report.html"),
     }
@@ -241,17 +256,17 @@ def relabel_test_as_train(test: Input[Dataset], train: Input[Dataset], forged: O
 
 
 @dsl.pipeline
-def preprocessor_fitted_on_forged_train(data_uri: str):
+def preprocessor_fitted_on_forged_train(data_uri: str, run_db_url: str):
     loaded = load_dataset_component(data_uri=data_uri, data_fingerprint="")
-    split = split_dataset_component(dataset=loaded.outputs["dataset"], **SPLIT)
+    split = split_dataset_component(dataset=loaded.outputs["dataset"], run_db_url=run_db_url, **SPLIT)
     forged = relabel_test_as_train(test=split.outputs["test"], train=split.outputs["train"])
     fit_preprocessor_component(train=forged.outputs["forged"])
 
 
 @dsl.pipeline
-def preprocessor_fitted_on_validation(data_uri: str):
+def preprocessor_fitted_on_validation(data_uri: str, run_db_url: str):
     loaded = load_dataset_component(data_uri=data_uri, data_fingerprint="")
-    split = split_dataset_component(dataset=loaded.outputs["dataset"], **SPLIT)
+    split = split_dataset_component(dataset=loaded.outputs["dataset"], run_db_url=run_db_url, **SPLIT)
     fit_preprocessor_component(train=split.outputs["validation"])
 
 
@@ -260,7 +275,7 @@ def test_a_mis_wired_pipeline_fails_at_run_time(tmp_path, kostecki, capfd):
     kostecki.to_csv(tmp_path / "k.csv", index=False)
     local.init(runner=local.SubprocessRunner(use_venv=False), pipeline_root=str(tmp_path / "root"), raise_on_error=True)
     with pytest.raises(RuntimeError, match="Inner task failed: .*fit-preprocessor"):
-        preprocessor_fitted_on_validation(data_uri=str(tmp_path / "k.csv"))
+        preprocessor_fitted_on_validation(data_uri=str(tmp_path / "k.csv"), run_db_url=_run_store(tmp_path))
     assert "DataLeakageError: fit_preprocessor accepts only the train split" in capfd.readouterr().out
 
 
@@ -269,7 +284,7 @@ def test_a_forged_train_split_fails_at_run_time_naming_both_fingerprints(tmp_pat
     data = split.path("kostecki.csv")
     local.init(runner=local.SubprocessRunner(use_venv=False), pipeline_root=str(tmp_path / "root"), raise_on_error=True)
     with pytest.raises(RuntimeError, match="Inner task failed: .*fit-preprocessor"):
-        preprocessor_fitted_on_forged_train(data_uri=data)
+        preprocessor_fitted_on_forged_train(data_uri=data, run_db_url=_run_store(tmp_path))
     out = capfd.readouterr().out
     assert "relabel-test-as-train" in out
     assert ("DataLeakageError: fit_preprocessor: the train input's content has fingerprint "
