@@ -65,7 +65,11 @@ def _check_label(frame: pd.DataFrame, spec: DatasetSpec) -> QCCheck:
         positive = positive_label(frame[spec.label], spec)
     except InvalidInputError as exc:
         return QCCheck("label_binary", QC_FAILED, str(exc))
-    rate = float((frame[spec.label].astype(str) == positive).mean())
+    return label_check(positive, float((frame[spec.label].astype(str) == positive).mean()))
+
+
+def label_check(positive: str, rate: float) -> QCCheck:
+    """The `label_binary` check of a binary label, from its positive class and positive rate."""
     minority = min(rate, 1 - rate)
     if minority < MINORITY_RATE_WARNING:
         return QCCheck("label_binary", QC_WARNING, f"positive rate {rate:.4f} is extreme")
@@ -77,7 +81,11 @@ def _check_groups(frame: pd.DataFrame, spec: DatasetSpec, needed: int) -> QCChec
         keys = group_keys(frame, spec)
     except InvalidInputError as exc:
         return QCCheck("groups", QC_FAILED, str(exc))
-    count = int(keys.nunique())
+    return groups_check(int(keys.nunique()), spec, needed)
+
+
+def groups_check(count: int, spec: DatasetSpec, needed: int) -> QCCheck:
+    """The `groups` check, from the number of distinct group keys."""
     unit = f"groups in {spec.group!r}" if spec.group else "distinct rows"
     if count < needed:
         return QCCheck("groups", QC_FAILED, f"{count} {unit}; at least {needed} are needed to fill four splits")
@@ -89,21 +97,51 @@ def _check_identifiers(frame: pd.DataFrame, spec: DatasetSpec) -> QCCheck:
     problem = identifier_problem(frame, spec)
     if problem:
         return QCCheck("identifier_columns", QC_FAILED, problem)
-    found = spec.identifiers(frame)
+    return identifiers_check(spec.identifiers(frame), spec)
+
+
+def identifiers_check(found: list, spec: DatasetSpec, note: str = "") -> QCCheck:
+    """The `identifier_columns` check of a run that no identifier blocks, from the identifiers found.
+
+    Args:
+        found: The `identifiers.Identifier`s among the candidate features.
+        spec: The user's column roles.
+        note: What the detection left out, appended to the detail (empty for nothing).
+    """
     if not found:
-        return QCCheck("identifier_columns", QC_PASSED, "none among the features")
+        return QCCheck("identifier_columns", QC_PASSED, "; ".join(["none among the features", *filter(None, [note])]))
     notes = [f"{i.describe()} is not a feature" for i in found if i.kind == RECORD_KEY]
     kept = [i.describe() for i in found if i.kind == ENTITY_KEY]
     if kept:
         why = "--no-group says rows are independent" if spec.no_group else f"the group is {spec.group!r}"
         notes.append(f"{', '.join(kept)} kept as feature{'s' if len(kept) > 1 else ''} because {why}; "
                      "--drop it if it only names an entity")
-    return QCCheck("identifier_columns", QC_WARNING, "; ".join(notes))
+    return QCCheck("identifier_columns", QC_WARNING, "; ".join([*notes, *filter(None, [note])]))
 
 
 def _check_features(features: pd.DataFrame) -> list[QCCheck]:
+    numeric = features.select_dtypes(include=[np.number])
+    categorical = features.drop(columns=list(numeric.columns))
+    return feature_checks(
+        features.isna().mean(),
+        [c for c in features.columns if features[c].nunique(dropna=True) == 1],
+        [c for c in numeric.columns if np.isinf(numeric[c].to_numpy(dtype=float)).any()],
+        [c for c in categorical.columns if categorical[c].nunique() > MAX_CATEGORY_LEVELS],
+    )
+
+
+def feature_checks(missing_rates: pd.Series, constant: list[str], infinite: list[str],
+                   wide: list[str]) -> list[QCCheck]:
+    """The `missing_values`, `constant_columns`, `infinite_values` and `category_levels` checks.
+
+    Args:
+        missing_rates: The share of missing values of every feature.
+        constant: Features with one distinct non-missing value.
+        infinite: Numeric features with an infinite value.
+        wide: Non-numeric features with more than `MAX_CATEGORY_LEVELS` levels.
+    """
     checks = []
-    rates = features.isna().mean()
+    rates = missing_rates
     empty = sorted(rates[rates == 1.0].index)
     high = sorted(rates[(rates > MISSING_RATE_WARNING) & (rates < 1.0)].index)
     if empty or high:
@@ -111,21 +149,19 @@ def _check_features(features: pd.DataFrame) -> list[QCCheck]:
         checks.append(QCCheck("missing_values", QC_WARNING, detail))
     else:
         checks.append(QCCheck("missing_values", QC_PASSED, f"max missing rate {rates.max():.3f}"))
-    constant = sorted(c for c in features.columns if features[c].nunique(dropna=True) == 1)
+    constant = sorted(constant)
     checks.append(
         QCCheck("constant_columns", QC_WARNING, f"constant (dropped): {constant}")
         if constant
         else QCCheck("constant_columns", QC_PASSED, "none")
     )
-    numeric = features.select_dtypes(include=[np.number])
-    infinite = sorted(c for c in numeric.columns if np.isinf(numeric[c].to_numpy(dtype=float)).any())
+    infinite = sorted(infinite)
     checks.append(
         QCCheck("infinite_values", QC_FAILED, f"infinite values in {infinite}")
         if infinite
         else QCCheck("infinite_values", QC_PASSED, "none")
     )
-    categorical = features.drop(columns=list(numeric.columns))
-    wide = sorted(c for c in categorical.columns if categorical[c].nunique() > MAX_CATEGORY_LEVELS)
+    wide = sorted(wide)
     checks.append(
         QCCheck(
             "category_levels",
@@ -136,6 +172,15 @@ def _check_features(features: pd.DataFrame) -> list[QCCheck]:
         else QCCheck("category_levels", QC_PASSED, f"at most {MAX_CATEGORY_LEVELS} levels")
     )
     return checks
+
+
+def duplicates_check(duplicated: int) -> QCCheck:
+    """The `duplicate_rows` check, from the number of rows that copy an earlier row."""
+    if not duplicated:
+        return QCCheck("duplicate_rows", QC_PASSED, "none")
+    return QCCheck("duplicate_rows", QC_WARNING,
+                   f"{duplicated} {'row is an exact copy' if duplicated == 1 else 'rows are exact copies'} of another "
+                   "row (copies stay in one split)")
 
 
 def compute_report(frame: pd.DataFrame, spec: DatasetSpec, ratios: dict[str, float] = DEFAULT_RATIOS) -> QCReport:
@@ -152,7 +197,7 @@ def compute_report(frame: pd.DataFrame, spec: DatasetSpec, ratios: dict[str, flo
     missing = spec.missing_columns(frame)
     if missing:
         detail = f"{', '.join(missing)} not found; the columns are {list(frame.columns)}"
-        return _summarise([QCCheck("required_columns", QC_FAILED, detail)])
+        return summarise([QCCheck("required_columns", QC_FAILED, detail)])
     checks = [QCCheck("required_columns", QC_PASSED, "label, group and drop columns present")]
     checks.append(_check_label(frame, spec))
     checks.append(_check_groups(frame, spec, min_groups_needed(ratios)))
@@ -168,18 +213,12 @@ def compute_report(frame: pd.DataFrame, spec: DatasetSpec, ratios: dict[str, flo
         checks.append(QCCheck("features", QC_FAILED, "no feature columns left after label, group and drop"))
     else:
         checks.extend(_check_features(features))
-    duplicated = int(frame.duplicated().sum())
-    checks.append(
-        QCCheck("duplicate_rows", QC_WARNING,
-                f"{duplicated} {'row is an exact copy' if duplicated == 1 else 'rows are exact copies'} of another "
-                "row (copies stay in one split)")
-        if duplicated
-        else QCCheck("duplicate_rows", QC_PASSED, "none")
-    )
-    return _summarise(checks)
+    checks.append(duplicates_check(int(frame.duplicated().sum())))
+    return summarise(checks)
 
 
-def _summarise(checks: list[QCCheck]) -> QCReport:
+def summarise(checks: list[QCCheck]) -> QCReport:
+    """The report of a list of checks: FAILED if any failed, WARNING if any warned, and the score."""
     statuses = {c.status for c in checks}
     status = QC_FAILED if QC_FAILED in statuses else QC_WARNING if QC_WARNING in statuses else QC_PASSED
     score = round(sum(_SCORE[c.status] for c in checks) / len(checks), 4)
