@@ -19,7 +19,7 @@ from skops.io._protocol import PROTOCOL
 from sealtrain.components.core import algorithms, modelio, serving, tracking, training
 from sealtrain.components.core.constants import MODEL_FILE_SKLEARN, MODEL_META_FILE, PREPROCESSOR_FILE
 from sealtrain.components.core.errors import UntrustedModelFileError
-from sealtrain.components.core.preprocessing import Preprocessor, example_frame, fit_preprocessor
+from sealtrain.components.core.preprocessing import Preprocessor, fit_preprocessor
 from sealtrain.components.core.schema import split_xy
 
 SKLEARN_ALGORITHMS = sorted(name for name, a in algorithms.REGISTRY.items() if a.framework == "sklearn")
@@ -197,7 +197,7 @@ def serving_model(fitted, kostecki, tmp_path_factory):
     preprocessor, _ = fitted
     preprocessor.save(str(root / "preprocessor"))
     modelio.save_model(_fit(fitted, "xgboost"), "xgboost", str(root / "model"), {"threshold": 0.5})
-    example = example_frame(preprocessor, {name: str(dtype) for name, dtype in kostecki.dtypes.items()})
+    example = serving.example_frame(str(root / "preprocessor"), {n: str(dtype) for n, dtype in kostecki.dtypes.items()})
     previous = mlflow.get_tracking_uri()
     mlflow.set_tracking_uri(f"sqlite:///{root}/mlflow.db")
     try:
@@ -208,6 +208,25 @@ def serving_model(fitted, kostecki, tmp_path_factory):
         yield Path(mlflow.artifacts.download_artifacts(info.model_uri, dst_path=str(root / "downloaded")))
     finally:
         mlflow.set_tracking_uri(previous)
+
+
+def test_the_serving_example_and_written_signature_are_what_the_model_takes_and_gives(fitted, kostecki, tmp_path):
+    from mlflow.models import infer_signature
+
+    preprocessor, _ = fitted
+    preprocessor.save(str(tmp_path / "preprocessor"))
+    modelio.save_model(_fit(fitted, "xgboost"), "xgboost", str(tmp_path / "model"), {"threshold": 0.5})
+    example = serving.example_frame(str(tmp_path / "preprocessor"), {n: str(t) for n, t in kostecki.dtypes.items()})
+    # The example is the train statistics in the input's own dtypes, not a patient's row.
+    assert list(example.columns) == preprocessor.features
+    assert {n: str(example[n].dtype) for n in preprocessor.numeric} == {
+        n: str(kostecki[n].dtype) if str(kostecki[n].dtype).startswith("int") else "float64"
+        for n in preprocessor.numeric}
+    medians = preprocessor.transformer.named_transformers_["num"].named_steps["impute"].statistics_
+    assert [float(example[n].iloc[0]) for n in preprocessor.numeric] == pytest.approx(
+        [round(m) if str(example[n].dtype).startswith("int") else m for n, m in zip(preprocessor.numeric, medians)])
+    predicted = serving.SealtrainModel(str(tmp_path)).predict(example)
+    assert serving.serving_signature(example) == infer_signature(example, predicted)
 
 
 def test_the_serving_model_holds_no_pickle_and_ignores_one_dropped_in(serving_model, kostecki, tmp_path):

@@ -25,6 +25,8 @@ from .modelio import dump_skops, load_skops
 from .schema import coerce_features, split_xy
 
 MISSING_CATEGORY = "__missing__"
+# Key of the input example in the preprocessor's JSON, read by `serving.example_frame`.
+EXAMPLE_KEY = "example"
 
 
 @dataclass
@@ -80,8 +82,22 @@ class Preprocessor:
             META_TRAIN_FINGERPRINT: self.train_fingerprint,
             "warnings": self.warnings,
             "feature_names_out": self.feature_names_out(),
+            EXAMPLE_KEY: self.example_values(),
         }
         (out / PREPROCESSOR_META_FILE).write_text(json.dumps(meta, indent=2))
+
+    def example_values(self) -> dict[str, float | str]:
+        """A synthetic row of train statistics (each numeric feature's median, each categorical
+        feature's first level): an input example that copies no patient's record."""
+        transformers = self.transformer.named_transformers_
+        values: dict[str, float | str] = {}
+        if self.numeric:
+            medians = transformers["num"].named_steps["impute"].statistics_
+            values.update({name: float(value) for name, value in zip(self.numeric, medians)})
+        if self.categorical:
+            levels = transformers["cat"].named_steps["onehot"].categories_
+            values.update({name: str(first[0]) for name, first in zip(self.categorical, levels)})
+        return {name: values[name] for name in self.features}
 
     @classmethod
     def load(cls, directory: str) -> "Preprocessor":
@@ -152,32 +168,3 @@ def transform_split(preprocessor: Preprocessor, split: pd.DataFrame) -> tuple[np
     """Returns a canonical split's transformed features and labels."""
     features, labels = split_xy(split)
     return preprocessor.transform(features), labels
-
-
-def example_frame(preprocessor: Preprocessor, raw_dtypes: dict[str, str]) -> pd.DataFrame:
-    """One synthetic raw row built from train statistics (medians, first category).
-
-    It shows the input schema to MLflow without copying any patient's record. Numeric
-    columns keep the input table's dtype, so the serving model accepts rows as they come.
-
-    Args:
-        preprocessor: The fitted preprocessor.
-        raw_dtypes: The dtype of each feature in the input table, by name.
-    """
-    transformers = preprocessor.transformer.named_transformers_
-    columns = {}
-    if preprocessor.numeric:
-        medians = transformers["num"].named_steps["impute"].statistics_
-        for name, value in zip(preprocessor.numeric, medians):
-            dtype = raw_dtypes.get(name, "float64")
-            if dtype == "bool":
-                columns[name] = pd.Series([bool(value >= 0.5)])
-            elif pd.api.types.is_integer_dtype(dtype):
-                columns[name] = pd.Series([round(value)], dtype=dtype)
-            else:
-                columns[name] = pd.Series([float(value)], dtype="float64")
-    if preprocessor.categorical:
-        categories = transformers["cat"].named_steps["onehot"].categories_
-        for name, levels in zip(preprocessor.categorical, categories):
-            columns[name] = pd.Series([str(levels[0])], dtype=object)
-    return pd.DataFrame(columns)[preprocessor.features]

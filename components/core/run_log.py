@@ -5,8 +5,8 @@ from __future__ import annotations
 import pandas as pd
 
 from .constants import TEST, TRAIN, VALIDATION, metric_name
-from .preprocessing import Preprocessor, example_frame
 from .run_artifacts import RunArtifacts, RunResults
+from .serving import example_frame
 from .tracking import MODEL_ARTIFACT_PATH, PREPROCESSOR_ARTIFACT_PATH, RunLog
 
 TEST_EVALUATIONS_TAG = "sealtrain.test_evaluations"
@@ -69,8 +69,7 @@ def run_log(run: RunResults, artifacts: RunArtifacts) -> RunLog:
                         *artifacts.reports],
         trials=pd.read_csv(artifacts.trials),
         tuning_metric=run.best["metric"],
-        serving_example=example_frame(Preprocessor.load(artifacts.preprocessor),
-                                      run.manifest["dataset"]["feature_dtypes"]),
+        serving_example=example_frame(artifacts.preprocessor, run.manifest["dataset"]["feature_dtypes"]),
         register=accepted,
         registration_note=("registered: " if accepted else "not registered: ") + run.acceptance["reason"],
     )

@@ -15,14 +15,15 @@ loader, so the artifact store must be writable by training only.
 
 from __future__ import annotations
 
+import json
 import shutil
 import tempfile
 from pathlib import Path
 
 import pandas as pd
 
+from .constants import PREPROCESSOR_META_FILE
 from .modelio import load_model, read_model_meta
-from .preprocessing import Preprocessor
 
 PROBABILITY = "probability"
 PREDICTION = "prediction"
@@ -41,19 +42,62 @@ class SealtrainModel:
 
     def __init__(self, directory: str) -> None:
         """Loads both artifacts of a serving data directory with sealtrain's safe loaders."""
+        from .preprocessing import Preprocessor  # scikit-learn: needed to score, not to log the model
+
         self.preprocessor = Preprocessor.load(str(Path(directory) / PREPROCESSOR_DIR))
         self.model = load_model(str(Path(directory) / MODEL_DIR))
         self.threshold = float(read_model_meta(str(Path(directory) / MODEL_DIR))["threshold"])
 
     def predict(self, model_input: pd.DataFrame, params: dict | None = None) -> pd.DataFrame:
         """Returns `probability` and `prediction` (0/1 at the validation threshold) per row."""
-        scores = self.model.predict_proba(self.preprocessor.transform(model_input))[:, 1]
+        # float64 whatever the framework (xgboost scores in float32), as the signature says.
+        scores = self.model.predict_proba(self.preprocessor.transform(model_input))[:, 1].astype("float64")
         return pd.DataFrame({PROBABILITY: scores, PREDICTION: (scores >= self.threshold).astype(int)})
 
 
 def _load_pyfunc(data_path: str) -> SealtrainModel:
     """MLflow's entry point for a pyfunc model whose `loader_module` is this module."""
     return SealtrainModel(data_path)
+
+
+def serving_signature(example: pd.DataFrame):
+    """The serving model's signature: the example's columns in, `SealtrainModel.predict`'s out.
+
+    Written out rather than inferred from a prediction, so logging the model loads neither it
+    nor the preprocessor (nor the libraries behind them); a test checks it against the inferred one.
+    """
+    from mlflow.models import ModelSignature, infer_signature
+    from mlflow.types import ColSpec, Schema
+
+    return ModelSignature(inputs=infer_signature(example).inputs,
+                          outputs=Schema([ColSpec("double", PROBABILITY), ColSpec("long", PREDICTION)]))
+
+
+def example_frame(preprocessor_dir: str, raw_dtypes: dict[str, str]) -> pd.DataFrame:
+    """The serving input example: the preprocessor's example row (train statistics, no patient's
+    record) in the input table's dtypes, so the serving model accepts rows as they come.
+
+    Reads only the preprocessor's JSON.
+
+    Args:
+        preprocessor_dir: The directory `Preprocessor.save` wrote.
+        raw_dtypes: The dtype of each feature in the input table, by name.
+    """
+    from .preprocessing import EXAMPLE_KEY
+
+    meta = json.loads((Path(preprocessor_dir) / PREPROCESSOR_META_FILE).read_text())
+    columns = {}
+    for name, value in meta[EXAMPLE_KEY].items():
+        dtype = raw_dtypes.get(name, "float64")
+        if name in meta["categorical"]:
+            columns[name] = pd.Series([value], dtype=object)
+        elif dtype == "bool":
+            columns[name] = pd.Series([bool(value >= 0.5)])
+        elif pd.api.types.is_integer_dtype(dtype):
+            columns[name] = pd.Series([round(value)], dtype=dtype)
+        else:
+            columns[name] = pd.Series([float(value)], dtype="float64")
+    return pd.DataFrame(columns)
 
 
 def log_serving_model(name: str, preprocessor_dir: str, model_dir: str, example: pd.DataFrame,
@@ -71,13 +115,12 @@ def log_serving_model(name: str, preprocessor_dir: str, model_dir: str, example:
         MLflow's `ModelInfo` of the logged model.
     """
     import mlflow
-    from mlflow.models import infer_signature
 
     with tempfile.TemporaryDirectory() as scratch:
         data = Path(scratch) / "serving"
         shutil.copytree(preprocessor_dir, data / PREPROCESSOR_DIR)
         shutil.copytree(model_dir, data / MODEL_DIR)
-        signature = infer_signature(example, SealtrainModel(str(data)).predict(example))
+        signature = serving_signature(example)
         return mlflow.pyfunc.log_model(
             name=name,
             loader_module=__name__,
