@@ -8,6 +8,8 @@ which features are allowed), the duplicate check compares the splits pairwise.
 
 from __future__ import annotations
 
+from typing import Callable
+
 import numpy as np
 import pandas as pd
 
@@ -90,15 +92,33 @@ def check_target_leakage(train: pd.DataFrame, allow_features: tuple[str, ...] = 
         DataLeakageError: Features at or beyond `LEAK_FAIL_SEPARATION`; the message names
             each with its AUC and the two ways out.
     """
-    features = [c for c in train.columns if c not in RESERVED_COLUMNS]
+    labels = train[LABEL_COLUMN].to_numpy()
+    return judge_target_leakage([c for c in train.columns if c not in RESERVED_COLUMNS], len(labels),
+                                len(np.unique(labels)) == 2, allow_features,
+                                lambda name: feature_auc(train[name], labels))
+
+
+def judge_target_leakage(features: list[str], rows: int, two_classes: bool, allow_features: tuple[str, ...],
+                         auc_of: Callable[[str], tuple[float, str]]) -> dict:
+    """The verdict of `check_target_leakage` from each feature's single-feature AUC, however computed.
+
+    Args:
+        features: The train split's features.
+        rows: Its rows.
+        two_classes: Whether its label has both classes (no feature is scored otherwise).
+        allow_features: Features the user vouches for.
+        auc_of: A feature's AUC and how it was scored (`feature_auc`).
+
+    Raises:
+        InvalidInputError, DataLeakageError: As `check_target_leakage`.
+    """
     unknown = sorted(set(allow_features) - set(features))
     if unknown:
         raise InvalidInputError(f"allowed features {unknown} are not features; the features are {features}")
-    labels = train[LABEL_COLUMN].to_numpy()
     flagged, failing = [], []
-    if len(np.unique(labels)) == 2:
+    if two_classes:
         for name in features:
-            auc, scored_by = feature_auc(train[name], labels)
+            auc, scored_by = auc_of(name)
             separation = max(auc, 1 - auc)
             if name in allow_features:
                 status = "allowed"
@@ -113,7 +133,7 @@ def check_target_leakage(train: pd.DataFrame, allow_features: tuple[str, ...] = 
     if failing:
         first = flagged[[f["status"] for f in flagged].index("failed")]["column"]
         raise DataLeakageError(
-            f"target leakage on the train split ({len(labels)} rows): feature{'s' if len(failing) > 1 else ''} "
+            f"target leakage on the train split ({rows} rows): feature{'s' if len(failing) > 1 else ''} "
             f"{', '.join(failing)} alone separate{'' if len(failing) > 1 else 's'} the label; a feature that "
             f"copies or follows the outcome must not be used: --drop {first}, or if it is a legitimate "
             f"predictor --allow-feature {first}"
@@ -160,7 +180,7 @@ def duplicates_across(splits: dict[str, pd.DataFrame],
     if not 0 <= max_duplicate_share <= 1:
         raise InvalidInputError(f"max_duplicate_share must be in [0, 1], got {max_duplicate_share}")
     hashes = {name: _row_hashes(splits[name]).to_numpy() for name in SPLITS}
-    pairs, breaches = {}, []
+    counts, found = {}, {}
     for i, source in enumerate(SPLITS):
         owners = pd.Series(splits[source][GROUP_COLUMN].to_numpy(), index=hashes[source]).groupby(level=0)
         patients = owners.nunique()
@@ -169,22 +189,42 @@ def duplicates_across(splits: dict[str, pd.DataFrame],
             target_groups = splits[target][GROUP_COLUMN].to_numpy()
             shared = patients.reindex(hashes[target]).to_numpy()
             twins = shared == 1
-            rows = int(twins.sum())
-            share = rows / len(target_groups) if len(target_groups) else 0.0
-            pairs[f"{source}/{target}"] = {
-                "rows": rows,
-                "share": round(share, 6),
-                "common_profile_rows": int((shared > 1).sum()),
-            }
-            if (source, target) in ENFORCED_PAIRS and share > max_duplicate_share:
-                matched = pd.unique(pd.Series(
-                    [f"{target} {g!r} = {source} {first_owner[h]!r}"
-                     for g, h in zip(target_groups[twins], hashes[target][twins])]
-                ))
-                breaches.append(
-                    f"{rows} of {len(target_groups)} {target} rows ({share:.2%}) repeat the feature values of one "
-                    f"{source} patient ({len(matched)} pairs of groups, e.g. {list(matched[:EXAMPLES])})"
-                )
+            counts[f"{source}/{target}"] = (int(twins.sum()), int((shared > 1).sum()), len(target_groups))
+            found[(source, target)] = (target_groups[twins], first_owner.reindex(hashes[target][twins]).to_numpy())
+
+    def examples(source: str, target: str) -> tuple[int, list]:
+        groups, owners = found[(source, target)]
+        matched = pd.unique(pd.Series([f"{target} {g!r} = {source} {o!r}" for g, o in zip(groups, owners)]))
+        return len(matched), list(matched[:EXAMPLES])
+
+    return duplicates_section(counts, max_duplicate_share, examples)
+
+
+def duplicates_section(counts: dict[str, tuple[int, int, int]], max_duplicate_share: float,
+                       examples: Callable[[str, str], tuple[int, list]]) -> dict:
+    """The verdict of `duplicates_across` from its counts, however computed.
+
+    Args:
+        counts: Per pair `"train/test"`: the later split's rows matching one patient of the
+            earlier split, those matching a common profile, and the later split's rows.
+        max_duplicate_share: As `duplicates_across`.
+        examples: For a pair over the threshold, how many pairs of groups match and a few
+            `"test 'b' = train 'a'"` examples.
+
+    Raises:
+        DataLeakageError: As `duplicates_across`.
+    """
+    pairs, breaches = {}, []
+    for pair, (rows, common, total) in counts.items():
+        source, target = pair.split("/")
+        share = rows / total if total else 0.0
+        pairs[pair] = {"rows": rows, "share": round(share, 6), "common_profile_rows": common}
+        if (source, target) in ENFORCED_PAIRS and share > max_duplicate_share:
+            matched, shown = examples(source, target)
+            breaches.append(
+                f"{rows} of {total} {target} rows ({share:.2%}) repeat the feature values of one "
+                f"{source} patient ({matched} pairs of groups, e.g. {shown})"
+            )
     if breaches:
         raise DataLeakageError(
             "the same patients appear to be in train and in an evaluation split under different ids: "
