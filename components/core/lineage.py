@@ -126,7 +126,7 @@ def verify_split(frame: pd.DataFrame, role: str, consumer: str, manifest: Manife
         DataLeakageError: The content is not the manifest's split of this role (the message
             names both fingerprints).
     """
-    content = tables.fingerprint(frame)
+    content = content_fingerprint(frame)
     expected = manifest.split(role)
     if content != expected:
         raise DataLeakageError(
@@ -136,9 +136,31 @@ def verify_split(frame: pd.DataFrame, role: str, consumer: str, manifest: Manife
     return content
 
 
-def read_split(path: str, role: str, consumer: str, manifest: Manifest) -> pd.DataFrame:
-    """Reads a split artifact once and verifies the very table read (`verify_split`)."""
-    frame = tables.read_parquet(path)
+def content_fingerprint(frame) -> str:
+    """The content fingerprint of a table as its engine's split manifest makes it (`engines.FINGERPRINT_FUNCTIONS`).
+
+    A pandas table's `tables.fingerprint`; a Dask frame's `frame_fingerprint`, over its
+    partitions as read from the split's Parquet parts.
+    """
+    if isinstance(frame, pd.DataFrame):
+        return tables.fingerprint(frame)
+    from .distributed.fingerprints import frame_fingerprint
+
+    return frame_fingerprint(frame)
+
+
+def read_split(path: str, role: str, consumer: str, manifest: Manifest, engine: str = "pandas"):
+    """Reads a split artifact once and verifies the very table read (`verify_split`).
+
+    With engine "dask" the split is a Parquet dataset read lazily onto the current Dask
+    client's cluster, and the frame returned is the one verified.
+    """
+    if engine == "dask":
+        from .distributed.parquet import read_parquet
+
+        frame = read_parquet(path)
+    else:
+        frame = tables.read_parquet(path)
     verify_split(frame, role, consumer, manifest)
     return frame
 

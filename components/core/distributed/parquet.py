@@ -13,6 +13,7 @@ import uuid
 
 import dask.dataframe as dd
 import fsspec
+from distributed import get_client
 from fsspec.implementations.local import LocalFileSystem
 
 from ..errors import InvalidInputError
@@ -76,3 +77,28 @@ def write_parquet(frame: dd.DataFrame, path: str) -> None:
         os.replace(partial, root)
     finally:
         shutil.rmtree(partial, ignore_errors=True)
+
+
+def load(source: str, path: str) -> tuple[str, int]:
+    """Writes the input table as a Parquet dataset at `path`, the `load_dataset` of the Dask engine.
+
+    A Parquet directory (or glob) is read lazily; a single file, which one process reads
+    anyway (a gzipped CSV cannot be split), is read by `tables.read_table` and cut into one
+    partition per worker thread.
+
+    Returns:
+        The dataset's `frame_fingerprint`, computed from the written files as every reader
+        will read them, and its rows.
+    """
+    from ..tables import read_table
+    from .fingerprints import frame_fingerprint
+
+    fs, root = _filesystem(source)
+    if glob.has_magic(root) or fs.isdir(root):
+        frame = read_parquet(source)
+    else:
+        threads = sum(get_client().nthreads().values())
+        frame = dd.from_pandas(read_table(source), npartitions=max(1, threads))
+    write_parquet(frame, path)
+    written = read_parquet(path)
+    return frame_fingerprint(written), int(written.shape[0].compute())

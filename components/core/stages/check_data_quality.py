@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .. import quality, schema, tables
+from .. import engines, quality, schema, tables
 from . import StageResult
 
 
 def run(*, dataset_path: str, label_column: str, positive_class: str, group_column: str, no_group: bool,
-        drop_columns: list, time_column: str, upstream_report: str, qc_report_path: str) -> StageResult:
+        drop_columns: list, time_column: str, upstream_report: str, qc_report_path: str,
+        engine: str = engines.PANDAS, dask_scheduler: str = "", dask_workers: int = 0) -> StageResult:
     """Checks the loaded table against the dataset contract, or takes an upstream report.
 
     Args:
@@ -23,6 +24,9 @@ def run(*, dataset_path: str, label_column: str, positive_class: str, group_colu
         time_column: The column of a time-ordered split, or empty.
         upstream_report: A QC report (JSON) from an upstream step; when empty it is computed.
         qc_report_path: Where the report (JSON) goes.
+        engine: "pandas" (in this process) or "dask" (`engines`).
+        dask_scheduler: With dask, a running scheduler's address; empty starts a LocalCluster.
+        dask_workers: With dask and no scheduler, the LocalCluster's workers; 0 sizes it to the machine.
 
     Returns:
         Metadata of `qc_report` (status and score), and a line per check that did not pass.
@@ -35,7 +39,14 @@ def run(*, dataset_path: str, label_column: str, positive_class: str, group_colu
     else:
         spec = schema.DatasetSpec(label_column, positive_class, group_column, tuple(drop_columns), time_column,
                                   no_group)
-        report = quality.compute_report(tables.read_parquet(dataset_path), spec)
+        if engines.check_engine(engine) == engines.DASK:
+            from ..distributed import parquet
+            from ..distributed.quality import compute_report
+
+            with engines.dask_session(dask_scheduler, dask_workers):
+                report = compute_report(parquet.read_parquet(dataset_path), spec)
+        else:
+            report = quality.compute_report(tables.read_parquet(dataset_path), spec)
     Path(qc_report_path).write_text(report.to_json())
     return StageResult(
         metadata={"qc_report": {"status": report.status, "overall_score": report.overall_score}},

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from .. import evaluation, lineage, modelio, recording, training
+from .. import engines, evaluation, lineage, modelio, recording, training
 from ..constants import GROUP_COLUMN, META_TRAIN_FINGERPRINT, TEST
 from ..preprocessing import Preprocessor
 from ..report import render_report, test_reuse_warning
@@ -18,7 +18,8 @@ def run(*, test_path: str, test_metadata: dict, preprocessor_path: str, preproce
         model_path: str, model_metadata: dict, bootstrap_samples: int, seed: int, precision_at_k: list,
         min_auc: float, experiment_id: str, model_version_id: str, max_test_evaluations: int, db_url: str,
         evaluation_path: str, test_metrics_path: str, classification_metrics_path: str,
-        report_path: str) -> StageResult:
+        report_path: str, engine: str = engines.PANDAS, dask_scheduler: str = "",
+        dask_workers: int = 0) -> StageResult:
     """Scores the final model on the test split, at the threshold fixed on validation, and
     records the evaluation in the experiment's test-access ledger.
 
@@ -46,6 +47,10 @@ def run(*, test_path: str, test_metadata: dict, preprocessor_path: str, preproce
         test_metrics_path: Where the `test_*` metrics and interval bounds (JSON) go.
         classification_metrics_path: Where the ROC curve and confusion matrix (JSON) go.
         report_path: Where the HTML report goes.
+        engine: "pandas" (in this process) or "dask": the test split is read and scored on the
+            cluster, and only its scores, labels and groups are collected for the bootstrap.
+        dask_scheduler: With dask, a running scheduler's address; empty starts a LocalCluster.
+        dask_workers: With dask and no scheduler, the LocalCluster's workers; 0 sizes it to the machine.
 
     Returns:
         The metrics of `test_metrics`; as `value`, the ROC curve (None for a single-class
@@ -73,10 +78,15 @@ def run(*, test_path: str, test_metadata: dict, preprocessor_path: str, preproce
     run_id, fitted_model = recording.current_run_id(), modelio.model_fingerprint(model_path)
     recording.test_budget(db_url=db_url, experiment_id=experiment_id, test_fingerprint=manifest.split(TEST),
                           max_evaluations=max_test_evaluations, model_fingerprint=fitted_model)
-    frame = lineage.read_split(test_path, TEST, consumer, manifest)
-    features, labels = split_xy(frame)
-    scores = training.scores(modelio.load_model(model_path), fitted.transform(features))
-    result = evaluation.evaluate(labels, scores, meta["threshold"], frame[GROUP_COLUMN].to_numpy(), bootstrap_samples,
+    if engines.check_engine(engine) == engines.DASK:
+        labels, scores, groups = _dask_scores(test_path, consumer, manifest, model_path, fitted, dask_scheduler,
+                                              dask_workers)
+    else:
+        frame = lineage.read_split(test_path, TEST, consumer, manifest)
+        features, labels = split_xy(frame)
+        scores = training.scores(modelio.load_model(model_path), fitted.transform(features))
+        groups = frame[GROUP_COLUMN].to_numpy()
+    result = evaluation.evaluate(labels, scores, meta["threshold"], groups, bootstrap_samples,
                                  seed, tuple(int(k) for k in precision_at_k))
     result["train_metrics"], result["validation_metrics"] = meta["metrics"]["train"], meta["metrics"]["validation"]
     result["acceptance"] = evaluation.acceptance(result["test_metrics"], result["confidence_interval"], min_auc)
@@ -101,3 +111,18 @@ def run(*, test_path: str, test_metadata: dict, preprocessor_path: str, preproce
     if warning := test_reuse_warning(result["test_evaluations"]):
         lines.append(f"warning: {warning}")
     return StageResult(metrics={"test_metrics": logged}, value=curves, lines=lines)
+
+
+def _dask_scores(test_path: str, consumer: str, manifest: lineage.Manifest, model_path: str, fitted: Preprocessor,
+                 scheduler: str, workers: int) -> tuple:
+    """The test split's labels, scores and groups: read, verified and scored on the cluster, then collected."""
+    import dask
+
+    from ..constants import LABEL_COLUMN
+    from ..distributed import training as dask_training
+
+    with engines.dask_session(scheduler, workers):
+        frame = lineage.read_split(test_path, TEST, consumer, manifest, engines.DASK)
+        scores, labels, groups = dask.compute(dask_training.scores(modelio.load_model(model_path), frame, fitted),
+                                              frame[LABEL_COLUMN], frame[GROUP_COLUMN])
+    return labels.to_numpy(), scores.to_numpy(), groups.to_numpy()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -30,8 +31,24 @@ class FitInputs:
     y_val: np.ndarray
 
 
+@dataclass(frozen=True)
+class DaskFitInputs:
+    """Train and validation as verified Dask frames on the current client's cluster, and their lineage.
+
+    Attributes:
+        manifest: The verified split manifest of every input.
+        preprocessor: The preprocessor, fitted on the manifest's train split.
+        train, validation: The canonical splits, transformed partition by partition where used.
+    """
+
+    manifest: lineage.Manifest
+    preprocessor: Preprocessor
+    train: Any
+    validation: Any
+
+
 def read(consumer: str, *, train_path: str, train_metadata: dict, validation_path: str, validation_metadata: dict,
-         preprocessor_path: str, preprocessor_metadata: dict) -> FitInputs:
+         preprocessor_path: str, preprocessor_metadata: dict, engine: str = "pandas") -> FitInputs | DaskFitInputs:
     """Guards and reads the inputs: roles, one manifest, contents and the preprocessor's train split.
 
     Args:
@@ -40,6 +57,7 @@ def read(consumer: str, *, train_path: str, train_metadata: dict, validation_pat
         train_metadata, validation_metadata: Their artifact metadata.
         preprocessor_path: The train-fitted preprocessor's directory.
         preprocessor_metadata: Its artifact metadata.
+        engine: "pandas", or "dask" to read the splits as Dask frames (inside a Dask session).
 
     Raises:
         DataLeakageError: An input has the wrong role or another split manifest, a split's
@@ -55,6 +73,8 @@ def read(consumer: str, *, train_path: str, train_metadata: dict, validation_pat
         "preprocessor": preprocessor_metadata.get(META_TRAIN_FINGERPRINT),
         "preprocessor file": fitted.train_fingerprint,
     })
-    train = lineage.read_split(train_path, TRAIN, consumer, manifest)
-    validation = lineage.read_split(validation_path, VALIDATION, consumer, manifest)
+    train = lineage.read_split(train_path, TRAIN, consumer, manifest, engine)
+    validation = lineage.read_split(validation_path, VALIDATION, consumer, manifest, engine)
+    if engine == "dask":
+        return DaskFitInputs(manifest, fitted, train, validation)
     return FitInputs(manifest, fitted, *transform_split(fitted, train), *transform_split(fitted, validation))

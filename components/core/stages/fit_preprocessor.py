@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
-from .. import lineage, preprocessing, tables
+from .. import engines, lineage, preprocessing, tables
 from ..constants import META_TRAIN_FINGERPRINT, TRAIN
 from . import StageResult
 
 
-def run(*, train_path: str, train_metadata: dict, preprocessor_path: str) -> StageResult:
+def run(*, train_path: str, train_metadata: dict, preprocessor_path: str, engine: str = engines.PANDAS,
+        dask_scheduler: str = "", dask_workers: int = 0) -> StageResult:
     """Fits the preprocessor on the train split and saves it.
 
     Args:
         train_path: The train split (Parquet).
         train_metadata: Its artifact metadata; it must carry the train role.
         preprocessor_path: The directory the fitted preprocessor goes to.
+        engine: "pandas" or "dask"; with dask the statistics are computed on the cluster
+            (`distributed.preprocessing`) and the preprocessor is the same.
+        dask_scheduler: With dask, a running scheduler's address; empty starts a LocalCluster.
+        dask_workers: With dask and no scheduler, the LocalCluster's workers; 0 sizes it to the machine.
 
     Returns:
         Metadata of `preprocessor` (the content fingerprint of the table it was fitted on, its
@@ -27,9 +32,17 @@ def run(*, train_path: str, train_metadata: dict, preprocessor_path: str) -> Sta
     """
     lineage.require_role(train_metadata, TRAIN, "fit_preprocessor")
     manifest = lineage.require_same_manifest("fit_preprocessor", train=train_metadata)
-    train = tables.read_parquet(train_path)
-    content = lineage.verify_split(train, TRAIN, "fit_preprocessor", manifest)
-    fitted = preprocessing.fit_preprocessor(train, content)
+    if engines.check_engine(engine) == engines.DASK:
+        from ..distributed.preprocessing import fit_preprocessor
+
+        with engines.dask_session(dask_scheduler, dask_workers):
+            train = lineage.read_split(train_path, TRAIN, "fit_preprocessor", manifest, engine)
+            content = manifest.split(TRAIN)
+            fitted = fit_preprocessor(train, content)
+    else:
+        train = tables.read_parquet(train_path)
+        content = lineage.verify_split(train, TRAIN, "fit_preprocessor", manifest)
+        fitted = preprocessing.fit_preprocessor(train, content)
     fitted.save(preprocessor_path)
     return StageResult(
         metadata={"preprocessor": {

@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
-from .. import tables
+from .. import engines, tables
 from ..constants import META_FINGERPRINT, META_ROWS
 from ..errors import InvalidInputError
 from . import StageResult
 
 
-def run(*, data_uri: str, data_fingerprint: str, dataset_path: str) -> StageResult:
+def run(*, data_uri: str, data_fingerprint: str, dataset_path: str, engine: str = engines.PANDAS,
+        dask_scheduler: str = "", dask_workers: int = 0) -> StageResult:
     """Reads a CSV/TSV/Parquet table (a path or `gs://` URI) and writes it as Parquet.
 
     Args:
         data_uri: The source table.
         data_fingerprint: The source's fingerprint, or empty to skip the check.
-        dataset_path: Where the Parquet file goes.
+        dataset_path: Where the Parquet file goes (a directory of parts with dask).
+        engine: "pandas" (in this process) or "dask" (`engines`).
+        dask_scheduler: With dask, a running scheduler's address; empty starts a LocalCluster.
+        dask_workers: With dask and no scheduler, the LocalCluster's workers; 0 sizes it to the machine.
 
     Returns:
         Metadata of `dataset`: the table's fingerprint, row count and source.
@@ -24,8 +28,15 @@ def run(*, data_uri: str, data_fingerprint: str, dataset_path: str) -> StageResu
     """
     if data_fingerprint and tables.source_fingerprint(data_uri) != data_fingerprint:
         raise InvalidInputError(f"{data_uri}: content changed since its fingerprint {data_fingerprint[:12]} was taken")
-    frame = tables.read_table(data_uri)
-    tables.write_parquet(frame, dataset_path)
+    if engines.check_engine(engine) == engines.DASK:
+        from ..distributed import parquet
+
+        with engines.dask_session(dask_scheduler, dask_workers):
+            fingerprint, rows = parquet.load(data_uri, dataset_path)
+    else:
+        frame = tables.read_table(data_uri)
+        tables.write_parquet(frame, dataset_path)
+        fingerprint, rows = tables.fingerprint(frame), len(frame)
     return StageResult(metadata={"dataset": {
-        META_FINGERPRINT: tables.fingerprint(frame), META_ROWS: float(len(frame)), "source": data_uri,
+        META_FINGERPRINT: fingerprint, META_ROWS: float(rows), "source": data_uri,
     }})

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from .. import lineage, quality, recording, schema, splitting, tables
+from .. import engines, lineage, quality, recording, schema, splitting, tables
 from ..constants import (
     DEFAULT_RATIOS,
     HOLDOUT,
@@ -16,7 +16,7 @@ from ..constants import (
     SPLITS,
     TEST,
 )
-from ..errors import DataLeakageError
+from ..errors import DataLeakageError, InvalidInputError
 from . import StageResult
 
 
@@ -25,7 +25,8 @@ def run(*, dataset_path: str, dataset_metadata: dict, dataset_uri: str, qc_statu
         split_ratios: list, split_salt: str, split_tolerance: float, stratify: bool, max_duplicate_share: float,
         allow_features: list, experiment_id: str, db_url: str, lock_fingerprint: str,
         split_paths: dict[str, str], split_uris: dict[str, str], manifest_path: str,
-        group_splits_path: str) -> StageResult:
+        group_splits_path: str, engine: str = engines.PANDAS, dask_scheduler: str = "",
+        dask_workers: int = 0) -> StageResult:
     """Splits by group under the experiment's holdout lock, verifies the result and records it in a manifest.
 
     Args:
@@ -54,6 +55,9 @@ def run(*, dataset_path: str, dataset_metadata: dict, dataset_uri: str, qc_statu
         split_uris: Each split's artifact URI, recorded in the manifest.
         manifest_path: Where the split manifest (JSON) goes.
         group_splits_path: Where every group's salted hash and split (Parquet) goes.
+        engine: "pandas" (in this process) or "dask" (`engines`).
+        dask_scheduler: With dask, a running scheduler's address; empty starts a LocalCluster.
+        dask_workers: With dask and no scheduler, the LocalCluster's workers; 0 sizes it to the machine.
 
     Returns:
         Metadata of every split (role, content fingerprint, rows, the manifest fingerprint
@@ -68,6 +72,7 @@ def run(*, dataset_path: str, dataset_metadata: dict, dataset_uri: str, qc_statu
             made or fails its verification.
     """
     quality.require_trainable(qc_status)
+    engines.check_engine(engine)
     locked = recording.holdout_lock(db_url=db_url, experiment_id=experiment_id, split_salt=split_salt,
                                     group_column=group_column)
     if recording.lock_fingerprint(locked) != lock_fingerprint:
@@ -79,19 +84,30 @@ def run(*, dataset_path: str, dataset_metadata: dict, dataset_uri: str, qc_statu
         )
     spec = schema.DatasetSpec(label_column, positive_class, group_column, tuple(drop_columns), time_column, no_group)
     source = dataset_metadata.get("source", dataset_uri)
-    raw = tables.read_parquet(dataset_path)
-    prepared = schema.prepare(raw, spec, source)
-    times = schema.time_order(raw, spec) if time_column else None
     ratios = dict(zip(SPLITS, split_ratios)) if split_ratios else DEFAULT_RATIOS
-    result = splitting.split_table(prepared, ratios, split_tolerance, split_salt,
-                                   stratify=stratify, times=times, max_duplicate_share=max_duplicate_share,
-                                   allow_features=tuple(allow_features), locked=locked)
-    manifest = result.manifest
-    features = spec.feature_columns(raw)
+    if engine == engines.DASK:
+        written = _dask_split(dataset_path, spec, source, split_paths, dask_scheduler, dask_workers, ratios=ratios,
+                              tolerance=split_tolerance, salt=split_salt, stratify=stratify,
+                              max_duplicate_share=max_duplicate_share, allow_features=tuple(allow_features),
+                              locked=locked)
+        manifest, groups, raw = written.manifest, written.groups, written.raw_meta
+        positive, features = written.positive, written.features
+    else:
+        raw = tables.read_parquet(dataset_path)
+        prepared = schema.prepare(raw, spec, source)
+        times = schema.time_order(raw, spec) if time_column else None
+        result = splitting.split_table(prepared, ratios, split_tolerance, split_salt,
+                                       stratify=stratify, times=times, max_duplicate_share=max_duplicate_share,
+                                       allow_features=tuple(allow_features), locked=locked)
+        manifest, groups = result.manifest, result.groups
+        positive, features = schema.positive_label(raw[label_column], spec), spec.feature_columns(raw)
+        for name in SPLITS:
+            tables.write_parquet(result.tables[name], split_paths[name])
+    manifest["engine"], manifest["fingerprint_function"] = engine, engines.FINGERPRINT_FUNCTIONS[engine]
     manifest["dataset"] = {
         "source": source,
         "label_column": label_column,
-        "positive_class": schema.positive_label(raw[label_column], spec),
+        "positive_class": positive,
         "group_column": group_column,
         "no_group": no_group,
         "drop_columns": list(drop_columns),
@@ -102,7 +118,6 @@ def run(*, dataset_path: str, dataset_metadata: dict, dataset_uri: str, qc_statu
     stage = StageResult(metadata={"split_manifest": {META_MANIFEST_FINGERPRINT: manifest["fingerprint"]}})
     descent = lineage.Manifest(manifest["fingerprint"], lineage.manifest_core(manifest)).stamp()
     for name in SPLITS:
-        tables.write_parquet(result.tables[name], split_paths[name])
         entry = manifest["splits"][name]
         entry["uri"] = split_uris[name]
         stage.metadata[name] = {
@@ -117,7 +132,23 @@ def run(*, dataset_path: str, dataset_metadata: dict, dataset_uri: str, qc_statu
     lock["fingerprint"] = lock_fingerprint
     stage.lines.append(f"{HOLDOUT}: {lock['locked_groups']} groups locked by earlier runs of the experiment "
                        f"({lock['lock_size']} in its lock), {lock['new_groups']} new")
-    tables.write_parquet(result.groups, group_splits_path)
+    tables.write_parquet(groups, group_splits_path)
     Path(manifest_path).write_text(json.dumps(manifest, indent=2))
     stage.value = manifest["splits"][TEST]["fingerprint"]
     return stage
+
+
+def _dask_split(dataset_path: str, spec: schema.DatasetSpec, source: str, split_paths: dict[str, str], scheduler: str,
+                workers: int, **options):
+    """`distributed.split.write_splits` in this task's Dask session.
+
+    Raises:
+        InvalidInputError: A time column: the Dask split has no time order yet.
+    """
+    if spec.time:
+        raise InvalidInputError(f"time column {spec.time!r}: the time-ordered split is not supported with engine "
+                                "dask; use engine pandas")
+    from ..distributed import split
+
+    with engines.dask_session(scheduler, workers):
+        return split.write_splits(dataset_path, spec, source, split_paths, **options)

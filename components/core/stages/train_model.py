@@ -6,14 +6,15 @@ import json
 import time
 from pathlib import Path
 
-from .. import algorithms, metrics, modelio, training
+from .. import algorithms, engines, metrics, modelio, training
 from ..constants import META_MANIFEST_FINGERPRINT, META_TRAIN_FINGERPRINT, TRAIN, VALIDATION, metric_name
 from . import StageResult, fit_inputs
 
 
 def run(*, train_path: str, train_metadata: dict, validation_path: str, validation_metadata: dict,
         preprocessor_path: str, preprocessor_metadata: dict, best_hyperparameters_path: str, seed: int,
-        threshold_method: str, model_path: str, fit_metrics_path: str) -> StageResult:
+        threshold_method: str, model_path: str, fit_metrics_path: str, engine: str = engines.PANDAS,
+        dask_scheduler: str = "", dask_workers: int = 0) -> StageResult:
     """Trains the final model and fixes its decision threshold on validation.
 
     Train fits the model; validation only stops boosting early and chooses the threshold.
@@ -31,6 +32,10 @@ def run(*, train_path: str, train_metadata: dict, validation_path: str, validati
         threshold_method: "f1" (maximum F1) or "youden" on validation.
         model_path: The directory the model and its metadata JSON go to.
         fit_metrics_path: Where the `train_*` and `val_*` metrics (JSON) go.
+        engine: "pandas" (in this process) or "dask": xgboost.dask fits on the cluster, and only
+            the train and validation scores and labels are collected for the metrics.
+        dask_scheduler: With dask, a running scheduler's address; empty starts a LocalCluster.
+        dask_workers: With dask and no scheduler, the LocalCluster's workers; 0 sizes it to the machine.
 
     Returns:
         Metadata of `model` (with the content fingerprint of the train split it was fitted on
@@ -42,20 +47,34 @@ def run(*, train_path: str, train_metadata: dict, validation_path: str, validati
             fitted on the manifest's train split.
         TrainingFailedError: The estimator failed to fit.
     """
-    inputs = fit_inputs.read("train_model", train_path=train_path, train_metadata=train_metadata,
-                             validation_path=validation_path, validation_metadata=validation_metadata,
-                             preprocessor_path=preprocessor_path, preprocessor_metadata=preprocessor_metadata)
-    manifest, train_fingerprint = inputs.manifest, inputs.manifest.split(TRAIN)
-    x_train, y_train, x_val, y_val = inputs.x_train, inputs.y_train, inputs.x_val, inputs.y_val
+    reader = dict(train_path=train_path, train_metadata=train_metadata, validation_path=validation_path,
+                  validation_metadata=validation_metadata, preprocessor_path=preprocessor_path,
+                  preprocessor_metadata=preprocessor_metadata)
     best = json.loads(Path(best_hyperparameters_path).read_text())
     algo = algorithms.get_algorithm(best["algorithm"])
-    started = time.monotonic()
-    estimator = training.fit(algo, best["params"], seed, x_train, y_train, x_val, y_val, metric=best["metric"])
-    duration = time.monotonic() - started
-    val_scores = training.scores(estimator, x_val)
+    if engines.check_engine(engine) == engines.DASK:
+        from ..distributed import training as dask_training
+
+        with engines.dask_session(dask_scheduler, dask_workers) as client:
+            inputs = fit_inputs.read("train_model", **reader, engine=engine)
+            started = time.monotonic()
+            estimator = dask_training.fit(client, algo.name, best["params"], seed, inputs.train, inputs.validation,
+                                          inputs.preprocessor, metric=best["metric"])
+            duration = time.monotonic() - started
+            (y_train, train_scores), (y_val, val_scores) = (
+                _collected(estimator, split, inputs.preprocessor) for split in (inputs.train, inputs.validation))
+    else:
+        inputs = fit_inputs.read("train_model", **reader)
+        y_train, y_val = inputs.y_train, inputs.y_val
+        started = time.monotonic()
+        estimator = training.fit(algo, best["params"], seed, inputs.x_train, y_train, inputs.x_val, y_val,
+                                 metric=best["metric"])
+        duration = time.monotonic() - started
+        train_scores, val_scores = training.scores(estimator, inputs.x_train), training.scores(estimator, inputs.x_val)
+    manifest, train_fingerprint = inputs.manifest, inputs.manifest.split(TRAIN)
     threshold = metrics.choose_threshold(y_val, val_scores, threshold_method)
     split_metrics = {
-        TRAIN: metrics.point_metrics(y_train, training.scores(estimator, x_train), threshold),
+        TRAIN: metrics.point_metrics(y_train, train_scores, threshold),
         VALIDATION: metrics.point_metrics(y_val, val_scores, threshold),
     }
     modelio.save_model(estimator, algo.framework, model_path, {
@@ -82,3 +101,14 @@ def run(*, train_path: str, train_metadata: dict, validation_path: str, validati
         lines=[f"trained {algo.name} in {duration:.1f}s: train AUC {split_metrics[TRAIN]['auc']:.4f}, "
                f"validation AUC {split_metrics[VALIDATION]['auc']:.4f}, threshold {threshold:.4f}"],
     )
+
+
+def _collected(model, frame, preprocessor) -> tuple:
+    """The labels and scores of a Dask split, brought to this process for the metrics."""
+    import dask
+
+    from ..constants import LABEL_COLUMN
+    from ..distributed import training as dask_training
+
+    scores, labels = dask.compute(dask_training.scores(model, frame, preprocessor), frame[LABEL_COLUMN])
+    return labels.to_numpy(), scores.to_numpy()

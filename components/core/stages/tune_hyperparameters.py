@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Callable
 
-from .. import endpoints, optuna_study, tuning
+from .. import endpoints, engines, optuna_study, tuning
 from . import StageResult, fit_inputs
 
 
@@ -12,7 +12,8 @@ def run(*, train_path: str, train_metadata: dict, validation_path: str, validati
         preprocessor_path: str, preprocessor_metadata: dict, algorithm: str, hyperparameter_space: str,
         default_hyperparameters: str, n_trials: int, tuning_workers: int, worker: int, seed: int,
         tuning_metric: str, tuning_timeout: float, warm_start: str, optuna_storage_url: str,
-        progress: Callable[[str], None]) -> StageResult:
+        progress: Callable[[str], None], engine: str = engines.PANDAS, dask_scheduler: str = "",
+        dask_workers: int = 0) -> StageResult:
     """Runs this worker's share of a seeded TPE study in Optuna's storage.
 
     Args:
@@ -35,6 +36,10 @@ def run(*, train_path: str, train_metadata: dict, validation_path: str, validati
         optuna_storage_url: Optuna storage (a database URL or journal://PATH), or empty to use OPTUNA_STORAGE_URL.
         progress: Receives progress lines while the trials run; a study takes long enough
             that they cannot wait for the result.
+        engine: "pandas" (in this process) or "dask" (`engines`): each trial trains with
+            xgboost.dask and none is pruned (`distributed.tuning`).
+        dask_scheduler: With dask, a running scheduler's address; empty starts a LocalCluster.
+        dask_workers: With dask and no scheduler, the LocalCluster's workers; 0 sizes it to the machine.
 
     Returns:
         As `value`, how many trials this worker ran now (0 when its share was already done).
@@ -45,12 +50,28 @@ def run(*, train_path: str, train_metadata: dict, validation_path: str, validati
             fitted on the manifest's train split.
         HyperparameterTuningError: A malformed space or default.
     """
+    if engines.check_engine(engine) == engines.DASK:
+        from ..distributed import tuning as dask_tuning
+
+        with engines.dask_session(dask_scheduler, dask_workers) as client:
+            inputs = fit_inputs.read("tune_hyperparameters", train_path=train_path, train_metadata=train_metadata,
+                                     validation_path=validation_path, validation_metadata=validation_metadata,
+                                     preprocessor_path=preprocessor_path, preprocessor_metadata=preprocessor_metadata,
+                                     engine=engine)
+            spec = _spec(inputs.manifest.fingerprint, algorithm, hyperparameter_space, default_hyperparameters, seed,
+                         tuning_metric, n_trials, warm_start)
+            ran = dask_tuning.run_worker(
+                spec, client, inputs.train, inputs.validation, inputs.preprocessor,
+                storage=endpoints.optuna_storage(optuna_storage_url),
+                n_trials=tuning.worker_share(n_trials, tuning_workers, worker), worker=worker,
+                timeout=tuning_timeout or None, progress=progress,
+            )
+        return StageResult(value=ran)
     inputs = fit_inputs.read("tune_hyperparameters", train_path=train_path, train_metadata=train_metadata,
                              validation_path=validation_path, validation_metadata=validation_metadata,
                              preprocessor_path=preprocessor_path, preprocessor_metadata=preprocessor_metadata)
-    spec = optuna_study.study_spec(split_manifest=inputs.manifest.fingerprint, algorithm=algorithm,
-                             hyperparameter_space=hyperparameter_space, default_hyperparameters=default_hyperparameters,
-                             seed=seed, metric=tuning_metric, n_trials=n_trials, warm_start=warm_start)
+    spec = _spec(inputs.manifest.fingerprint, algorithm, hyperparameter_space, default_hyperparameters, seed,
+                 tuning_metric, n_trials, warm_start)
     data = (inputs.x_train, inputs.y_train, inputs.x_val, inputs.y_val)
     ran = tuning.run_worker(
         spec, data, storage=endpoints.optuna_storage(optuna_storage_url),
@@ -58,3 +79,10 @@ def run(*, train_path: str, train_metadata: dict, validation_path: str, validati
         timeout=tuning_timeout or None, progress=progress,
     )
     return StageResult(value=ran)
+
+
+def _spec(manifest: str, algorithm: str, space: str, defaults: str, seed: int, metric: str, n_trials: int,
+          warm_start: str) -> optuna_study.StudySpec:
+    return optuna_study.study_spec(split_manifest=manifest, algorithm=algorithm, hyperparameter_space=space,
+                                   default_hyperparameters=defaults, seed=seed, metric=metric, n_trials=n_trials,
+                                   warm_start=warm_start)
