@@ -19,11 +19,10 @@ CASES = {
     "recall-best-config": (RUN_TABLE + "recording.test_budget(db_url=DB, experiment_id='x', test_fingerprint='t', "
                            "max_evaluations=2)\nrecording.best_configuration(db_url=DB, experiment_id='x', "
                            "algorithm='xgboost')", HEAVY),
-    # start-run checks MLflow (which brings pandas) but reads no model.
+    # start-run asks MLflow's store whether it answers without importing MLflow (record-run does).
     "start-run": (RUN_TABLE + "recording.start_run(training_run_id='r', experiment_id='x', model_version_id='', "
                   "algorithm='xgboost', hyperparameter_space='', split_salt='s', group_column='id', "
-                  "tracking_uri='sqlite:///mlflow.db', db_url=DB)",
-                  ("sklearn", "skops", "xgboost", "matplotlib", "optuna")),
+                  "tracking_uri='sqlite:///mlflow.db', db_url=DB)", HEAVY),
     "plan-tuning": ("from sealtrain.components.core import tuning_plan\n"
                     "tuning_plan.plan('xgboost', '', '{}', 3, 1, 'auc')", HEAVY),
     "cli candidate": ("import argparse\nfrom sealtrain.pipelines import contract\n"

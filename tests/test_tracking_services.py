@@ -9,6 +9,7 @@ import time
 
 import pytest
 import sqlalchemy as sa
+from conftest import free_port, wait_for
 
 from sealtrain.components.core import recording, run_store, tracking
 from sealtrain.components.core.errors import InvalidInputError
@@ -130,7 +131,33 @@ def test_unreachable_tracking_server_is_named():
     started = time.monotonic()
     with pytest.raises(tracking.TrackingError, match=r"MLflow at http://127.0.0.1:1 failed"):
         tracking.ensure_experiment("http://127.0.0.1:1", "x")
+    with pytest.raises(tracking.TrackingError, match=r"MLflow at http://127.0.0.1:1 failed"):
+        tracking.check_reachable("http://127.0.0.1:1", "x")
     assert time.monotonic() - started < 60
+
+
+def test_the_first_step_asks_each_kind_of_store_whether_it_answers(mlflow_server, postgres_url, tmp_path):
+    """start-run's probe: a live server (experiment missing or present), a database, and what is not there."""
+    tracking.check_reachable(mlflow_server, "probe-missing")
+    tracking.ensure_experiment(mlflow_server, "probe-present")
+    tracking.check_reachable(mlflow_server, "probe-present")
+    tracking.check_reachable(postgres_url, "x")
+    tracking.check_reachable(f"sqlite:///{tmp_path / 'mlflow.db'}", "x")
+    # A web server that is not MLflow answers 404 too, but not MLflow's RESOURCE_DOES_NOT_EXIST.
+    port = free_port()
+    other = subprocess.Popen([sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1",
+                              "--directory", str(tmp_path)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_for(f"http://127.0.0.1:{port}/", other)
+        with pytest.raises(tracking.TrackingError, match=f"MLflow at http://127.0.0.1:{port} failed: .*404"):
+            tracking.check_reachable(f"http://127.0.0.1:{port}", "x")
+    finally:
+        other.terminate()
+        other.wait(timeout=30)
+    with pytest.raises(tracking.TrackingError, match="unable to open database file"):
+        tracking.check_reachable(f"sqlite:///{tmp_path / 'absent' / 'mlflow.db'}", "x")
+    with pytest.raises(tracking.TrackingError, match=r"MLflow at postgresql://postgres@127.0.0.1:5432/absent failed"):
+        tracking.check_reachable("postgresql://postgres@127.0.0.1:5432/absent", "x")
 
 
 def test_missing_endpoints_name_the_parameter_and_variable(monkeypatch):

@@ -57,7 +57,7 @@ def start_run(*, training_run_id: str, experiment_id: str, model_version_id: str
     row = run_rows.running_row(training_run_id=training_run_id, experiment_id=experiment_id,
                                model_version_id=model_version_id, algorithm=algorithm,
                                hyperparameter_space=hyperparameter_space, started_at=run_store.utcnow())
-    tracking.ensure_experiment(tracking_uri, experiment_id)
+    tracking.check_reachable(tracking_uri, experiment_id)
     run_store.with_database(db_url, lambda engine: run_store.start_run(engine, row))
     return holdout_lock(db_url=db_url, experiment_id=experiment_id, split_salt=split_salt, group_column=group_column)
 

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING
+from urllib.parse import urlencode, urlsplit
 
 from .constants import VALIDATION, metric_name
 from .endpoints import redact, scrub, without_credentials
@@ -28,6 +29,10 @@ SERVING_DISTRIBUTIONS = ("sealtrain", "mlflow", "scikit-learn", "skops", "pandas
 # A tracking server that is down should fail the step in seconds, not after minutes of retries.
 # MLflow reads these per request; a value the user set wins.
 FAIL_FAST_ENV = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "2", "MLFLOW_HTTP_REQUEST_TIMEOUT": "30"}
+# The error code of MLflow's REST API for an experiment that does not exist (yet).
+MISSING_RESOURCE = "RESOURCE_DOES_NOT_EXIST"
+# Stores MLflow keeps in a database through SQLAlchemy (`postgresql+psycopg2://` counts as postgresql).
+DATABASE_SCHEMES = ("sqlite", "postgresql", "postgres", "mysql", "mssql")
 # MLflow's own basic-auth variables: a tracking URI's credentials travel here, not in the URI.
 USERNAME_ENV = "MLFLOW_TRACKING_USERNAME"
 PASSWORD_ENV = "MLFLOW_TRACKING_PASSWORD"
@@ -98,6 +103,65 @@ def _client(tracking_uri: str):
 
 def _failure(tracking_uri: str, exc: Exception) -> TrackingError:
     return TrackingError(f"MLflow at {redact(tracking_uri)} failed: {scrub(str(exc), tracking_uri)}")
+
+
+def check_reachable(tracking_uri: str, experiment_name: str) -> None:
+    """Checks that MLflow answers, as the first step of a run does, without importing MLflow where it can.
+
+    A tracking server is asked for the experiment over its REST API (with the URI's credentials,
+    so a refused login fails here too); a database-backed store is opened; any other store goes
+    through MLflow's client. Importing MLflow and opening its store take seconds that the run's
+    last step, which logs everything, spends anyway.
+
+    Raises:
+        TrackingError: MLflow was unreachable or refused; the message names the URI without its password.
+    """
+    bare, user, secret = without_credentials(tracking_uri)
+    scheme = urlsplit(bare).scheme
+    try:
+        if scheme in ("http", "https"):
+            _ask_server(bare, user, secret, experiment_name)
+        elif scheme.split("+")[0] in DATABASE_SCHEMES:
+            _open_database(tracking_uri)
+        else:
+            ensure_experiment(tracking_uri, experiment_name)
+    except TrackingError:
+        raise
+    except Exception as exc:  # HTTP, socket and database errors all mean "unusable"
+        raise _failure(tracking_uri, exc) from exc
+
+
+def _ask_server(url: str, user: str | None, secret: str | None, experiment_name: str) -> None:
+    import base64
+    import urllib.error
+    import urllib.request
+
+    query = urlencode({"experiment_name": experiment_name})
+    request = urllib.request.Request(f"{url.rstrip('/')}/api/2.0/mlflow/experiments/get-by-name?{query}")
+    if user:
+        request.add_header("Authorization", "Basic " + base64.b64encode(f"{user}:{secret or ''}".encode()).decode())
+    timeout = float(os.environ.get("MLFLOW_HTTP_REQUEST_TIMEOUT", FAIL_FAST_ENV["MLFLOW_HTTP_REQUEST_TIMEOUT"]))
+    try:
+        with urllib.request.urlopen(request, timeout=timeout):
+            pass
+    except urllib.error.HTTPError as exc:
+        # MLflow's 404 for a missing experiment: it answered, and the run's last step creates the experiment.
+        if exc.code != 404 or MISSING_RESOURCE not in exc.read().decode(errors="replace"):
+            raise
+
+
+def _open_database(tracking_uri: str) -> None:
+    import sqlalchemy as sa
+
+    from .endpoints import normalise_url
+
+    url = normalise_url(tracking_uri)
+    engine = sa.create_engine(url, connect_args={} if url.startswith("sqlite") else {"connect_timeout": 5})
+    try:
+        with engine.connect():
+            pass
+    finally:
+        engine.dispose()
 
 
 def ensure_experiment(tracking_uri: str, name: str) -> str:
