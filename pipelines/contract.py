@@ -95,6 +95,16 @@ def add_pipeline_flags(parser: argparse.ArgumentParser) -> None:
         help="how many models of the experiment may be evaluated on one test split; a run beyond it stops before "
              "tuning, as every look at the test split tunes the model choice to it (default: %(default)s, no limit)")
     add("--qc-report", metavar="FILE", help="QC report (JSON) from an upstream data-quality step (default: none)")
+    add("--engine", default="pandas", choices=("pandas", "dask"), metavar="ENGINE",
+        help="where the compute steps run: pandas (each task in its own process) or dask (load, QC, split, "
+             "preprocessing, tuning, training and evaluation on a Dask cluster; xgboost only, with --group or "
+             "--no-group, no --time-column) (default: %(default)s)")
+    add("--dask-scheduler", default="", metavar="ADDRESS",
+        help="with --engine dask, a running Dask scheduler (tcp://HOST:8786) (default: a LocalCluster per task, "
+             "sized to the machine)")
+    add("--dask-workers", type=int, default=0, metavar="N",
+        help="with --engine dask and no --dask-scheduler, the workers of each task's LocalCluster, 0 to size it to "
+             "the machine (default: %(default)s)")
     add("--experiment", default="sealtrain", metavar="NAME",
         help="MLflow experiment, experiment id and KFP experiment (default: %(default)s)")
 
@@ -221,7 +231,11 @@ def pipeline_arguments(args: argparse.Namespace, out: Path | None) -> dict:
         "experiment_id": args.experiment,
         "mlflow_tracking_uri": (args.mlflow_uri or f"sqlite:///{out / 'mlflow.db'}") if out else "",
         "run_db_url": (args.db_url or f"sqlite:///{out / 'runs.db'}") if out else "",
+        "engine": args.engine,
+        "dask_scheduler": args.dask_scheduler,
+        "dask_workers": args.dask_workers,
     }
+    preflight.check_engine(arguments, local=out is not None)
     if not (args.data_fingerprint and data.startswith(tables.GCS_SCHEME)):
         preflight.check_table(arguments)
     if out:

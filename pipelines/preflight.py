@@ -31,7 +31,10 @@ RANGES = {
     "min_auc": (0, 1),
     "max_duplicate_share": (0, 1),
     "max_test_evaluations": (0, None),
+    "dask_workers": (0, None),
 }
+# Seconds a Dask scheduler may take to answer before the run is refused.
+SCHEDULER_TIMEOUT_SECONDS = 5
 # An HTTP answer that proves a tracking server is there although it refuses anonymous requests.
 AUTH_STATUSES = (401, 403)
 
@@ -209,3 +212,50 @@ def check_store(flag: str, url: str) -> None:
         _check_database(flag, url)
     elif scheme in ("", "file"):
         check_writable(flag, Path(urlsplit(url).path if scheme else url))
+
+
+def check_engine(arguments: dict, local: bool) -> None:
+    """Refuses what the Dask engine cannot run, and a scheduler that does not answer, before anything runs.
+
+    Args:
+        arguments: The pipeline's arguments.
+        local: The run is local (`sealtrain run`); a cluster run needs a scheduler address.
+
+    Raises:
+        UsageError: --engine dask with --time-column, with an algorithm that has no distributed
+            implementation, with neither --group nor --no-group, on a cluster without
+            --dask-scheduler, with --dask-workers and --dask-scheduler together, or with a
+            scheduler that does not answer; --dask-* flags without --engine dask.
+    """
+    engine, scheduler = arguments["engine"], arguments["dask_scheduler"]
+    if engine != "dask":
+        if scheduler or arguments["dask_workers"]:
+            raise UsageError("--dask-scheduler and --dask-workers apply to --engine dask only")
+        return
+    if arguments["time_column"]:
+        raise UsageError(f"--engine dask with --time-column {arguments['time_column']}: the time-ordered split is "
+                         "not supported on Dask yet; use --engine pandas for a time-ordered split")
+    from sealtrain.components.core.distributed.training import DISTRIBUTED_ALGORITHMS
+
+    if arguments["algorithm"] not in DISTRIBUTED_ALGORITHMS:
+        raise UsageError(f"--engine dask with algorithm {arguments['algorithm']!r}: it has no distributed "
+                         f"implementation (dask trains {', '.join(DISTRIBUTED_ALGORITHMS)}); use --engine pandas")
+    if not (arguments["group_column"] or arguments["no_group"]):
+        raise UsageError("--engine dask needs --group COL (or --no-group if rows are independent): finding an "
+                         "unnamed patient column by its values has no Dask version yet")
+    if scheduler and arguments["dask_workers"]:
+        raise UsageError(f"--dask-workers sizes a local cluster, not the scheduler at {scheduler}: size its workers "
+                         "where they are started")
+    if not scheduler:
+        if not local:
+            raise UsageError("--engine dask on a cluster needs --dask-scheduler ADDRESS: a KubeCluster per task is "
+                             "not wired into the pipeline yet")
+        return
+    from distributed import Client
+
+    try:
+        with Client(scheduler, timeout=SCHEDULER_TIMEOUT_SECONDS):
+            pass
+    except (OSError, TimeoutError, ValueError) as exc:
+        raise UsageError(f"--dask-scheduler {scheduler}: no Dask scheduler answered within "
+                         f"{SCHEDULER_TIMEOUT_SECONDS} s ({exc})") from None

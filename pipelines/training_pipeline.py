@@ -174,6 +174,9 @@ def build_pipeline(image: str = DEFAULT_IMAGE):
         mlflow_tracking_uri: str = "",
         run_db_url: str = "",
         training_run_id: str = "",
+        engine: str = "pandas",
+        dask_scheduler: str = "",
+        dask_workers: int = 0,
     ) -> None:
         """Trains, evaluates and records one model with the split contract enforced by the DAG.
 
@@ -222,6 +225,12 @@ def build_pipeline(image: str = DEFAULT_IMAGE):
             run_db_url: Run-table URL; empty reads SEALTRAIN_DB_URL in the task.
             training_run_id: The run's id, unique (`sealtrain run` mints a UUID); empty uses the
                 orchestrator's job id. A run id that is taken stops the run at start_run.
+            engine: "pandas" (each task in its own process) or "dask": load, QC, split,
+                preprocessing fit, tuning, training and evaluation run on a Dask cluster.
+            dask_scheduler: With dask, the address of a running Dask scheduler; empty starts a
+                LocalCluster per task (refused inside a Kubernetes pod, see `engines`).
+            dask_workers: With dask and no scheduler, each LocalCluster's workers; 0 sizes it
+                to the machine.
 
         The records of the run are the outputs of `record_run`: the design's TrainedModel and
         ValidationMetrics (JSON) and a run record that points at every artifact of the run.
@@ -249,7 +258,10 @@ def build_pipeline(image: str = DEFAULT_IMAGE):
                 mlflow_tracking_uri=mlflow_tracking_uri,
                 run_db_url=run_db_url,
             ))
-            loaded = step(load_dataset(data_uri=data_uri, data_fingerprint=data_fingerprint).after(started))
+            loaded = step(load_dataset(
+                data_uri=data_uri, data_fingerprint=data_fingerprint, engine=engine, dask_scheduler=dask_scheduler,
+                dask_workers=dask_workers,
+            ).after(started))
             checked = step(check_data_quality(
                 dataset=loaded.outputs["dataset"],
                 label_column=label_column,
@@ -259,6 +271,7 @@ def build_pipeline(image: str = DEFAULT_IMAGE):
                 drop_columns=drop_columns,
                 time_column=time_column,
                 upstream_report=upstream_qc_report,
+                engine=engine, dask_scheduler=dask_scheduler, dask_workers=dask_workers,
             ))
             gate = step(qc_gate(qc_report=checked.outputs["qc_report"]))
             split = step(split_dataset(
@@ -279,8 +292,11 @@ def build_pipeline(image: str = DEFAULT_IMAGE):
                 experiment_id=experiment_id,
                 run_db_url=run_db_url,
                 lock_fingerprint=started.outputs["lock_fingerprint"],
+                engine=engine, dask_scheduler=dask_scheduler, dask_workers=dask_workers,
             ))
-            preprocess = step(fit_preprocessor(train=split.outputs[TRAIN]))
+            preprocess = step(fit_preprocessor(
+                train=split.outputs[TRAIN], engine=engine, dask_scheduler=dask_scheduler, dask_workers=dask_workers,
+            ))
             # After the split, which fingerprints the test split, and before tuning: a spent test
             # budget stops the run before any training.
             recall = step(recall_best_config(
@@ -313,6 +329,7 @@ def build_pipeline(image: str = DEFAULT_IMAGE):
                     tuning_timeout=tuning_timeout,
                     warm_start=item.warm_start,
                     optuna_storage_url=optuna_storage_url,
+                    engine=engine, dask_scheduler=dask_scheduler, dask_workers=dask_workers,
                 ))
             select = step(select_best_trial(
                 preprocessor=preprocess.outputs["preprocessor"],
@@ -333,6 +350,7 @@ def build_pipeline(image: str = DEFAULT_IMAGE):
                 best_hyperparameters=select.outputs["best_hyperparameters"],
                 seed=seed,
                 threshold_method=threshold_method,
+                engine=engine, dask_scheduler=dask_scheduler, dask_workers=dask_workers,
             ))
             evaluate = step(evaluate_model(
                 test=split.outputs[TEST],
@@ -346,6 +364,7 @@ def build_pipeline(image: str = DEFAULT_IMAGE):
                 model_version_id=model_version_id,
                 max_test_evaluations=max_test_evaluations,
                 run_db_url=run_db_url,
+                engine=engine, dask_scheduler=dask_scheduler, dask_workers=dask_workers,
             ))
             step(record_run(
                 training_run_id=started.outputs["training_run_id"],

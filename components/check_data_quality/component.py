@@ -16,6 +16,9 @@ def check_data_quality(
     drop_columns: list,
     time_column: str,
     upstream_report: str,
+    engine: str,
+    dask_scheduler: str,
+    dask_workers: int,
     qc_report: Output[Artifact],
 ):
     """Writes the QC report that the gate reads.
@@ -31,6 +34,9 @@ def check_data_quality(
         time_column: The column of a time-ordered split, or empty.
         upstream_report: A QC report (JSON) from an upstream data-quality step; when empty
             the report is computed here.
+        engine: "pandas" or "dask" (the stage's work on a Dask cluster).
+        dask_scheduler: With dask, a running scheduler's address; empty starts a LocalCluster.
+        dask_workers: With dask and no scheduler, the LocalCluster's workers; 0 sizes it to the machine.
         qc_report: The report (JSON), with `status` and `overall_score` in metadata.
     """
     from sealtrain.components.core.stages import stamp
@@ -38,5 +44,6 @@ def check_data_quality(
 
     result = run(dataset_path=dataset.path, label_column=label_column, positive_class=positive_class,
                  group_column=group_column, no_group=no_group, drop_columns=drop_columns, time_column=time_column,
-                 upstream_report=upstream_report, qc_report_path=qc_report.path)
+                 upstream_report=upstream_report, qc_report_path=qc_report.path,
+                 engine=engine, dask_scheduler=dask_scheduler, dask_workers=dask_workers)
     stamp(result, qc_report=qc_report)

@@ -19,6 +19,9 @@ def evaluate_model(
     model_version_id: str,
     max_test_evaluations: int,
     run_db_url: str,
+    engine: str,
+    dask_scheduler: str,
+    dask_workers: int,
     evaluation: Output[Artifact],
     test_metrics: Output[Metrics],
     classification_metrics: Output[ClassificationMetrics],
@@ -45,6 +48,9 @@ def evaluate_model(
         max_test_evaluations: How many models may be evaluated on this test split (0: no
             limit); beyond it the test split is not read.
         run_db_url: Run-table database URL, or empty to use SEALTRAIN_DB_URL.
+        engine: "pandas" or "dask" (the stage's work on a Dask cluster).
+        dask_scheduler: With dask, a running scheduler's address; empty starts a LocalCluster.
+        dask_workers: With dask and no scheduler, the LocalCluster's workers; 0 sizes it to the machine.
         evaluation: All evaluation results, the gate's decision and how many models of the
             experiment have been evaluated on this test split (JSON).
         test_metrics: `test_*` metrics and interval bounds for the KFP UI.
@@ -63,7 +69,8 @@ def evaluate_model(
                  experiment_id=experiment_id, model_version_id=model_version_id,
                  max_test_evaluations=max_test_evaluations, db_url=run_db_url,
                  evaluation_path=evaluation.path, test_metrics_path=test_metrics.path,
-                 classification_metrics_path=classification_metrics.path, report_path=report.path)
+                 classification_metrics_path=classification_metrics.path, report_path=report.path,
+                 engine=engine, dask_scheduler=dask_scheduler, dask_workers=dask_workers)
     roc = result.value["roc_curve"]
     if roc:
         classification_metrics.log_roc_curve(roc["fpr"], roc["tpr"], roc["thresholds"])

@@ -7,16 +7,21 @@ from sealtrain.components.runtime import DEFAULT_IMAGE
 
 
 @dsl.component(base_image=DEFAULT_IMAGE, install_kfp_package=False)
-def fit_preprocessor(train: Input[Dataset], preprocessor: Output[Model]):
+def fit_preprocessor(train: Input[Dataset], engine: str, dask_scheduler: str, dask_workers: int,
+                     preprocessor: Output[Model]):
     """Fits median imputation, standard scaling and one-hot encoding on the train split.
 
     Args:
         train: The train split; an artifact of any other role is refused.
+        engine: "pandas" or "dask" (the stage's work on a Dask cluster).
+        dask_scheduler: With dask, a running scheduler's address; empty starts a LocalCluster.
+        dask_workers: With dask and no scheduler, the LocalCluster's workers; 0 sizes it to the machine.
         preprocessor: The fitted transformer (skops) and its feature contract (JSON),
             stamped with the train fingerprint and split manifest.
     """
     from sealtrain.components.core.stages import stamp
     from sealtrain.components.core.stages.fit_preprocessor import run
 
-    result = run(train_path=train.path, train_metadata=train.metadata, preprocessor_path=preprocessor.path)
+    result = run(train_path=train.path, train_metadata=train.metadata, preprocessor_path=preprocessor.path,
+                 engine=engine, dask_scheduler=dask_scheduler, dask_workers=dask_workers)
     stamp(result, preprocessor=preprocessor)

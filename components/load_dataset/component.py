@@ -7,7 +7,8 @@ from sealtrain.components.runtime import DEFAULT_IMAGE
 
 
 @dsl.component(base_image=DEFAULT_IMAGE, install_kfp_package=False)
-def load_dataset(data_uri: str, data_fingerprint: str, dataset: Output[Dataset]):
+def load_dataset(data_uri: str, data_fingerprint: str, engine: str, dask_scheduler: str, dask_workers: int,
+                 dataset: Output[Dataset]):
     """Reads a CSV/TSV/Parquet table and writes it as Parquet.
 
     Args:
@@ -15,10 +16,14 @@ def load_dataset(data_uri: str, data_fingerprint: str, dataset: Output[Dataset])
         data_fingerprint: The source's fingerprint (a file's SHA-256; a `gs://` object's
             generation and MD5), or empty. When given, the source must still match it; it
             also keys the step cache, so changed data never reuses a stale result.
+        engine: "pandas" or "dask" (the stage's work on a Dask cluster).
+        dask_scheduler: With dask, a running scheduler's address; empty starts a LocalCluster.
+        dask_workers: With dask and no scheduler, the LocalCluster's workers; 0 sizes it to the machine.
         dataset: The table as Parquet, with its fingerprint and row count in metadata.
     """
     from sealtrain.components.core.stages import stamp
     from sealtrain.components.core.stages.load_dataset import run
 
-    result = run(data_uri=data_uri, data_fingerprint=data_fingerprint, dataset_path=dataset.path)
+    result = run(data_uri=data_uri, data_fingerprint=data_fingerprint, dataset_path=dataset.path,
+                 engine=engine, dask_scheduler=dask_scheduler, dask_workers=dask_workers)
     stamp(result, dataset=dataset)

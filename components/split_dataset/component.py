@@ -27,6 +27,9 @@ def split_dataset(
     experiment_id: str,
     run_db_url: str,
     lock_fingerprint: str,
+    engine: str,
+    dask_scheduler: str,
+    dask_workers: int,
     train: Output[Dataset],
     validation: Output[Dataset],
     test: Output[Dataset],
@@ -63,6 +66,9 @@ def split_dataset(
         experiment_id: The experiment whose holdout lock applies.
         run_db_url: Run-table database URL, or empty to use SEALTRAIN_DB_URL.
         lock_fingerprint: The fingerprint of the lock start_run read.
+        engine: "pandas" or "dask" (the stage's work on a Dask cluster).
+        dask_scheduler: With dask, a running scheduler's address; empty starts a LocalCluster.
+        dask_workers: With dask and no scheduler, the LocalCluster's workers; 0 sizes it to the machine.
         train: Train split (Parquet, role `train`).
         validation: Validation split (role `validation`).
         test: Test split (role `test`), for the evaluation component only.
@@ -86,6 +92,7 @@ def split_dataset(
                  experiment_id=experiment_id, db_url=run_db_url, lock_fingerprint=lock_fingerprint,
                  split_paths={name: a.path for name, a in splits.items()},
                  split_uris={name: a.uri for name, a in splits.items()}, manifest_path=split_manifest.path,
-                 group_splits_path=group_splits.path)
+                 group_splits_path=group_splits.path,
+                 engine=engine, dask_scheduler=dask_scheduler, dask_workers=dask_workers)
     stamp(result, split_manifest=split_manifest, **splits)
     return (result.value,)

@@ -14,6 +14,9 @@ def train_model(
     best_hyperparameters: Input[Artifact],
     seed: int,
     threshold_method: str,
+    engine: str,
+    dask_scheduler: str,
+    dask_workers: int,
     model: Output[Model],
     fit_metrics: Output[Metrics],
 ):
@@ -30,6 +33,9 @@ def train_model(
         best_hyperparameters: The tuning result.
         seed: Seed of the estimator.
         threshold_method: "f1" (maximum F1) or "youden" on validation.
+        engine: "pandas" or "dask" (the stage's work on a Dask cluster).
+        dask_scheduler: With dask, a running scheduler's address; empty starts a LocalCluster.
+        dask_workers: With dask and no scheduler, the LocalCluster's workers; 0 sizes it to the machine.
         model: The model file (xgboost UBJSON or skops) with its metadata JSON.
         fit_metrics: `train_*` and `val_*` metrics.
     """
@@ -39,5 +45,6 @@ def train_model(
     result = run(train_path=train.path, train_metadata=train.metadata, validation_path=validation.path,
                  validation_metadata=validation.metadata, preprocessor_path=preprocessor.path,
                  preprocessor_metadata=preprocessor.metadata, best_hyperparameters_path=best_hyperparameters.path,
-                 seed=seed, threshold_method=threshold_method, model_path=model.path, fit_metrics_path=fit_metrics.path)
+                 seed=seed, threshold_method=threshold_method, model_path=model.path, fit_metrics_path=fit_metrics.path,
+                 engine=engine, dask_scheduler=dask_scheduler, dask_workers=dask_workers)
     stamp(result, model=model, fit_metrics=fit_metrics)

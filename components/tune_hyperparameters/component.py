@@ -22,6 +22,9 @@ def tune_hyperparameters(
     tuning_timeout: float,
     warm_start: str,
     optuna_storage_url: str,
+    engine: str,
+    dask_scheduler: str,
+    dask_workers: int,
 ) -> int:
     """Runs this worker's share of a seeded TPE study shared through Optuna's storage.
 
@@ -40,6 +43,9 @@ def tune_hyperparameters(
         tuning_timeout: Wall-clock limit of this worker in seconds; 0 for none.
         warm_start: Parameters to try first (procedural memory), JSON or `null`.
         optuna_storage_url: Optuna storage (a database URL or journal://PATH), or empty to use OPTUNA_STORAGE_URL.
+        engine: "pandas" or "dask" (the stage's work on a Dask cluster).
+        dask_scheduler: With dask, a running scheduler's address; empty starts a LocalCluster.
+        dask_workers: With dask and no scheduler, the LocalCluster's workers; 0 sizes it to the machine.
 
     Returns:
         How many trials this worker ran now (0 when a retry finds its share done).
@@ -53,5 +59,6 @@ def tune_hyperparameters(
         preprocessor_metadata=preprocessor.metadata, algorithm=algorithm, hyperparameter_space=hyperparameter_space,
         default_hyperparameters=default_hyperparameters, n_trials=n_trials, tuning_workers=tuning_workers,
         worker=worker, seed=seed, tuning_metric=tuning_metric, tuning_timeout=tuning_timeout, warm_start=warm_start,
-        optuna_storage_url=optuna_storage_url, progress=say,
+        optuna_storage_url=optuna_storage_url, progress=say, engine=engine, dask_scheduler=dask_scheduler,
+        dask_workers=dask_workers,
     ).value

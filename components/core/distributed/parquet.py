@@ -13,6 +13,8 @@ import uuid
 
 import dask.dataframe as dd
 import fsspec
+import pandas as pd
+import pyarrow as pa
 from distributed import get_client
 from fsspec.implementations.local import LocalFileSystem
 
@@ -68,12 +70,19 @@ def write_parquet(frame: dd.DataFrame, path: str) -> None:
     fs, root = _filesystem(path)
     if fs.exists(root):
         raise InvalidInputError(f"{path}: already exists; a split is written once")
+    # Object columns hold text (`schema.coerce_features`); inferring their type fails when the
+    # first partitions hold no row of a split.
+    schema = pa.schema([
+        (name, pa.large_string() if pd.api.types.is_object_dtype(dtype) else pa.Schema.from_pandas(
+            frame._meta[[name]], preserve_index=False).field(name).type)
+        for name, dtype in frame.dtypes.items()
+    ])
     if not isinstance(fs, LocalFileSystem):
-        frame.to_parquet(path, write_index=False)
+        frame.to_parquet(path, write_index=False, schema=schema)
         return
     partial = f"{root.rstrip('/')}.partial-{uuid.uuid4().hex[:8]}"
     try:
-        frame.to_parquet(partial, write_index=False)
+        frame.to_parquet(partial, write_index=False, schema=schema)
         os.replace(partial, root)
     finally:
         shutil.rmtree(partial, ignore_errors=True)

@@ -35,6 +35,8 @@ def run_worker(spec: StudySpec, client: Client, train: dd.DataFrame, validation:
                preprocessor: Preprocessor, *, storage: str, n_trials: int, worker: int = 0,
                timeout: float | None = None, progress: Callable[[str], None] = print) -> int:
     """Runs one worker's share of a shared study on Dask, as `tuning.run_worker`; returns the trials it ran now."""
+    # Before the study: a trial would only record the refusal as its failure.
+    training.distributed_algorithm(spec.algorithm.name)
     study = open_study(open_storage(storage), spec.name, spec.metric, spec.seed + worker)
     done = sum(1 for t in study.trials if t.user_attrs.get(WORKER_ATTR) == worker and t.state.is_finished())
     if spec.warm_start and worker == 0 and not study.trials:
