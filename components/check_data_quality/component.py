@@ -16,10 +16,10 @@ def check_data_quality(
     drop_columns: list,
     time_column: str,
     upstream_report: str,
-    engine: str,
-    dask_scheduler: str,
-    dask_workers: int,
     qc_report: Output[Artifact],
+    engine: str = "pandas",
+    dask_scheduler: str = "",
+    dask_workers: int = 0,
 ):
     """Writes the QC report that the gate reads.
 

@@ -19,13 +19,13 @@ def evaluate_model(
     model_version_id: str,
     max_test_evaluations: int,
     run_db_url: str,
-    engine: str,
-    dask_scheduler: str,
-    dask_workers: int,
     evaluation: Output[Artifact],
     test_metrics: Output[Metrics],
     classification_metrics: Output[ClassificationMetrics],
     report: Output[HTML],
+    engine: str = "pandas",
+    dask_scheduler: str = "",
+    dask_workers: int = 0,
 ):
     """Scores the final model on the test split, at the threshold fixed on validation, and
     records the evaluation in the experiment's test-access ledger.

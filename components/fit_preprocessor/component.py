@@ -7,8 +7,8 @@ from sealtrain.components.runtime import DEFAULT_IMAGE
 
 
 @dsl.component(base_image=DEFAULT_IMAGE, install_kfp_package=False)
-def fit_preprocessor(train: Input[Dataset], engine: str, dask_scheduler: str, dask_workers: int,
-                     preprocessor: Output[Model]):
+def fit_preprocessor(train: Input[Dataset], preprocessor: Output[Model], engine: str = "pandas",
+                     dask_scheduler: str = "", dask_workers: int = 0):
     """Fits median imputation, standard scaling and one-hot encoding on the train split.
 
     Args:

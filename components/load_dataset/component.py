@@ -7,8 +7,8 @@ from sealtrain.components.runtime import DEFAULT_IMAGE
 
 
 @dsl.component(base_image=DEFAULT_IMAGE, install_kfp_package=False)
-def load_dataset(data_uri: str, data_fingerprint: str, engine: str, dask_scheduler: str, dask_workers: int,
-                 dataset: Output[Dataset]):
+def load_dataset(data_uri: str, data_fingerprint: str, dataset: Output[Dataset], engine: str = "pandas",
+                 dask_scheduler: str = "", dask_workers: int = 0):
     """Reads a CSV/TSV/Parquet table and writes it as Parquet.
 
     Args:

@@ -27,15 +27,15 @@ def split_dataset(
     experiment_id: str,
     run_db_url: str,
     lock_fingerprint: str,
-    engine: str,
-    dask_scheduler: str,
-    dask_workers: int,
     train: Output[Dataset],
     validation: Output[Dataset],
     test: Output[Dataset],
     holdout: Output[Dataset],
     split_manifest: Output[Artifact],
     group_splits: Output[Dataset],
+    engine: str = "pandas",
+    dask_scheduler: str = "",
+    dask_workers: int = 0,
 ) -> NamedTuple("SplitOutputs", test_fingerprint=str):
     """Splits 60/20/15/5 by group, keeps the experiment's locked holdout, verifies the result and
     records it in a manifest.

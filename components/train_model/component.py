@@ -14,11 +14,11 @@ def train_model(
     best_hyperparameters: Input[Artifact],
     seed: int,
     threshold_method: str,
-    engine: str,
-    dask_scheduler: str,
-    dask_workers: int,
     model: Output[Model],
     fit_metrics: Output[Metrics],
+    engine: str = "pandas",
+    dask_scheduler: str = "",
+    dask_workers: int = 0,
 ):
     """Trains the final model and fixes its decision threshold on validation.
 

@@ -22,9 +22,9 @@ def tune_hyperparameters(
     tuning_timeout: float,
     warm_start: str,
     optuna_storage_url: str,
-    engine: str,
-    dask_scheduler: str,
-    dask_workers: int,
+    engine: str = "pandas",
+    dask_scheduler: str = "",
+    dask_workers: int = 0,
 ) -> int:
     """Runs this worker's share of a seeded TPE study shared through Optuna's storage.
 
