@@ -280,7 +280,7 @@ def test_evaluation_appends_one_ledger_row_per_model_and_checks_the_budget_befor
     evaluation = json.loads(Path(run.path("evaluation.json")).read_text())
     test = run.meta("split", TEST)[META_FINGERPRINT]
     assert evaluation["test_evaluations"] == 1
-    assert run.results["evaluate"].lines[-1] == f"test split {test[:12]}: evaluated by 1 models of experiment " \
+    assert run.results["evaluate"].lines[-1] == f"test split {test[:12]}: evaluated by 1 model of experiment " \
                                                 "'exp', this one included"
     rows = run_store.with_database(run.db_url, lambda e: split_ledger.evaluations(e, "exp", TEST))
     assert [(r["training_run_id"], r["model_version"], r["split_fingerprint"]) for r in rows] == [
@@ -288,7 +288,7 @@ def test_evaluation_appends_one_ledger_row_per_model_and_checks_the_budget_befor
     monkeypatch.setenv(RUN_ID_ENV, "run-2")
     out = {"evaluation_path": run.path("again.json"), "report_path": run.path("again.html")}
     # The same model again (an uncached rerun) counts once, and passes a budget of 1.
-    assert _evaluate(run, max_test_evaluations=1, **out).lines[-1].endswith("evaluated by 1 models of experiment "
+    assert _evaluate(run, max_test_evaluations=1, **out).lines[-1].endswith("evaluated by 1 model of experiment "
                                                                             "'exp', this one included")
     # Once another model has seen the test split, this one is beyond a budget of 1: refused before
     # the test split is read (there is none to read here).

@@ -6,11 +6,10 @@ import json
 from pathlib import Path
 
 from .. import evaluation, lineage, modelio, training
-from ..constants import GROUP_COLUMN, HOLDOUT, META_TRAIN_FINGERPRINT
-from ..preprocessing import Preprocessor
+from ..constants import GROUP_COLUMN, HOLDOUT
 from ..report import render_report
 from ..schema import split_xy
-from . import StageResult
+from . import StageResult, scored_inputs
 
 
 def run(*, holdout_path: str, holdout_metadata: dict, preprocessor_path: str, preprocessor_metadata: dict,
@@ -43,16 +42,9 @@ def run(*, holdout_path: str, holdout_metadata: dict, preprocessor_path: str, pr
             that manifest's train split.
     """
     consumer = "evaluate_holdout"
-    lineage.require_role(holdout_metadata, HOLDOUT, consumer)
-    manifest = lineage.require_same_manifest(consumer, holdout=holdout_metadata, preprocessor=preprocessor_metadata,
-                                             model=model_metadata)
-    meta = modelio.read_model_meta(model_path)
-    fitted = Preprocessor.load(preprocessor_path)
-    lineage.verify_fitted_on_train(consumer, manifest, {
-        "preprocessor": preprocessor_metadata.get(META_TRAIN_FINGERPRINT),
-        "preprocessor file": fitted.train_fingerprint,
-        "model": model_metadata.get(META_TRAIN_FINGERPRINT), "model file": meta.get(META_TRAIN_FINGERPRINT),
-    })
+    manifest, meta, fitted = scored_inputs.check(
+        consumer, HOLDOUT, holdout_metadata, preprocessor_path=preprocessor_path,
+        preprocessor_metadata=preprocessor_metadata, model_path=model_path, model_metadata=model_metadata)
     frame = lineage.read_split(holdout_path, HOLDOUT, consumer, manifest)
     settings = model_metadata["evaluation_settings"]
     samples, seed = int(settings["bootstrap_samples"]), int(settings["seed"])

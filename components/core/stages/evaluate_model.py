@@ -6,12 +6,12 @@ import json
 from pathlib import Path
 
 from .. import engines, evaluation, lineage, modelio, recording, training
-from ..constants import GROUP_COLUMN, META_TRAIN_FINGERPRINT, TEST
+from ..constants import GROUP_COLUMN, TEST
 from ..preprocessing import Preprocessor
 from ..report import render_report, test_reuse_warning
 from ..run_artifacts import model_version
 from ..schema import split_xy
-from . import StageResult
+from . import StageResult, scored_inputs
 
 
 def run(*, test_path: str, test_metadata: dict, preprocessor_path: str, preprocessor_metadata: dict,
@@ -65,16 +65,9 @@ def run(*, test_path: str, test_metadata: dict, preprocessor_path: str, preproce
         InvalidInputError: RUN_ID_ENV is not set.
     """
     consumer = "evaluate_model"
-    lineage.require_role(test_metadata, TEST, consumer)
-    manifest = lineage.require_same_manifest(consumer, test=test_metadata, preprocessor=preprocessor_metadata,
-                                             model=model_metadata)
-    meta = modelio.read_model_meta(model_path)
-    fitted = Preprocessor.load(preprocessor_path)
-    lineage.verify_fitted_on_train(consumer, manifest, {
-        "preprocessor": preprocessor_metadata.get(META_TRAIN_FINGERPRINT),
-        "preprocessor file": fitted.train_fingerprint,
-        "model": model_metadata.get(META_TRAIN_FINGERPRINT), "model file": meta.get(META_TRAIN_FINGERPRINT),
-    })
+    manifest, meta, fitted = scored_inputs.check(
+        consumer, TEST, test_metadata, preprocessor_path=preprocessor_path,
+        preprocessor_metadata=preprocessor_metadata, model_path=model_path, model_metadata=model_metadata)
     run_id, fitted_model = recording.current_run_id(), modelio.model_fingerprint(model_path)
     recording.test_budget(db_url=db_url, experiment_id=experiment_id, test_fingerprint=manifest.split(TEST),
                           max_evaluations=max_test_evaluations, model_fingerprint=fitted_model)
@@ -106,8 +99,9 @@ def run(*, test_path: str, test_metadata: dict, preprocessor_path: str, preproce
         lines.append(f"test AUC {auc:.4f} (95% CI {ci[0]:.4f}-{ci[1]:.4f}, {bootstrap_samples} resamples)")
     lines += [f"note: {note}" for note in result["details"]["notes"]]
     lines.append(f"validation gate: {'accepted' if acceptance['accepted'] else 'rejected'} ({acceptance['reason']})")
-    lines.append(f"test split {manifest.split(TEST)[:12]}: evaluated by {result['test_evaluations']} models of "
-                 f"experiment {experiment_id!r}, this one included")
+    count = result["test_evaluations"]
+    lines.append(f"test split {manifest.split(TEST)[:12]}: evaluated by {count} model{'' if count == 1 else 's'} "
+                 f"of experiment {experiment_id!r}, this one included")
     if warning := test_reuse_warning(result["test_evaluations"]):
         lines.append(f"warning: {warning}")
     return StageResult(metrics={"test_metrics": logged}, value=curves, lines=lines)
