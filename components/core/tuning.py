@@ -79,6 +79,18 @@ def run_worker(spec: StudySpec, data: tuple[np.ndarray, np.ndarray, np.ndarray, 
         timeout: Optional wall-clock limit in seconds.
         progress: Where progress lines go.
     """
+    def objective(opened: optuna.storages.BaseStorage) -> Callable[[optuna.Trial], float]:
+        return _objective(spec.algorithm, spec.space, spec.defaults, spec.seed, spec.metric, worker, data, opened)
+
+    return run_share(spec, objective, storage=storage, n_trials=n_trials, worker=worker, timeout=timeout,
+                     progress=progress)
+
+
+def run_share(spec: StudySpec, objective: Callable[[optuna.storages.BaseStorage], Callable[[optuna.Trial], float]],
+              *, storage: str, n_trials: int, worker: int, timeout: float | None,
+              progress: Callable[[str], None]) -> int:
+    """Runs one worker's share of a shared study with an objective built on the opened storage
+    (whatever trains the trials: in this process, or on a Dask cluster); returns the trials it ran now."""
     metric, name = spec.metric, spec.name
     opened = open_storage(storage)
     study = open_study(opened, name, metric, spec.seed + worker)
@@ -99,13 +111,5 @@ def run_worker(spec: StudySpec, data: tuple[np.ndarray, np.ndarray, np.ndarray, 
             progress(f"tuning worker {worker}: trial {mine}/{n_trials}, best validation {metric} {best}, "
                      f"{time.monotonic() - started:.1f}s")
 
-    study.optimize(
-        _objective(spec.algorithm, spec.space, spec.defaults, spec.seed, metric, worker, data, opened),
-        n_trials=remaining,
-        timeout=timeout,
-        catch=(Exception,),
-        callbacks=[report],
-    )
+    study.optimize(objective(opened), n_trials=remaining, timeout=timeout, catch=(Exception,), callbacks=[report])
     return remaining
-
-

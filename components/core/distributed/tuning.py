@@ -8,7 +8,6 @@ trials, best value and `select_best_trial` are unchanged.
 
 from __future__ import annotations
 
-import time
 from typing import Callable
 
 import dask
@@ -17,11 +16,11 @@ import optuna
 from distributed import Client
 
 from ..constants import LABEL_COLUMN
-from ..optuna_study import BEST_ITERATION_ATTR, ERROR_ATTR, WORKER_ATTR, StudySpec, open_storage, open_study
+from ..optuna_study import BEST_ITERATION_ATTR, ERROR_ATTR, WORKER_ATTR, StudySpec
 from ..preprocessing import Preprocessor
 from ..search_space import suggest
 from ..training import best_iteration
-from ..tuning import SCORERS
+from ..tuning import SCORERS, run_share
 from . import training
 
 
@@ -37,15 +36,6 @@ def run_worker(spec: StudySpec, client: Client, train: dd.DataFrame, validation:
     """Runs one worker's share of a shared study on Dask, as `tuning.run_worker`; returns the trials it ran now."""
     # Before the study: a trial would only record the refusal as its failure.
     training.distributed_algorithm(spec.algorithm.name)
-    study = open_study(open_storage(storage), spec.name, spec.metric, spec.seed + worker)
-    done = sum(1 for t in study.trials if t.user_attrs.get(WORKER_ATTR) == worker and t.state.is_finished())
-    if spec.warm_start and worker == 0 and not study.trials:
-        study.enqueue_trial({k: v for k, v in spec.warm_start.items() if k in spec.space}, skip_if_exists=True)
-    remaining = n_trials - done
-    if remaining <= 0:
-        progress(f"tuning worker {worker}: its {n_trials} trials are already in study {spec.name}")
-        return 0
-    started = time.monotonic()
 
     def objective(trial: optuna.Trial) -> float:
         trial.set_user_attr(WORKER_ATTR, worker)
@@ -59,11 +49,5 @@ def run_worker(spec: StudySpec, client: Client, train: dd.DataFrame, validation:
         trial.set_user_attr(BEST_ITERATION_ATTR, best_iteration(model))
         return validation_score(model, validation, preprocessor, spec.metric)
 
-    def report(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
-        complete = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
-        best = f"{study.best_value:.4f}" if complete else "none yet"
-        progress(f"tuning worker {worker} (dask): trial {trial.number + 1}, best validation {spec.metric} {best}, "
-                 f"{time.monotonic() - started:.1f}s")
-
-    study.optimize(objective, n_trials=remaining, timeout=timeout, catch=(Exception,), callbacks=[report])
-    return remaining
+    return run_share(spec, lambda opened: objective, storage=storage, n_trials=n_trials, worker=worker,
+                     timeout=timeout, progress=progress)
