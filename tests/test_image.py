@@ -22,10 +22,12 @@ import sys
 import tarfile
 import time
 import tomllib
+import uuid
 from pathlib import Path
 
 import pytest
 
+from sealtrain.components.core.constants import RUN_ID_ENV
 from sealtrain.pipelines import image as image_build
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -430,8 +432,11 @@ def test_the_image_runs_the_whole_pipeline_through_kfp_docker_runner(docker_clie
     previous = local_config.LocalExecutionConfig.instance
     started = time.monotonic()
     try:
-        local.init(runner=local.DockerRunner(network_mode="none"), pipeline_root=str(root),
-                   enable_caching=False, raise_on_error=True)
+        # As `sealtrain run` does for its task processes: the run's id reaches evaluate_model by
+        # environment (on a cluster, from the pod's pipeline/runid label), not through its cache key.
+        arguments["training_run_id"] = str(uuid.uuid4())
+        runner = local.DockerRunner(network_mode="none", environment={RUN_ID_ENV: arguments["training_run_id"]})
+        local.init(runner=runner, pipeline_root=str(root), enable_caching=False, raise_on_error=True)
         training_pipeline(**arguments)
     finally:
         local_config.LocalExecutionConfig.instance = previous
