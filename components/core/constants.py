@@ -72,6 +72,8 @@ MODEL_FILE_SKLEARN = "model.skops"
 MODEL_META_FILE = "model.json"
 PREPROCESSOR_FILE = "preprocessor.skops"
 PREPROCESSOR_META_FILE = "preprocessor.json"
+# The input example (train statistics) in the preprocessor's JSON, read without loading the preprocessor.
+PREPROCESSOR_EXAMPLE_KEY = "example"
 
 # Canonical column names inside split artifacts: the label encoded 0/1 and the grouping key.
 # They are never features; the user's own names are kept in the split manifest.

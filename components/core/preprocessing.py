@@ -16,6 +16,7 @@ from sklearn.preprocessing import OneHotEncoder, StandardScaler
 from .constants import (
     MAX_CATEGORY_LEVELS,
     META_TRAIN_FINGERPRINT,
+    PREPROCESSOR_EXAMPLE_KEY,
     PREPROCESSOR_FILE,
     PREPROCESSOR_META_FILE,
     RESERVED_COLUMNS,
@@ -25,8 +26,6 @@ from .modelio import dump_skops, load_skops
 from .schema import coerce_features, split_xy
 
 MISSING_CATEGORY = "__missing__"
-# Key of the input example in the preprocessor's JSON, read by `serving.example_frame`.
-EXAMPLE_KEY = "example"
 
 
 @dataclass
@@ -82,7 +81,7 @@ class Preprocessor:
             META_TRAIN_FINGERPRINT: self.train_fingerprint,
             "warnings": self.warnings,
             "feature_names_out": self.feature_names_out(),
-            EXAMPLE_KEY: self.example_values(),
+            PREPROCESSOR_EXAMPLE_KEY: self.example_values(),
         }
         (out / PREPROCESSOR_META_FILE).write_text(json.dumps(meta, indent=2))
 

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from .constants import PREPROCESSOR_META_FILE
+from .constants import PREPROCESSOR_EXAMPLE_KEY, PREPROCESSOR_META_FILE
 from .modelio import load_model, read_model_meta
 
 PROBABILITY = "probability"
@@ -83,11 +83,9 @@ def example_frame(preprocessor_dir: str, raw_dtypes: dict[str, str]) -> pd.DataF
         preprocessor_dir: The directory `Preprocessor.save` wrote.
         raw_dtypes: The dtype of each feature in the input table, by name.
     """
-    from .preprocessing import EXAMPLE_KEY
-
     meta = json.loads((Path(preprocessor_dir) / PREPROCESSOR_META_FILE).read_text())
     columns = {}
-    for name, value in meta[EXAMPLE_KEY].items():
+    for name, value in meta[PREPROCESSOR_EXAMPLE_KEY].items():
         dtype = raw_dtypes.get(name, "float64")
         if name in meta["categorical"]:
             columns[name] = pd.Series([value], dtype=object)
