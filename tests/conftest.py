@@ -161,3 +161,21 @@ def mlflow_server(tmp_path_factory):
     finally:
         process.terminate()
         process.wait(timeout=30)
+
+
+def compiled_documents(golden) -> tuple[dict, dict]:
+    """A compiled pipeline's spec and its Kubernetes platform executors (the YAML's second document)."""
+    import yaml
+
+    from sealtrain.components.core import isolation
+
+    documents = list(yaml.safe_load_all(golden.read_text()))
+    platform = documents[1]["platforms"]["kubernetes"]["deploymentSpec"]["executors"]
+    return isolation.pipeline_document(documents), platform
+
+
+def container_tasks(spec: dict) -> dict:
+    """Every container task of a compiled spec by name, through nested DAGs."""
+    from sealtrain.components.core import isolation
+
+    return {task.name: task.spec for task in isolation.SpecGraph(spec).leaf_tasks()}

@@ -12,7 +12,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-import yaml
+from conftest import compiled_documents, container_tasks
 from kfp import components
 
 from sealtrain.components.core import isolation
@@ -30,16 +30,6 @@ def _compile(tmp_path) -> Path:
     return out
 
 
-def _documents():
-    documents = list(yaml.safe_load_all(GOLDEN.read_text()))
-    platform = documents[1]["platforms"]["kubernetes"]["deploymentSpec"]["executors"]
-    return isolation.pipeline_document(documents), platform
-
-
-def _tasks(spec):
-    return {task.name: task.spec for task in isolation.SpecGraph(spec).leaf_tasks()}
-
-
 def test_compiled_holdout_pipeline_matches_the_reviewed_golden_file(tmp_path):
     assert _compile(tmp_path).read_text() == GOLDEN.read_text(), __doc__
 
@@ -49,14 +39,14 @@ def test_compiled_holdout_pipeline_loads_back_with_kfp(tmp_path):
 
 
 def test_five_tasks_on_the_one_versioned_image():
-    spec, _ = _documents()
-    assert set(_tasks(spec)) == TASKS
+    spec, _ = compiled_documents(GOLDEN)
+    assert set(container_tasks(spec)) == TASKS
     assert {e["container"]["image"] for e in spec["deploymentSpec"]["executors"].values()} == {DEFAULT_IMAGE}
 
 
 def test_the_gate_and_the_record_are_never_cached_and_only_the_evaluation_is_retried():
-    spec, _ = _documents()
-    tasks = _tasks(spec)
+    spec, _ = compiled_documents(GOLDEN)
+    tasks = container_tasks(spec)
     uncached = {name for name, task in tasks.items() if not task.get("cachingOptions", {}).get("enableCache", False)}
     assert uncached == {"holdout-gate", "record-holdout"}
     retried = {name for name, task in tasks.items() if task.get("retryPolicy", {}).get("maxRetryCount")}
@@ -64,16 +54,16 @@ def test_the_gate_and_the_record_are_never_cached_and_only_the_evaluation_is_ret
 
 
 def test_nothing_is_read_before_the_gate_passed():
-    spec, _ = _documents()
+    spec, _ = compiled_documents(GOLDEN)
     graph = isolation.SpecGraph(spec)
     for name in TASKS - {"holdout-gate"}:
         assert "root/holdout-gate" in graph.upstream(f"root/{name}"), name
-    rebuild = _tasks(spec)["rebuild-holdout"]["inputs"]["artifacts"]["split_manifest"]["taskOutputArtifact"]
+    rebuild = container_tasks(spec)["rebuild-holdout"]["inputs"]["artifacts"]["split_manifest"]["taskOutputArtifact"]
     assert rebuild == {"producerTask": "holdout-gate", "outputArtifactKey": "split_manifest"}
 
 
 def test_store_credentials_come_from_a_secret_and_never_appear_in_the_yaml():
-    spec, platform = _documents()
+    spec, platform = compiled_documents(GOLDEN)
     text = GOLDEN.read_text()
     assert "postgresql" not in text and not re.search(r"://[^/\s:@]+:[^/\s@]+@", text)
     defaults = spec["root"]["inputDefinitions"]["parameters"]

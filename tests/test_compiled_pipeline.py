@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 import yaml
+from conftest import compiled_documents, container_tasks
 from kfp import components
 
 from sealtrain.components.core import isolation
@@ -40,19 +41,8 @@ def test_compiled_pipeline_loads_back_with_kfp(tmp_path):
 SIDE_EFFECT_TASKS = {"start-run", "recall-best-config", "record-run", "finalize-run"}
 
 
-def _documents():
-    documents = list(yaml.safe_load_all(GOLDEN.read_text()))
-    platform = documents[1]["platforms"]["kubernetes"]["deploymentSpec"]["executors"]
-    return isolation.pipeline_document(documents), platform
-
-
-def _tasks(spec):
-    """Every container task of the spec by name, through nested DAGs."""
-    return {task.name: task.spec for task in isolation.SpecGraph(spec).leaf_tasks()}
-
-
 def test_every_component_runs_the_one_versioned_image():
-    spec, _ = _documents()
+    spec, _ = compiled_documents(GOLDEN)
     executors = spec["deploymentSpec"]["executors"]
     assert len(executors) == 14
     assert {e["container"]["image"] for e in executors.values()} == {DEFAULT_IMAGE}
@@ -92,13 +82,14 @@ def _umask() -> int:
 
 
 def test_side_effect_steps_are_never_cached_and_compute_steps_are():
-    spec, _ = _documents()
-    caching = {name: task.get("cachingOptions", {}).get("enableCache", False) for name, task in _tasks(spec).items()}
+    spec, _ = compiled_documents(GOLDEN)
+    caching = {name: task.get("cachingOptions", {}).get("enableCache", False)
+               for name, task in container_tasks(spec).items()}
     assert {name for name, cached in caching.items() if not cached} == SIDE_EFFECT_TASKS
 
 
 def test_failures_are_recorded_by_an_exit_handler_task():
-    spec, _ = _documents()
+    spec, _ = compiled_documents(GOLDEN)
     root = spec["root"]["dag"]["tasks"]
     assert root["finalize-run"]["triggerPolicy"]["strategy"] == "ALL_UPSTREAM_TASKS_COMPLETED"
     assert root["finalize-run"]["dependentTasks"] == ["exit-handler-1"]
@@ -107,7 +98,7 @@ def test_failures_are_recorded_by_an_exit_handler_task():
 
 
 def test_run_table_credentials_come_from_a_secret_and_never_appear_in_the_yaml():
-    spec, platform = _documents()
+    spec, platform = compiled_documents(GOLDEN)
     text = GOLDEN.read_text()
     assert "postgresql" not in text and not re.search(r"://[^/\s:@]+:[^/\s@]+@", text)
     defaults = spec["root"]["inputDefinitions"]["parameters"]
@@ -120,18 +111,18 @@ def test_run_table_credentials_come_from_a_secret_and_never_appear_in_the_yaml()
 
 
 def test_every_step_has_resources_and_retries_only_where_safe():
-    spec, _ = _documents()
+    spec, _ = compiled_documents(GOLDEN)
     for executor in spec["deploymentSpec"]["executors"].values():
         resources = executor["container"]["resources"]
         assert {"cpuRequest", "cpuLimit", "memoryRequest", "memoryLimit"} <= set(resources)
-    retried = {name for name, task in _tasks(spec).items() if task.get("retryPolicy", {}).get("maxRetryCount")}
+    retried = {name for name, task in container_tasks(spec).items() if task.get("retryPolicy", {}).get("maxRetryCount")}
     # start-run and recall-best-config fail fast (their store errors are not transient at the start);
     # record-run is never retried: a retry would log a second MLflow run.
     assert retried == {"finalize-run", "tune-hyperparameters", "select-best-trial", "train-model", "evaluate-model"}
 
 
 def test_split_component_declares_typed_dataset_outputs_named_after_the_splits():
-    spec, _ = _documents()
+    spec, _ = compiled_documents(GOLDEN)
     outputs = spec["components"]["comp-split-dataset"]["outputDefinitions"]["artifacts"]
     for split in ("train", "validation", "test", "holdout"):
         assert outputs[split]["artifactType"]["schemaTitle"] == "system.Dataset"
@@ -142,10 +133,10 @@ def test_split_component_declares_typed_dataset_outputs_named_after_the_splits()
 
 
 def test_tuning_fans_out_over_workers_that_share_a_study_in_postgres_on_a_cluster():
-    spec, platform = _documents()
+    spec, platform = compiled_documents(GOLDEN)
     loops = [c for name, c in spec["components"].items() if name.startswith("comp-for-loop")]
     assert len(loops) == 1 and list(loops[0]["dag"]["tasks"]) == ["tune-hyperparameters"]
-    select = _tasks(spec)["select-best-trial"]
+    select = container_tasks(spec)["select-best-trial"]
     assert "worker_trials" in select["inputs"]["parameters"]
     for executor in ("exec-tune-hyperparameters", "exec-select-best-trial"):
         assert platform[executor]["secretAsEnv"][0]["keyToEnv"] == [{"envVar": "PGPASSWORD", "secretKey": "PGPASSWORD"}]
