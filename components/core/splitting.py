@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -157,9 +158,7 @@ def assign_splits(groups: pd.Series, ratios: dict[str, float] = DEFAULT_RATIOS,
         DataLeakageError: Groups with the same first time leave no cut between two splits.
     """
     check_ratios(ratios, tolerance)
-    if strata is not None and times is not None:
-        raise InvalidInputError("a time-ordered split cannot also be stratified: later periods go to test "
-                                "whatever their positive rate; leave out stratify or the time column")
+    _refuse_stratified_time(strata, times)
     if strata is None:
         return _assign(groups, ratios, tolerance, salt, times, locked)
     assigned = np.empty(len(groups), dtype=object)
@@ -170,21 +169,48 @@ def assign_splits(groups: pd.Series, ratios: dict[str, float] = DEFAULT_RATIOS,
     return assigned
 
 
-def _time_numbers(times: pd.Series) -> pd.Series:
+def _refuse_stratified_time(strata, times) -> None:
+    if strata is not None and times is not None:
+        raise InvalidInputError("a time-ordered split cannot also be stratified: later periods go to test "
+                                "whatever their positive rate; leave out stratify or the time column")
+
+
+def time_numbers(times: pd.Series) -> pd.Series:
     """Times as float64 (dates as nanoseconds), for ordering."""
     if pd.api.types.is_datetime64_any_dtype(times):
         return pd.Series(times.to_numpy().astype("datetime64[ns]").astype("int64"), dtype="float64")
     return times.astype("float64").reset_index(drop=True)
 
 
+@dataclass(frozen=True)
+class GroupTimes:
+    """What the time-ordered split needs of the rows, group by group.
+
+    Attributes:
+        first: Each group's first time (`time_numbers`), aligned with the groups' sizes.
+        rows_before: Given a period end per group (aligned likewise, inf for none), how many
+            of each group's rows are earlier than its end: the rows it keeps once its follow-up
+            is dropped. The cuts are re-chosen on these counts (`TIME_CUT_ROUNDS`).
+        times: The time column, or an empty series of its dtype: how times are written in
+            messages and the manifest (ISO text for dates).
+    """
+
+    first: np.ndarray
+    rows_before: Callable[[np.ndarray], np.ndarray]
+    times: pd.Series
+
+
 def assign_groups(sizes: pd.Series, ratios: dict[str, float] = DEFAULT_RATIOS,
                   tolerance: float = DEFAULT_TOLERANCE, salt: str = DEFAULT_SPLIT_SALT, *,
-                  strata: pd.Series | None = None, locked: frozenset[str] = frozenset()) -> pd.Series:
-    """Assigns every group a split from its row count alone: `assign_splits` without the rows.
+                  strata: pd.Series | None = None, times: GroupTimes | None = None,
+                  locked: frozenset[str] = frozenset()) -> pd.Series:
+    """Assigns every group a split from per-group counts alone: `assign_splits` without the rows.
 
     The hash split places a group by its salted hash and its number of rows (and, stratified,
     its stratum), so an engine that counts rows per group where the rows live (the Dask engine)
-    gets the same assignment as `assign_splits` without sending a key per row.
+    gets the same assignment as `assign_splits` without sending a key per row. The time order
+    also needs each group's first time and, in each re-cut round, its rows before a period
+    end: counts per group again, which `times` computes where the rows are.
 
     Args:
         sizes: Rows of each group, indexed by group key.
@@ -192,14 +218,19 @@ def assign_groups(sizes: pd.Series, ratios: dict[str, float] = DEFAULT_RATIOS,
         tolerance: Allowed absolute deviation of each split's row share.
         salt: Salt of the group hash.
         strata: A stratum per group, indexed like `sizes`; each stratum is split on its own.
+        times: For a time-ordered split, the groups' first times and rows before a period end.
         locked: Hashes (`group_hashes`) of groups that must be in the holdout.
 
     Returns:
         The split name of each group, indexed like `sizes`.
+
+    Raises:
+        As `assign_splits`.
     """
     check_ratios(ratios, tolerance)
+    _refuse_stratified_time(strata, times)
     if strata is None:
-        return _unit_splits(sizes, ratios, tolerance, salt, locked)
+        return _unit_splits(sizes, ratios, tolerance, salt, locked, times)
     assigned = pd.Series(np.empty(len(sizes), dtype=object), index=sizes.index)
     for stratum in sorted(pd.unique(strata)):
         mask = (strata == stratum).to_numpy()
@@ -210,17 +241,18 @@ def assign_groups(sizes: pd.Series, ratios: dict[str, float] = DEFAULT_RATIOS,
 def _assign(groups: pd.Series, ratios: dict[str, float], tolerance: float, salt: str,
             times: pd.Series | None, locked: frozenset[str] = frozenset()) -> np.ndarray:
     sizes = groups.value_counts(sort=False)
-    rows = None
+    group_times = None
     if times is not None:
-        rows = (times, _time_numbers(times).to_numpy(), sizes.index.get_indexer(groups.to_numpy()))
-    return _unit_splits(sizes, ratios, tolerance, salt, locked, rows).reindex(groups.to_numpy()).to_numpy()
+        numbers, unit_of_row = time_numbers(times).to_numpy(), sizes.index.get_indexer(groups.to_numpy())
+        first = pd.Series(numbers).groupby(unit_of_row).min().sort_index().to_numpy()
+        group_times = GroupTimes(
+            first, lambda ends: np.bincount(unit_of_row, numbers < ends[unit_of_row], minlength=len(sizes)), times)
+    return _unit_splits(sizes, ratios, tolerance, salt, locked, group_times).reindex(groups.to_numpy()).to_numpy()
 
 
 def _unit_splits(sizes: pd.Series, ratios: dict[str, float], tolerance: float, salt: str,
-                 locked: frozenset[str],
-                 time_rows: tuple[pd.Series, np.ndarray, np.ndarray] | None = None) -> pd.Series:
-    """The split of each group (unit) from its rows per group; `time_rows` (each row's time, as
-    given and as a number, and its unit's index in `sizes`) orders the units in time instead."""
+                 locked: frozenset[str], time_rows: GroupTimes | None = None) -> pd.Series:
+    """The split of each group (unit) from its rows per group; `time_rows` orders the units in time instead."""
     keys = sizes.index.astype(str)
     digests = list(_digests(keys, salt))
     positions = _positions(digests)
@@ -232,14 +264,13 @@ def _unit_splits(sizes: pd.Series, ratios: dict[str, float], tolerance: float, s
     allowed = np.ones(len(keys) + 1, dtype=bool)
     allowed[free + 1:] = False
     if time_rows is not None:
-        times, numbers, unit_of_row = time_rows
+        first = time_rows.first
         # A group's position becomes the share of rows that came before its first time.
-        first = pd.Series(numbers).groupby(unit_of_row).min().sort_index().to_numpy()
         unlocked = np.flatnonzero(~is_locked)
         by_time = unlocked[np.lexsort((positions[unlocked], first[unlocked]))]
         counts = sizes.to_numpy()[by_time]
         positions = np.zeros(len(keys))
-        positions[by_time] = (np.cumsum(counts) - counts) / len(numbers)
+        positions[by_time] = (np.cumsum(counts) - counts) / int(sizes.sum())
     order = np.lexsort((np.asarray(keys), positions, is_locked))
     if time_rows is not None:
         # Groups that start at the same time stay on one side of every cut.
@@ -254,13 +285,13 @@ def _unit_splits(sizes: pd.Series, ratios: dict[str, float], tolerance: float, s
         cuts = _cuts(weights[order], sorted_pos, ratios, tolerance, allowed)
         if time_rows is None:
             break
-        _refuse_tied_cut(cuts, starts, times)
+        _refuse_tied_cut(cuts, starts, time_rows.times)
         split_of_unit = np.empty(len(keys), dtype=np.int64)
         for k, (start, stop) in enumerate(zip([0, *cuts], [*cuts, len(keys)])):
             split_of_unit[order[start:stop]] = k
         # A split's period ends where the next split's first unlocked group starts.
         next_start = np.array([starts[cut] if cut < free else np.inf for cut in cuts] + [np.inf])
-        kept = np.bincount(unit_of_row, numbers < next_start[split_of_unit[unit_of_row]], minlength=len(keys))
+        kept = time_rows.rows_before(next_start[split_of_unit])
         if np.array_equal(kept, weights):
             break
         weights = kept
@@ -307,6 +338,66 @@ def _time_text(times: pd.Series, value: float) -> str | float:
     return float(value)
 
 
+def split_starts(assignment: np.ndarray, first: np.ndarray, ordered: np.ndarray) -> dict[str, float]:
+    """Each split's first time in the time order, in `SPLITS` order, for the splits that have one.
+
+    Args:
+        assignment: The split of each row (or of each group).
+        first: The time of each row (`time_numbers`), or each group's first time: a split
+            starts at the earliest of either.
+        ordered: Which rows (or groups) are in the time order: all but the locked holdout.
+    """
+    return {name: float(first[ordered & (assignment == name)].min()) for name in SPLITS
+            if (ordered & (assignment == name)).any()}
+
+
+def follow_up_rows(assignment: np.ndarray, numbers: np.ndarray, ordered: np.ndarray,
+                   starts: dict[str, float]) -> np.ndarray:
+    """Which rows to drop: rows in the time order at or after the start of the next split that has one.
+
+    Each row is judged by its own split, time and `split_starts` alone, so a table can be
+    judged in pieces (per partition) with the same result.
+    """
+    present = list(starts)
+    late = np.zeros(len(numbers), dtype=bool)
+    for name, following in zip(present, present[1:]):
+        late |= ordered & (assignment == name) & (numbers >= starts[following])
+    return late
+
+
+def time_order_section(times: pd.Series, starts: dict[str, float], dropped: dict[str, int],
+                       truncated: dict[str, int], ranges: dict[str, tuple[float, float]], locked_groups: int) -> dict:
+    """Verifies the time order of the kept rows and returns the manifest's `time_order` section.
+
+    Args:
+        times: The time column, or an empty series of its dtype (how times are written).
+        starts: `split_starts`.
+        dropped: Rows dropped as follow-up, by split.
+        truncated: Groups that lost follow-up rows, by split.
+        ranges: The earliest and latest kept row of each split in `starts`, in the time order.
+        locked_groups: Groups of the locked holdout, outside the time order.
+
+    Raises:
+        DataLeakageError: A split still has a row not earlier than the next split's first row.
+    """
+    present = list(starts)
+    for name, following in zip(present, present[1:]):
+        if ranges[name][1] >= ranges[following][0]:
+            raise DataLeakageError(
+                f"time order violated: the {name} split reaches {_time_text(times, ranges[name][1])}, not before the "
+                f"{following} split starts at {_time_text(times, ranges[following][0])}"
+            )
+    return {
+        "rule": "groups cut by first time, ties kept together; rows at or after the next split's start dropped",
+        "rows_dropped": sum(dropped.get(name, 0) for name in present[:-1]),
+        "rows_dropped_by_split": {name: dropped.get(name, 0) for name in present[:-1]},
+        "groups_truncated_by_split": {name: truncated.get(name, 0) for name in present[:-1]},
+        "time_ranges": {name: [_time_text(times, ranges[name][0]), _time_text(times, ranges[name][1])]
+                        for name in present},
+        "locked_groups_outside_time_order": locked_groups,
+    }
+
+
 def order_in_time(assignment: np.ndarray, groups: pd.Series, times: pd.Series,
                   locked_rows: np.ndarray | None = None) -> tuple[np.ndarray, dict]:
     """Drops follow-up rows that fall in a later split's period and verifies the row order.
@@ -325,35 +416,24 @@ def order_in_time(assignment: np.ndarray, groups: pd.Series, times: pd.Series,
     Raises:
         DataLeakageError: A split still has a row not earlier than the next split's first row.
     """
-    numbers = _time_numbers(times).to_numpy()
+    numbers = time_numbers(times).to_numpy()
     ordered = np.ones(len(numbers), dtype=bool) if locked_rows is None else ~locked_rows
-    keep = np.ones(len(numbers), dtype=bool)
-    starts = {name: numbers[ordered & (assignment == name)].min() for name in SPLITS
-              if (ordered & (assignment == name)).any()}
-    present = [name for name in SPLITS if name in starts]
-    dropped, truncated = {}, {}
-    for name, following in zip(present, present[1:]):
-        late = ordered & (assignment == name) & (numbers >= starts[following])
-        keep &= ~late
-        dropped[name] = int(late.sum())
-        truncated[name] = int(pd.unique(groups[late]).size)
-    kept = {name: numbers[ordered & keep & (assignment == name)] for name in present}
+    starts = split_starts(assignment, numbers, ordered)
+    late = follow_up_rows(assignment, numbers, ordered, starts)
+    dropped = {name: int((late & (assignment == name)).sum()) for name in starts}
+    truncated = {name: int(pd.unique(groups[late & (assignment == name)]).size) for name in starts}
+    kept = {name: numbers[ordered & ~late & (assignment == name)] for name in starts}
     ranges = {name: (values.min(), values.max()) for name, values in kept.items()}
-    for name, following in zip(present, present[1:]):
-        if ranges[name][1] >= ranges[following][0]:
-            raise DataLeakageError(
-                f"time order violated: the {name} split reaches {_time_text(times, ranges[name][1])}, not before the "
-                f"{following} split starts at {_time_text(times, ranges[following][0])}"
-            )
-    section = {
-        "rule": "groups cut by first time, ties kept together; rows at or after the next split's start dropped",
-        "rows_dropped": int((~keep).sum()),
-        "rows_dropped_by_split": dropped,
-        "groups_truncated_by_split": truncated,
-        "time_ranges": {name: [_time_text(times, lo), _time_text(times, hi)] for name, (lo, hi) in ranges.items()},
-        "locked_groups_outside_time_order": 0 if locked_rows is None else int(pd.unique(groups[locked_rows]).size),
-    }
-    return keep, section
+    locked_groups = 0 if locked_rows is None else int(pd.unique(groups[locked_rows]).size)
+    return ~late, time_order_section(times, starts, dropped, truncated, ranges, locked_groups)
+
+
+def follow_up_reason(time_section: dict | None) -> str:
+    """What a ratio out of tolerance owes to the follow-up rows the time order dropped, or ""."""
+    if time_section is None or not time_section["rows_dropped"]:
+        return ""
+    return (f", after dropping {time_section['rows_dropped']} follow-up rows that fall in a later split's "
+            f"period ({time_section['rows_dropped_by_split']})")
 
 
 def check_split_counts(rows: dict[str, int], positives: dict[str, int], ratios: dict[str, float] = DEFAULT_RATIOS,
@@ -534,10 +614,7 @@ def split_table(prepared: pd.DataFrame, ratios: dict[str, float] = DEFAULT_RATIO
     try:
         duplicates = verify_splits(tables, ratios, tolerance, max_duplicate_share)
     except SplitRatioViolationError as exc:
-        reason = str(exc)
-        if time_section is not None and time_section["rows_dropped"]:
-            reason += (f", after dropping {time_section['rows_dropped']} follow-up rows that fall in a later split's "
-                       f"period ({time_section['rows_dropped_by_split']})")
+        reason = str(exc) + follow_up_reason(time_section)
         reason += _lock_reason(prepared, locked, salt) if locked else ""
         if reason == str(exc):
             raise

@@ -7,8 +7,15 @@ this process with the pandas engine's own code, and each partition's rows then g
 split of their group: a pure function of the group id and the assignment, so no partition
 needs to see another.
 
-The time-ordered split (`--time-column`) is not here: it re-weighs groups by the rows they
-keep before the next split's start, which needs each row's time, not a count per group.
+The time-ordered split (`--time-column`) is the pandas engine's too, from counts per group:
+the same pass also takes each group's first time; each re-cut round of `splitting`
+(`TIME_CUT_ROUNDS`, at most 5, usually 1 or 2) sends every group's period end to the workers
+and gets back its rows before that end, one count per group; the follow-up rows are then
+dropped per partition (each row judged by its split, time and the splits' starts alone,
+`splitting.follow_up_rows`), and each split's earliest and latest kept row are reduced on the
+workers for `splitting.time_order_section` to verify. So the task holds a few numbers per
+group, never a row's time. The time is a column (`TIME`) of the frame only inside this stage:
+the written splits are the canonical tables, as with pandas.
 """
 
 from __future__ import annotations
@@ -16,6 +23,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import dask.dataframe as dd
+import numpy as np
 import pandas as pd
 
 from .. import schema, splitting
@@ -35,25 +43,88 @@ from .fingerprints import frame_fingerprint
 
 ROWS = "rows"
 POSITIVES = "positives"
+FIRST = "first"
+# Each row's time as a number (`splitting.time_numbers`), beside the canonical columns while splitting.
+TIME = "__time__"
+SPLIT = "split"
+BEFORE = "before"
 UNASSIGNED_EXAMPLES = 5
 
 
 def group_counts(frame: dd.DataFrame) -> pd.DataFrame:
-    """Rows and positive rows of every group, in one distributed pass.
+    """Rows and positive rows of every group (and its first time, with a `TIME` column), in one distributed pass.
 
     Args:
-        frame: A canonical table (`schema.prepare` per partition).
+        frame: A canonical table (`schema.prepare` per partition), with `with_times`'s
+            `TIME` column for a time-ordered split.
 
     Returns:
-        One row per group key, with the columns `rows` and `positives`.
+        One row per group key, with the columns `rows` and `positives` (and `first`).
     """
-    counts = frame.groupby(GROUP_COLUMN)[LABEL_COLUMN].agg(["count", "sum"]).compute()
-    return counts.rename(columns={"count": ROWS, "sum": POSITIVES}).astype("int64")
+    aggregations = {LABEL_COLUMN: ["count", "sum"], **({TIME: ["min"]} if TIME in frame.columns else {})}
+    counts = frame.groupby(GROUP_COLUMN).agg(aggregations).compute()
+    counts.columns = [ROWS, POSITIVES, FIRST][:counts.shape[1]]
+    return counts.astype({ROWS: "int64", POSITIVES: "int64"})
+
+
+def with_times(raw: dd.DataFrame, prepared: dd.DataFrame, spec: schema.DatasetSpec) -> tuple[dd.DataFrame, pd.Series]:
+    """The canonical table with each row's time (`schema.time_order`, as a number) in a `TIME` column.
+
+    Args:
+        raw: The loaded table.
+        prepared: Its canonical form, partitioned as `raw` (`frames.prepare`).
+        spec: The dataset spec; `spec.time` names the time column.
+
+    Returns:
+        The frame, and an empty series of the times' dtype (how times are written).
+
+    Raises:
+        InvalidInputError: As `schema.time_order`: missing (counted over the whole column)
+            or unparseable times.
+    """
+    missing = int(raw[spec.time].isna().sum().compute())
+    if missing:
+        raise InvalidInputError(f"time column {spec.time!r} has {missing} missing values")
+    meta = prepared._meta.assign(**{TIME: pd.Series(dtype="float64")})
+    timed = dd.map_partitions(_with_times, prepared, raw[[spec.time]], spec, meta=meta, align_dataframes=False)
+    return timed, schema.time_order(raw._meta[[spec.time]], spec)
+
+
+def _with_times(partition: pd.DataFrame, raw: pd.DataFrame, spec: schema.DatasetSpec) -> pd.DataFrame:
+    return partition.assign(**{TIME: splitting.time_numbers(schema.time_order(raw, spec)).to_numpy()})
+
+
+def group_times(frame: dd.DataFrame, counts: pd.DataFrame, times: pd.Series) -> splitting.GroupTimes:
+    """What `splitting.assign_groups` needs for the time order, with the rows on the workers.
+
+    Args:
+        frame: `with_times`'s frame.
+        counts: Its `group_counts` (with `first`).
+        times: An empty series of the times' dtype.
+
+    Returns:
+        The groups' first times and a function that counts, on the workers, each group's rows
+        before its period end: one distributed pass per re-cut round, one count per group back.
+    """
+    def rows_before(ends: np.ndarray) -> np.ndarray:
+        end_of = pd.Series(ends, index=counts.index)
+        meta = pd.DataFrame({GROUP_COLUMN: pd.Series(dtype=object), BEFORE: pd.Series(dtype="int64")})
+        before = frame.map_partitions(_rows_before, end_of, meta=meta).groupby(GROUP_COLUMN)[BEFORE].sum().compute()
+        return before.reindex(counts.index, fill_value=0).to_numpy()
+
+    return splitting.GroupTimes(counts[FIRST].to_numpy(), rows_before, times)
+
+
+def _rows_before(partition: pd.DataFrame, end_of: pd.Series) -> pd.DataFrame:
+    keys = partition[GROUP_COLUMN].to_numpy()
+    before = partition[TIME].to_numpy() < end_of.reindex(keys).to_numpy()
+    return pd.DataFrame({GROUP_COLUMN: keys, BEFORE: before.astype("int64")})
 
 
 def assign_groups(counts: pd.DataFrame, ratios: dict[str, float] = DEFAULT_RATIOS,
                   tolerance: float = DEFAULT_TOLERANCE, salt: str = DEFAULT_SPLIT_SALT, *,
-                  stratify: bool = False, locked: frozenset[str] = frozenset()) -> pd.Series:
+                  stratify: bool = False, times: splitting.GroupTimes | None = None,
+                  locked: frozenset[str] = frozenset()) -> pd.Series:
     """The split of every group, by `splitting.assign_groups` on the counts: no key per row.
 
     Args:
@@ -62,15 +133,84 @@ def assign_groups(counts: pd.DataFrame, ratios: dict[str, float] = DEFAULT_RATIO
         tolerance: Allowed deviation per split.
         salt: Salt of the group hash.
         stratify: Split groups with a positive row and the others separately.
+        times: `group_times` for a time-ordered split, or None for the hash split.
         locked: Hashes (`splitting.group_hashes`) of the experiment's locked holdout groups.
 
     Returns:
         The split name of each group, indexed like `counts`.
+
+    Raises:
+        As `splitting.assign_splits`: stratified and time-ordered at once, or groups that
+        start together leaving no cut.
     """
     # As split_table: a group's stratum is its largest label, 0 or 1.
     strata = pd.Series((counts[POSITIVES].to_numpy() > 0).astype("int8"), index=counts.index) if stratify else None
-    return splitting.assign_groups(counts[ROWS], ratios, tolerance, salt, strata=strata,
-                                   locked=locked).rename("split")
+    return splitting.assign_groups(counts[ROWS], ratios, tolerance, salt, strata=strata, times=times,
+                                   locked=locked).rename(SPLIT)
+
+
+@dataclass
+class TimeOrdered:
+    """A frame in time order: its follow-up rows dropped and the order verified.
+
+    Attributes:
+        frame: The kept rows, canonical columns only.
+        counts: `group_counts` of the kept rows (groups with a kept row).
+        section: The manifest's `time_order` section (`splitting.order_in_time`'s).
+    """
+
+    frame: dd.DataFrame
+    counts: pd.DataFrame
+    section: dict
+
+
+def order_in_time(frame: dd.DataFrame, counts: pd.DataFrame, assignment: pd.Series, held: pd.Series,
+                  times: pd.Series) -> TimeOrdered:
+    """`splitting.order_in_time` on a Dask frame: the follow-up dropped per partition, the order verified.
+
+    Args:
+        frame: `with_times`'s frame.
+        counts: Its `group_counts` (with `first`).
+        assignment: The split of every group, from `assign_groups` with `group_times`.
+        held: Whether each group (indexed like `counts`) is in the experiment's locked
+            holdout, outside the time order.
+        times: An empty series of the times' dtype.
+
+    Raises:
+        DataLeakageError: A split still has a row not earlier than the next split's first row.
+    """
+    split_of = assignment.reindex(counts.index)
+    # A split starts at the earliest first time of its groups in the time order: no row needed.
+    starts = splitting.split_starts(split_of.to_numpy(), counts[FIRST].to_numpy(), ~held.to_numpy())
+    held_keys = counts.index[held.to_numpy()]
+    kept = frame.map_partitions(_drop_follow_up, assignment, starts, held_keys, meta=frame._meta).persist()
+    kept_counts = group_counts(kept)
+    meta = pd.DataFrame({SPLIT: pd.Series(dtype=object), TIME: pd.Series(dtype="float64")})
+    ordered = kept.map_partitions(_ordered_times, assignment, held_keys, meta=meta)
+    bounds = ordered.groupby(SPLIT)[TIME].agg(["min", "max"]).compute()
+    late = counts[ROWS] - kept_counts[ROWS].reindex(counts.index, fill_value=0)
+    dropped = late.groupby(split_of).sum()
+    truncated = (late > 0).groupby(split_of).sum()
+    section = splitting.time_order_section(
+        times, starts, {name: int(dropped.get(name, 0)) for name in starts},
+        {name: int(truncated.get(name, 0)) for name in starts},
+        {name: (bounds.loc[name, "min"], bounds.loc[name, "max"]) for name in starts}, int(held.sum()))
+    return TimeOrdered(kept.drop(columns=[TIME]), kept_counts, section)
+
+
+def _drop_follow_up(partition: pd.DataFrame, assignment: pd.Series, starts: dict[str, float],
+                    held_keys: pd.Index) -> pd.DataFrame:
+    keys = partition[GROUP_COLUMN]
+    late = splitting.follow_up_rows(assignment.reindex(keys.to_numpy()).to_numpy(), partition[TIME].to_numpy(),
+                                    ~keys.isin(held_keys).to_numpy(), starts)
+    return partition[~late]
+
+
+def _ordered_times(partition: pd.DataFrame, assignment: pd.Series, held_keys: pd.Index) -> pd.DataFrame:
+    """The split and time of each row in the time order (the locked holdout's rows are not)."""
+    ordered = ~partition[GROUP_COLUMN].isin(held_keys).to_numpy()
+    return pd.DataFrame({SPLIT: assignment.reindex(partition[GROUP_COLUMN].to_numpy()).to_numpy()[ordered],
+                         TIME: partition[TIME].to_numpy()[ordered]})
 
 
 def rows_of_split(partition: pd.DataFrame, assignment: pd.Series, name: str) -> pd.DataFrame:
@@ -123,7 +263,7 @@ class WrittenSplit:
     """What the Dask split stage wrote and found: `splitting.SplitResult` without the tables.
 
     Attributes:
-        manifest: The split manifest, as `splitting.split_table` builds it (no time order).
+        manifest: The split manifest, as `splitting.split_table` builds it.
         groups: Every group's salted hash and split, sorted by hash.
         positive: The positive label value.
         features: The feature columns.
@@ -142,31 +282,48 @@ def write_splits(dataset_path: str, spec: schema.DatasetSpec, source: str, split
                  allow_features: tuple[str, ...], locked: frozenset[str]) -> WrittenSplit:
     """Splits a loaded Parquet dataset on the cluster, writes each split as Parquet parts and verifies them.
 
-    The order of `splitting.split_table`: the assignment and its counts (ratios, classes),
-    then on the written splits as every reader will read them: no group in two splits,
-    re-identified patients, target leakage on train, and each split's `frame_fingerprint`.
+    The order of `splitting.split_table`: the assignment (and with `spec.time` the time
+    order: follow-up dropped, order verified) and its counts (ratios, classes), then on the
+    written splits as every reader will read them: no group in two splits, re-identified
+    patients, target leakage on train, and each split's `frame_fingerprint`.
 
     Raises:
-        As `splitting.split_table` (without the time order, which the Dask engine refuses).
+        As `splitting.split_table`.
     """
     raw = parquet.read_parquet(dataset_path)
     canonical = frames.prepare(raw, spec, source)
-    prepared = canonical.frame.persist()
-    counts = group_counts(prepared)
-    assignment = assign_groups(counts, ratios, tolerance, salt, stratify=stratify, locked=locked)
-    hashes = pd.Series(splitting.group_hashes(counts.index, salt), index=counts.index)
+    if spec.time:
+        timed, times = with_times(raw, canonical.frame, spec)
+        timed = timed.persist()
+        prepared = timed.drop(columns=[TIME])
+    else:
+        prepared = canonical.frame.persist()
+    all_counts = group_counts(timed if spec.time else prepared)
+    hashes = pd.Series(splitting.group_hashes(all_counts.index, salt), index=all_counts.index)
+    held = hashes.isin(locked)
+    counts, kept, time_section = all_counts, prepared, None
+    if spec.time:
+        assignment = assign_groups(all_counts, ratios, tolerance, salt, stratify=stratify,
+                                   times=group_times(timed, all_counts, times), locked=locked)
+        ordered = order_in_time(timed, all_counts, assignment, held, times)
+        counts, kept, time_section = ordered.counts, ordered.frame, ordered.section
+    else:
+        assignment = assign_groups(all_counts, ratios, tolerance, salt, stratify=stratify, locked=locked)
     try:
         summary = split_summary(counts, assignment, ratios, tolerance)
     except SplitRatioViolationError as exc:
-        held = hashes.isin(locked)
-        if not held.any():
+        reason = str(exc) + splitting.follow_up_reason(time_section)
+        if held.any():
+            rows = int(all_counts.loc[held, ROWS].sum())
+            reason += (f"; {int(held.sum())} groups ({rows} rows, {rows / all_counts[ROWS].sum():.1%} of the rows) are "
+                       "locked in the holdout by earlier runs of this experiment and never leave it: choose ratios "
+                       "with room for them (--split-ratios) or a new --experiment")
+        if reason == str(exc):
             raise
-        rows = int(counts.loc[held, ROWS].sum())
-        raise SplitRatioViolationError(
-            f"{exc}; {int(held.sum())} groups ({rows} rows, {rows / counts[ROWS].sum():.1%} of the rows) are locked "
-            "in the holdout by earlier runs of this experiment and never leave it: choose ratios with room for them "
-            "(--split-ratios) or a new --experiment") from exc
-    pieces = split_frame(prepared, assignment)
+        raise SplitRatioViolationError(reason) from exc
+    # Groups all of whose rows were dropped as follow-up have no split, as in split_table's tables.
+    assignment, hashes = assignment.reindex(counts.index), hashes.reindex(counts.index)
+    pieces = split_frame(kept, assignment)
     written = {}
     for name in SPLITS:
         parquet.write_parquet(pieces[name], split_paths[name])
@@ -198,7 +355,7 @@ def write_splits(dataset_path: str, spec: schema.DatasetSpec, source: str, split
         "data_fingerprint": frame_fingerprint(prepared),
         "salt": salt,
         "stratified": stratify,
-        "time_ordered": False,
+        "time_ordered": time_section is not None,
         "ratios": ratios,
         "tolerance": tolerance,
         "total_rows": int(counts[ROWS].sum()),
@@ -208,5 +365,9 @@ def write_splits(dataset_path: str, spec: schema.DatasetSpec, source: str, split
         "splits": per_split,
         "holdout_lock": lock_section,
     }
+    if time_section is not None:
+        for name, time_range in time_section["time_ranges"].items():
+            per_split[name]["time_range"] = time_range
+        manifest["time_order"] = time_section
     manifest["fingerprint"] = splitting.manifest_fingerprint(manifest)
     return WrittenSplit(manifest, groups, canonical.positive, canonical.features, raw._meta)

@@ -16,7 +16,7 @@ from ..constants import (
     SPLITS,
     TEST,
 )
-from ..errors import DataLeakageError, InvalidInputError
+from ..errors import DataLeakageError
 from . import StageResult
 
 
@@ -140,14 +140,7 @@ def run(*, dataset_path: str, dataset_metadata: dict, dataset_uri: str, qc_statu
 
 def _dask_split(dataset_path: str, spec: schema.DatasetSpec, source: str, split_paths: dict[str, str], scheduler: str,
                 workers: int, **options):
-    """`distributed.split.write_splits` in this task's Dask session.
-
-    Raises:
-        InvalidInputError: A time column: the Dask split has no time order yet.
-    """
-    if spec.time:
-        raise InvalidInputError(f"time column {spec.time!r}: the time-ordered split is not supported with engine "
-                                "dask; use engine pandas")
+    """`distributed.split.write_splits` in this task's Dask session."""
     from ..distributed import split
 
     with engines.dask_session(scheduler, workers):
