@@ -7,6 +7,8 @@
     record_holdout <- evaluation (MLflow run and version, split ledger)
 """
 
+import dataclasses
+
 from kfp import dsl
 
 from sealtrain.components.core.constants import HOLDOUT
@@ -27,7 +29,8 @@ PIPELINE_NAME = HOLDOUT_PIPELINE_NAME
 # record is finished by running the validation again, which the ledger still allows).
 STEPS = {
     "holdout-gate": StepSettings(cache=False, endpoints=True),
-    "load-dataset": TRAINING_STEPS["load-dataset"],
+    # Without its Dask settings: the holdout is read with pandas, by one task.
+    "load-dataset": dataclasses.replace(TRAINING_STEPS["load-dataset"], dask=False),
     "rebuild-holdout": StepSettings(endpoints=True),
     "evaluate-holdout": StepSettings(resources=TRAINING_STEPS["evaluate-model"].resources, retries=2),
     "record-holdout": StepSettings(cache=False, endpoints=True),

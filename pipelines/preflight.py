@@ -219,22 +219,20 @@ def check_engine(arguments: dict, local: bool) -> None:
 
     Args:
         arguments: The pipeline's arguments.
-        local: The run is local (`sealtrain run`); a cluster run needs a scheduler address.
+        local: The run is local (`sealtrain run`) rather than submitted to a cluster; both
+            start a cluster per task without --dask-scheduler.
 
     Raises:
-        UsageError: --engine dask with --time-column, with an algorithm that has no distributed
-            implementation, with neither --group nor --no-group, on a cluster without
-            --dask-scheduler, with --dask-workers and --dask-scheduler together, or with a
-            scheduler that does not answer; --dask-* flags without --engine dask.
+        UsageError: --engine dask with an algorithm that has no distributed
+            implementation, with neither --group nor --no-group, with --dask-workers and
+            --dask-scheduler together, or with a scheduler that does not answer; --dask-* flags
+            without --engine dask.
     """
     engine, scheduler = arguments["engine"], arguments["dask_scheduler"]
     if engine != "dask":
         if scheduler or arguments["dask_workers"]:
             raise UsageError("--dask-scheduler and --dask-workers apply to --engine dask only")
         return
-    if arguments["time_column"]:
-        raise UsageError(f"--engine dask with --time-column {arguments['time_column']}: the time-ordered split is "
-                         "not supported on Dask yet; use --engine pandas for a time-ordered split")
     from sealtrain.components.core.distributed.training import DISTRIBUTED_ALGORITHMS
 
     if arguments["algorithm"] not in DISTRIBUTED_ALGORITHMS:
@@ -247,9 +245,7 @@ def check_engine(arguments: dict, local: bool) -> None:
         raise UsageError(f"--dask-workers sizes a local cluster, not the scheduler at {scheduler}: size its workers "
                          "where they are started")
     if not scheduler:
-        if not local:
-            raise UsageError("--engine dask on a cluster needs --dask-scheduler ADDRESS: a KubeCluster per task is "
-                             "not wired into the pipeline yet")
+        # Each task starts its own cluster: a LocalCluster, or on Kubernetes a DaskCluster.
         return
     from distributed import Client
 

@@ -31,6 +31,7 @@ from sealtrain.components.core.constants import (
     VALIDATION,
 )
 from sealtrain.components.core.endpoints import DB_URL_ENV, OPTUNA_STORAGE_ENV, TRACKING_URI_ENV
+from sealtrain.components.core.engines import DASK_NAMESPACE_ENV, POD_NAME_ENV, POD_NAMESPACE_ENV, TASK_IMAGE_ENV
 from sealtrain.components.evaluate_model import evaluate_model
 from sealtrain.components.finalize_run import finalize_run
 from sealtrain.components.fit_preprocessor import fit_preprocessor
@@ -53,6 +54,9 @@ ENDPOINTS_CONFIG_MAP = "sealtrain-endpoints"
 DB_SECRET = "sealtrain-db"
 # KFP labels every pod of a run with the run's id, which is the training run's id on a cluster.
 RUN_ID_FIELD = "metadata.labels['pipeline/runid']"
+# What a task on the Dask engine learns of its pod (the downward API) to name its DaskCluster
+# and create it in its namespace (engines.kube_task).
+POD_FIELDS = {POD_NAME_ENV: "metadata.name", POD_NAMESPACE_ENV: "metadata.namespace"}
 SMALL = (("500m", "1"), ("1Gi", "2Gi"))
 LARGE = (("2", "4"), ("4Gi", "8Gi"))
 
@@ -71,6 +75,10 @@ class StepSettings:
         tuning_storage: Reads Optuna's storage from the ConfigMap and its password from the Secret.
         run_id: Reads the run's id from its pod's label (RUN_ID_ENV), for a cached step that
             records it: as a parameter it would change the step's cache key every run.
+        dask: Runs on the Dask engine when the pipeline's engine is dask: gets its pod's name
+            and namespace, its image and the namespace of Dask clusters (optional, from the
+            ConfigMap), from which it creates its own DaskCluster when there is no scheduler
+            address (`engines.dask_session`).
     """
 
     resources: tuple = SMALL
@@ -79,6 +87,7 @@ class StepSettings:
     endpoints: bool = False
     tuning_storage: bool = False
     run_id: bool = False
+    dask: bool = False
 
 
 # One line per component. record_run is not retried: a retry would log a second MLflow run. start_run
@@ -89,17 +98,18 @@ class StepSettings:
 # of the split, and a ledger row is written once per model and test split).
 STEPS = {
     "start-run": StepSettings(cache=False, endpoints=True),
-    "load-dataset": StepSettings(),
-    "check-data-quality": StepSettings(),
+    "load-dataset": StepSettings(dask=True),
+    "check-data-quality": StepSettings(dask=True),
     "qc-gate": StepSettings(),
-    "split-dataset": StepSettings(endpoints=True),
-    "fit-preprocessor": StepSettings(),
+    "split-dataset": StepSettings(endpoints=True, dask=True),
+    "fit-preprocessor": StepSettings(dask=True),
     "recall-best-config": StepSettings(cache=False, endpoints=True),
     "plan-tuning": StepSettings(),
-    "tune-hyperparameters": StepSettings(resources=LARGE, retries=2, tuning_storage=True),
+    "tune-hyperparameters": StepSettings(resources=LARGE, retries=2, tuning_storage=True, dask=True),
     "select-best-trial": StepSettings(retries=2, tuning_storage=True),
-    "train-model": StepSettings(resources=LARGE, retries=2),
-    "evaluate-model": StepSettings(resources=(("1", "2"), ("2Gi", "4Gi")), retries=2, endpoints=True, run_id=True),
+    "train-model": StepSettings(resources=LARGE, retries=2, dask=True),
+    "evaluate-model": StepSettings(resources=(("1", "2"), ("2Gi", "4Gi")), retries=2, endpoints=True, run_id=True,
+                                     dask=True),
     "record-run": StepSettings(cache=False, endpoints=True),
     "finalize-run": StepSettings(cache=False, retries=1, endpoints=True),
 }
@@ -127,6 +137,13 @@ def configure(task: dsl.PipelineTask, image: str, steps: dict[str, StepSettings]
         kubernetes.use_secret_as_env(task, DB_SECRET, {"PGPASSWORD": "PGPASSWORD"})
     if settings.run_id:
         kubernetes.use_field_path_as_env(task, RUN_ID_ENV, RUN_ID_FIELD)
+    if settings.dask:
+        for env, field in POD_FIELDS.items():
+            kubernetes.use_field_path_as_env(task, env, field)
+        task.set_env_variable(TASK_IMAGE_ENV, image)
+        # Optional: a ConfigMap without the key (or no ConfigMap) leaves the task's own namespace.
+        kubernetes.use_config_map_as_env(task, ENDPOINTS_CONFIG_MAP, {DASK_NAMESPACE_ENV: DASK_NAMESPACE_ENV},
+                                         optional=True)
     return task
 
 
@@ -228,9 +245,10 @@ def build_pipeline(image: str = DEFAULT_IMAGE):
             engine: "pandas" (each task in its own process) or "dask": load, QC, split,
                 preprocessing fit, tuning, training and evaluation run on a Dask cluster.
             dask_scheduler: With dask, the address of a running Dask scheduler; empty starts a
-                LocalCluster per task (refused inside a Kubernetes pod, see `engines`).
-            dask_workers: With dask and no scheduler, each LocalCluster's workers; 0 sizes it
-                to the machine.
+                cluster per task: on Kubernetes a DaskCluster through the dask-kubernetes
+                operator, elsewhere a LocalCluster (`engines.dask_session`).
+            dask_workers: With dask and no scheduler, each task's cluster's workers; 0 sizes a
+                LocalCluster to the machine and gives a DaskCluster 2.
 
         The records of the run are the outputs of `record_run`: the design's TrainedModel and
         ValidationMetrics (JSON) and a run record that points at every artifact of the run.

@@ -66,15 +66,32 @@ DASK_OPERATOR_NAME = "dask-kubernetes-operator"
 DASK_OPERATOR_IMAGE = "ghcr.io/dask/dask-kubernetes-operator"
 API_CLIENTS = {("Deployment", DASK_OPERATOR_NAME)}
 CLUSTER_SCOPED_KINDS = {"Namespace", "CustomResourceDefinition"}
-# What the pipeline's Dask client (KubeCluster, as components/core/distributed/cluster.py uses
-# it) calls, by (API group, resource): see manifests/components/dask/rbac.yaml.
+# Every Kubernetes API call the pipeline's Dask client makes (cluster.kube_client: KubeCluster
+# with a custom spec, CREATE_ONLY, in the cluster), as (API group, resource, verb, where), read
+# from dask-kubernetes KUBE_CLUSTER_CALLS_READ_FROM and kr8s 0.20: kr8s's `Object.get(name)` is a
+# list with a field selector, `exists()` and `refresh()` (so every `ready()`) a get. A Role that
+# lacks one fails the task with a 403; a grant beyond them is more than the task needs.
+KUBE_CLUSTER_CALLS_READ_FROM = "2026.3.0"
+KUBE_CLUSTER_CALLS = [
+    (DASK_GROUP, "daskclusters", "get", "KubeCluster._start: DaskCluster(name).exists(); _close: exists() until gone"),
+    (DASK_GROUP, "daskclusters", "create", "KubeCluster._create_cluster: DaskCluster(spec).create()"),
+    (DASK_GROUP, "daskclusters", "list", "_wait_for_controller, _watch_component_status, _close: DaskCluster.get"),
+    (DASK_GROUP, "daskclusters", "get", "_wait_for_controller: DaskCluster.ready() (async_refresh)"),
+    (DASK_GROUP, "daskclusters", "delete", "KubeCluster._close: cluster.delete()"),
+    (DASK_GROUP, "daskworkergroups", "list", "_watch_component_status: DaskWorkerGroup.get(name-default)"),
+    ("", "pods", "list", "networking.wait_for_scheduler, _watch_component_status: Pod.get(label_selector)"),
+    ("", "pods", "get", "networking.wait_for_scheduler: pod.ready() (async_refresh)"),
+    ("", "pods", "list", "wait_for_service: Service.ready() -> Service.async_ready_pods"),
+    ("", "services", "list", "wait_for_service, networking.get_scheduler_address: Service.get(name)"),
+    ("", "services", "get", "wait_for_service: Service.ready() (async_refresh)"),
+]
+# Not called by kube_client, so not granted: watch; patch (KubeCluster.scale and adapt);
+# daskautoscalers (adapt); pods/portforward (networking.port_forward_service, only when the
+# scheduler Service's name does not resolve, i.e. outside the cluster); pods/log (only to quote a
+# crash-looping scheduler's log in SchedulerStartupError; the task then fails with a 403 on it).
 DASK_CLIENT_ROLE = "sealtrain-dask-client"
-DASK_CLIENT_GRANTS = {
-    (DASK_GROUP, "daskclusters"): {"create", "get", "list", "delete"},
-    (DASK_GROUP, "daskworkergroups"): {"list"},
-    ("", "pods"): {"get", "list"},
-    ("", "services"): {"get", "list"},
-}
+DASK_CLIENT_GRANTS = {(group, resource): {v for g, r, v, _ in KUBE_CLUSTER_CALLS if (g, r) == (group, resource)}
+                      for group, resource, _, _ in KUBE_CLUSTER_CALLS}
 # KFP standalone's run service account (manifests/README.md installs KFP standalone).
 KFP_STANDALONE_RUNNER = {"kind": "ServiceAccount", "name": "pipeline-runner", "namespace": "kubeflow"}
 
@@ -194,26 +211,24 @@ def pinned(package: str) -> str:
     return pins[package]
 
 
-DASK_CLUSTER = "sealtrain-run-0a1b2c"
-
-
 @functools.cache
 def dask_cluster_objects() -> dict[str, dict]:
-    """The DaskCluster KubeCluster creates for kube_client, and the Deployments the operator makes of it.
+    """The DaskCluster a pipeline task creates (kube_client), and the Deployments the operator makes of it.
 
-    Built by the installed dask-kubernetes' own functions (KubeCluster's make_cluster_spec, the
-    controller's build_*_deployment_spec), so the labels and ports are the operator's, not a
-    copy of them. Keys: "cluster", "scheduler", "worker".
+    The cluster is the task's own spec (`cluster.kube_cluster_spec`, built on dask-kubernetes'
+    make_cluster_spec); the Deployments come from the installed operator's own functions
+    (build_*_deployment_spec), so the labels and ports are the operator's, not a copy of them.
+    Keys: "cluster", "scheduler", "worker".
     """
-    make_cluster_spec, controller = _dask_kubernetes()
-    cluster = make_cluster_spec(name=DASK_CLUSTER, image="sealtrain:0.1.0", n_workers=2,
-                                resources={"requests": {"cpu": "1", "memory": "2Gi"},
-                                           "limits": {"cpu": "1", "memory": "2Gi"}},
-                                env={"SEALTRAIN_RUN": "1"})
+    _, controller = _dask_kubernetes()
+    from sealtrain.components.core.distributed.cluster import kube_cluster_name, kube_cluster_spec
+
+    name = kube_cluster_name("sealtrain-training-x7k2p-system-container-impl-1234567890")
+    cluster = kube_cluster_spec(name, "sealtrain:0.1.0", 2)
     scheduler = controller.build_scheduler_deployment_spec(
-        DASK_CLUSTER, cluster["spec"]["scheduler"]["spec"], annotations={}, labels={})
+        name, copy.deepcopy(cluster["spec"]["scheduler"]["spec"]), annotations={}, labels={})
     worker = controller.build_worker_deployment_spec(
-        f"{DASK_CLUSTER}-default", NAMESPACE, DASK_CLUSTER, "0123456789", cluster["spec"]["worker"]["spec"],
+        f"{name}-default", NAMESPACE, name, "0123456789", cluster["spec"]["worker"]["spec"],
         annotations={}, labels={})
     return {"cluster": cluster, "scheduler": scheduler, "worker": worker}
 
@@ -227,6 +242,19 @@ def dask_pod_labels(docs) -> dict[str, dict]:
     if operator:
         labels["dask operator"] = operator["spec"]["template"]["metadata"]["labels"]
     return labels
+
+
+def pruned_fields(value, schema: dict, path: str = "") -> list[str]:
+    """The fields of an object the API server would drop silently: those its structural schema does not declare."""
+    if schema.get("x-kubernetes-preserve-unknown-fields"):
+        return []
+    if isinstance(value, dict) and "properties" in schema:
+        return [found for key, item in value.items()
+                for found in ([f"{path}.{key}"] if key not in schema["properties"]
+                              else pruned_fields(item, schema["properties"][key], f"{path}.{key}"))]
+    if isinstance(value, list) and "items" in schema:
+        return [found for i, item in enumerate(value) for found in pruned_fields(item, schema["items"], f"{path}[{i}]")]
+    return []
 
 
 def without_nulls(value):
@@ -333,6 +361,49 @@ def test_containers_have_pinned_images_resources_and_probes(target):
     assert not problems, "\n".join(problems)
 
 
+def restricted_problems(where: str, spec: dict, api_client: bool = False) -> list[str]:
+    """How a pod spec misses the restricted Pod Security Standard, or this project's stricter rules.
+
+    Beyond the standard: a read-only root filesystem, no service links, and a service account
+    token only for a pod that calls the Kubernetes API (`api_client`).
+    """
+    problems = []
+    pod = spec.get("securityContext", {})
+    if pod.get("runAsNonRoot") is not True:
+        problems.append(f"{where}: runAsNonRoot is not true")
+    if pod.get("runAsUser") == 0:
+        problems.append(f"{where}: runs as root")
+    if pod.get("seccompProfile", {}).get("type") != "RuntimeDefault":
+        problems.append(f"{where}: no RuntimeDefault seccomp profile")
+    # Only a pod that calls the Kubernetes API mounts a token, and says so.
+    if spec.get("automountServiceAccountToken") is not api_client:
+        problems.append(f"{where}: automountServiceAccountToken is {spec.get('automountServiceAccountToken')}")
+    # A Service named like the program injects variables such as MLFLOW_PORT=tcp://...
+    if spec.get("enableServiceLinks") is not False:
+        problems.append(f"{where}: service links are enabled")
+    if spec.get("hostNetwork") or spec.get("hostPID") or spec.get("hostIPC"):
+        problems.append(f"{where}: shares a host namespace")
+    if any("hostPath" in v for v in spec.get("volumes", [])):
+        problems.append(f"{where}: mounts a hostPath")
+    for c in containers(spec):
+        context = c.get("securityContext", {})
+        if context.get("allowPrivilegeEscalation") is not False:
+            problems.append(f"{where}/{c['name']}: allowPrivilegeEscalation is not false")
+        if context.get("capabilities", {}).get("drop") != ["ALL"]:
+            problems.append(f"{where}/{c['name']}: does not drop ALL capabilities")
+        if context.get("capabilities", {}).get("add"):
+            problems.append(f"{where}/{c['name']}: adds capabilities")
+        if context.get("readOnlyRootFilesystem") is not True:
+            problems.append(f"{where}/{c['name']}: root filesystem is writable")
+        if context.get("privileged"):
+            problems.append(f"{where}/{c['name']}: is privileged")
+        if context.get("runAsUser") == 0 or context.get("runAsNonRoot") is False:
+            problems.append(f"{where}/{c['name']}: runs as root")
+        if any(p.get("hostPort") for p in c.get("ports", [])):
+            problems.append(f"{where}/{c['name']}: uses a host port")
+    return problems
+
+
 @pytest.mark.parametrize("target", TARGETS)
 def test_pods_meet_the_restricted_pod_security_standard(target):
     docs = render(target)
@@ -340,36 +411,9 @@ def test_pods_meet_the_restricted_pod_security_standard(target):
     assert labels["pod-security.kubernetes.io/enforce"] == "restricted"
     problems = []
     for workload in workloads(docs):
-        spec = pod_spec(workload)
-        where = f"{workload['kind']}/{workload['metadata']['name']}"
-        pod = spec.get("securityContext", {})
-        if pod.get("runAsNonRoot") is not True:
-            problems.append(f"{where}: runAsNonRoot is not true")
-        if pod.get("seccompProfile", {}).get("type") != "RuntimeDefault":
-            problems.append(f"{where}: no RuntimeDefault seccomp profile")
-        # Only a pod that calls the Kubernetes API mounts a token, and says so.
-        if spec.get("automountServiceAccountToken") is not ((workload["kind"], workload["metadata"]["name"])
-                                                             in API_CLIENTS):
-            problems.append(f"{where}: automountServiceAccountToken is {spec.get('automountServiceAccountToken')}")
-        # A Service named like the program injects variables such as MLFLOW_PORT=tcp://...
-        if spec.get("enableServiceLinks") is not False:
-            problems.append(f"{where}: service links are enabled")
-        if spec.get("hostNetwork") or spec.get("hostPID") or spec.get("hostIPC"):
-            problems.append(f"{where}: shares a host namespace")
-        if any("hostPath" in v for v in spec.get("volumes", [])):
-            problems.append(f"{where}: mounts a hostPath")
-        for c in containers(spec):
-            context = c.get("securityContext", {})
-            if context.get("allowPrivilegeEscalation") is not False:
-                problems.append(f"{where}/{c['name']}: allowPrivilegeEscalation is not false")
-            if context.get("capabilities", {}).get("drop") != ["ALL"]:
-                problems.append(f"{where}/{c['name']}: does not drop ALL capabilities")
-            if context.get("capabilities", {}).get("add"):
-                problems.append(f"{where}/{c['name']}: adds capabilities")
-            if context.get("readOnlyRootFilesystem") is not True:
-                problems.append(f"{where}/{c['name']}: root filesystem is writable")
-            if context.get("privileged"):
-                problems.append(f"{where}/{c['name']}: is privileged")
+        api_client = (workload["kind"], workload["metadata"]["name"]) in API_CLIENTS
+        problems += restricted_problems(f"{workload['kind']}/{workload['metadata']['name']}", pod_spec(workload),
+                                        api_client)
     assert not problems, "\n".join(problems)
 
 
@@ -797,12 +841,50 @@ def test_the_dask_cluster_kube_cluster_creates_fits_the_vendored_crd_and_the_ope
     assert (cluster["apiVersion"], cluster["kind"]) == (f"{DASK_GROUP}/{served['name']}", crd["spec"]["names"]["kind"])
     validator = jsonschema.Draft4Validator(served["schema"]["openAPIV3Schema"])
     assert not [error.message for error in validator.iter_errors(cluster)]
+    # A CRD's schema is structural: a field it does not declare (a security context, say) would
+    # be dropped on the way in, and the operator's pods would run without it.
+    spec_schema = served["schema"]["openAPIV3Schema"]["properties"]["spec"]
+    assert not pruned_fields(cluster["spec"], spec_schema)
+    assert pruned_fields({"worker": {"spec": {"securityContxt": {}}}}, spec_schema) == [".worker.spec.securityContxt"]
     broken = copy.deepcopy(cluster)
     broken["spec"]["worker"]["replicas"] = "two"
     assert list(validator.iter_errors(broken)), "the CRD schema rejects nothing: the check above proves nothing"
     # The operator's scheduler and worker Deployments for it are valid Kubernetes objects.
     for role in ("scheduler", "worker"):
         kubernetes_validate.validate(without_nulls(objects[role]), KUBERNETES_VERSION, strict=True)
+
+
+def test_the_kube_cluster_calls_were_read_from_the_pinned_dask_kubernetes():
+    # KUBE_CLUSTER_CALLS is what the Role grants; a new dask-kubernetes may call more or less.
+    assert KUBE_CLUSTER_CALLS_READ_FROM == pinned("dask-kubernetes"), \
+        "read KubeCluster (dask_kubernetes.operator kubecluster, networking, _objects) again, update KUBE_CLUSTER_CALLS"
+
+
+def test_the_dask_pods_a_task_creates_meet_the_restricted_pod_security_standard_with_resources():
+    # The namespace enforces "restricted" (test_pods_meet_...), so the operator's scheduler and
+    # worker pods for a task's DaskCluster are admitted only if they meet it.
+    objects = dask_cluster_objects()
+    problems = []
+    for role in ("scheduler", "worker"):
+        spec = pod_spec(objects[role])
+        problems += restricted_problems(f"dask {role}", spec)
+        for c in spec["containers"]:
+            resources = c.get("resources") or {}
+            for bound in ("requests", "limits"):
+                missing = {"cpu", "memory"} - set(resources.get(bound, {}))
+                if missing:
+                    problems.append(f"dask {role}/{c['name']}: no {bound} for {sorted(missing)}")
+            for resource, value in resources.get("requests", {}).items():
+                if quantity(value) > quantity(resources["limits"][resource]):
+                    problems.append(f"dask {role}/{c['name']}: {resource} request {value} exceeds its limit")
+            mounts = {m["mountPath"] for m in c.get("volumeMounts", [])}
+            if "/tmp" not in mounts:
+                problems.append(f"dask {role}/{c['name']}: no writable /tmp beside its read-only root")
+    assert not problems, "\n".join(problems)
+    # The check catches a pod as dask-kubernetes makes it by default (root allowed, no seccomp profile).
+    make_cluster_spec, _ = _dask_kubernetes()
+    default = make_cluster_spec(name="default", image="sealtrain:0.1.0", n_workers=1)
+    assert restricted_problems("default worker", default["spec"]["worker"]["spec"])
 
 
 # --- overlays and the kind cluster -------------------------------------------------------

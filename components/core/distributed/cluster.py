@@ -7,6 +7,8 @@ the block ends, also when it ends with an exception, so a failed task leaves no 
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import re
 from dataclasses import dataclass
 from typing import Iterator
 
@@ -25,6 +27,34 @@ KUBE_WORKERS_TIMEOUT = 600
 # The scheduler always serves HTTP (health, metrics; the dashboard with bokeh); on a free port,
 # so local clusters of parallel tasks do not compete for 8787.
 DASHBOARD_ADDRESS = "127.0.0.1:0"
+
+# --- a task's DaskCluster on Kubernetes ---
+# dask_kubernetes.constants.MAX_CLUSTER_NAME_LEN: the operator names the scheduler's Service and
+# the workers' Deployments after the cluster, and those names must stay DNS labels.
+MAX_KUBE_CLUSTER_NAME = 53
+KUBE_CLUSTER_PREFIX = "dask-"
+# Hex digits of the pod name's hash that keep a shortened cluster name unique.
+KUBE_NAME_HASH = 10
+# The user the runtime image runs as (images/Dockerfile: USER 10001:10001); the namespace's
+# restricted Pod Security Standard admits only pods that run as a user other than root.
+RUNTIME_UID = 10001
+# A worker's container: one core and 2 GiB, requests equal to limits so the kubelet evicts it
+# last. dask_workers scales a run out; a bigger worker needs a change here.
+KUBE_WORKER_CPU = "1"
+KUBE_WORKER_MEMORY = 2 * 2**30
+# Of a worker container's memory, what its nanny (the process that starts and watches the
+# worker, in the same container) keeps; the rest is the worker's --memory-limit, so the worker
+# spills to disk (60-70% of it), pauses (80%) and is restarted by its nanny (95%) before the
+# container's limit, where the kernel would kill it.
+NANNY_MEMORY = 256 * 2**20
+# The scheduler holds task metadata, not data; xgboost.dask's tracker runs beside it.
+KUBE_SCHEDULER_RESOURCES = {"requests": {"cpu": "250m", "memory": "1Gi"}, "limits": {"cpu": "1", "memory": "1Gi"}}
+# The operator deletes a cluster whose scheduler has run nothing for this long: the backstop
+# for a task killed before it could delete its cluster (OOM kill, lost node).
+KUBE_IDLE_TIMEOUT = 3600
+# The one writable directory of the Dask pods (their root filesystem is read-only): the
+# workers' spill space, and HOME, where dask and matplotlib write their config and caches.
+SCRATCH_VOLUME, SCRATCH_PATH = "scratch", "/tmp"
 
 
 @dataclass(frozen=True)
@@ -106,35 +136,101 @@ def dask_client(scheduler: str | None = None, *, workers: int | None = None, thr
         yield client
 
 
-@contextlib.contextmanager
-def kube_client(name: str, image: str, workers: int, *, namespace: str | None = None,
-                resources: dict | None = None, env: dict[str, str] | None = None,
-                timeout: float = KUBE_WORKERS_TIMEOUT) -> Iterator[Client]:
-    """A client of a DaskCluster created through the dask-kubernetes operator and deleted at the end.
+def kube_cluster_name(pod_name: str) -> str:
+    """The name of a pod's DaskCluster: a DNS-1035 label the operator accepts, unique per pod.
 
-    The task's service account needs RBAC for `daskclusters.kubernetes.dask.org` in its
-    namespace, and the operator must be installed in the cluster.
+    `dask-` and the pod's name in lower case, other characters as `-`; a name longer than the
+    operator allows is cut and ends with a hash of the whole pod name.
+    """
+    name = KUBE_CLUSTER_PREFIX + re.sub(r"[^a-z0-9]+", "-", pod_name.lower()).strip("-")
+    if len(name) > MAX_KUBE_CLUSTER_NAME:
+        digest = hashlib.sha256(pod_name.encode()).hexdigest()[:KUBE_NAME_HASH]
+        name = f"{name[:MAX_KUBE_CLUSTER_NAME - KUBE_NAME_HASH - 1].rstrip('-')}-{digest}"
+    return name
+
+
+def _harden(pod: dict, resources: dict) -> None:
+    """Makes a scheduler or worker pod spec meet the restricted Pod Security Standard, with its resources.
+
+    Non-root (the image's user), the runtime's default seccomp profile, no privilege
+    escalation, no capabilities, a read-only root filesystem with an emptyDir for scratch;
+    no service account token (Dask pods never call the Kubernetes API) and no service links.
+    """
+    pod["securityContext"] = {"runAsNonRoot": True, "runAsUser": RUNTIME_UID, "runAsGroup": RUNTIME_UID,
+                              "seccompProfile": {"type": "RuntimeDefault"}}
+    pod["automountServiceAccountToken"] = False
+    pod["enableServiceLinks"] = False
+    pod["volumes"] = [{"name": SCRATCH_VOLUME, "emptyDir": {}}]
+    for container in pod["containers"]:
+        container["securityContext"] = {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]},
+                                        "readOnlyRootFilesystem": True}
+        container["resources"] = resources
+        container["volumeMounts"] = [{"name": SCRATCH_VOLUME, "mountPath": SCRATCH_PATH}]
+        container["env"] = [*(container["env"] or []), {"name": "HOME", "value": SCRATCH_PATH}]
+
+
+def kube_cluster_spec(name: str, image: str, workers: int) -> dict:
+    """The DaskCluster a task creates: dask-kubernetes' own spec, hardened and sized.
+
+    Each worker has KUBE_WORKER_CPU and KUBE_WORKER_MEMORY (requests equal to limits) and a
+    --memory-limit of KUBE_WORKER_MEMORY less NANNY_MEMORY; the scheduler has
+    KUBE_SCHEDULER_RESOURCES.
 
     Args:
-        name: The DaskCluster's name (unique per task, e.g. from the run id).
-        image: The worker and scheduler image: the runtime image, so workers unpickle the
-            same sealtrain and xgboost as the task.
-        workers: Workers to start; the block starts only when all have joined.
-        namespace: The namespace (default: the pod's own).
-        resources: Worker requests and limits, as the operator takes them.
-        env: Extra environment of the workers.
-        timeout: Seconds to wait for every worker.
+        name: The cluster's name (`kube_cluster_name`).
+        image: The scheduler's and workers' image.
+        workers: Workers of the default worker group.
 
     Raises:
         InvalidInputError: dask-kubernetes is not installed.
     """
     try:
-        from dask_kubernetes.operator import KubeCluster
+        from dask_kubernetes.operator import make_cluster_spec
     except ImportError as exc:
         raise InvalidInputError("a Dask cluster on Kubernetes needs dask-kubernetes: "
                                 "pip install 'sealtrain[dask]'") from exc
-    cluster = KubeCluster(name=name, image=image, n_workers=workers, namespace=namespace, resources=resources,
-                          env=env, shutdown_on_close=True)
+    memory = f"{KUBE_WORKER_MEMORY // 2**20}Mi"
+    worker_resources = {"requests": {"cpu": KUBE_WORKER_CPU, "memory": memory},
+                        "limits": {"cpu": KUBE_WORKER_CPU, "memory": memory}}
+    spec = make_cluster_spec(
+        name=name, image=image, n_workers=workers, env={}, resources=worker_resources,
+        worker_command=["dask-worker", "--memory-limit", str(KUBE_WORKER_MEMORY - NANNY_MEMORY),
+                        "--local-directory", SCRATCH_PATH],
+        idle_timeout=KUBE_IDLE_TIMEOUT,
+    )
+    _harden(spec["spec"]["scheduler"]["spec"], KUBE_SCHEDULER_RESOURCES)
+    _harden(spec["spec"]["worker"]["spec"], worker_resources)
+    return spec
+
+
+@contextlib.contextmanager
+def kube_client(name: str, image: str, workers: int, *, namespace: str,
+                timeout: float = KUBE_WORKERS_TIMEOUT) -> Iterator[Client]:
+    """A client of a DaskCluster created through the dask-kubernetes operator and deleted at the end.
+
+    The cluster is `kube_cluster_spec`'s. The caller's service account needs the RBAC of
+    manifests/components/dask (DaskClusters, and reading their pods and Services) in
+    `namespace`, where the operator must be watching.
+
+    Args:
+        name: The DaskCluster's name, unique per task (`kube_cluster_name`).
+        image: The worker and scheduler image: the runtime image, so workers unpickle the
+            same sealtrain and xgboost as the task.
+        workers: Workers to start; the block starts only when all have joined.
+        namespace: The namespace to create it in.
+        timeout: Seconds to wait for every worker.
+
+    Raises:
+        InvalidInputError: dask-kubernetes is not installed.
+    """
+    spec = kube_cluster_spec(name, image, workers)
+    from dask_kubernetes.operator import KubeCluster
+    from dask_kubernetes.operator.kubecluster.kubecluster import CreateMode
+
+    # CREATE_ONLY: a cluster of that name is another task's, never to be joined (nor deleted:
+    # shutdown_on_close is left to KubeCluster, which deletes only what it created).
+    cluster = KubeCluster(custom_cluster_spec=spec, namespace=namespace, create_mode=CreateMode.CREATE_ONLY,
+                          quiet=True)
     try:
         with Client(cluster) as client:
             client.wait_for_workers(workers, timeout=timeout)
