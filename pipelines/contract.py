@@ -67,8 +67,12 @@ def add_pipeline_flags(parser: argparse.ArgumentParser) -> None:
              "(default: none)")
     add("--data-fingerprint", metavar="FINGERPRINT",
         help="the data's fingerprint, to skip reading the data here: a file's SHA-256, or gcs:GENERATION:MD5 for a "
-             "gs:// object (`gcloud storage objects describe`), whose columns are then checked by the pipeline "
-             "rather than before it; the load-dataset task still checks it (default: computed from the data)")
+             "gs:// object (`gcloud storage objects describe`); of a Parquet dataset, dir: + the SHA-256 of one JSON "
+             'line ["NAME", "SHA256"] per file of a directory, or gcs-prefix: + the SHA-256 of one JSON line '
+             '["NAME", GENERATION, "MD5"] per object of a gs:// prefix, lines sorted by the name relative to the '
+             "dataset, items separated by ', ', each line ending in a newline, names starting with . or _ left out. "
+             "A gs:// table's columns are then checked by the pipeline rather than before it; the load-dataset task "
+             "still checks the fingerprint (default: computed from the data, without loading it)")
     model = parser.add_mutually_exclusive_group()
     model.add_argument("--algorithm", default=DEFAULT_ALGORITHM, choices=sorted(REGISTRY), metavar="NAME",
                        help="model family to tune and train (default: %(default)s; choices: %(choices)s)")

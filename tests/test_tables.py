@@ -58,3 +58,23 @@ def test_source_fingerprint_changes_with_content(tmp_path):
     before = tables.source_fingerprint(str(path))
     pd.DataFrame({"a": [2]}).to_csv(path, index=False)
     assert tables.source_fingerprint(str(path)) != before
+
+
+@pytest.mark.parametrize(("uri", "dataset"), [
+    ("gs://b/events/", True),
+    ("gs://b/events", True),
+    ("gs://b", True),
+    ("gs://b/events/part.0.parquet", False),
+    ("gs://b/table.csv.gz", False),
+])
+def test_a_gs_uri_without_a_table_suffix_is_a_prefix(uri, dataset):
+    assert tables.is_dataset(uri) is dataset
+
+
+def test_a_directory_of_one_file_reads_as_that_file(tmp_path, kostecki):
+    (tmp_path / "d").mkdir()
+    kostecki.to_parquet(tmp_path / "d" / "k.parquet", index=False)
+    assert not tables.is_dataset(str(tmp_path / "d" / "k.parquet"))
+    assert tables.fingerprint(tables.read_table(str(tmp_path / "d"))) == \
+        tables.fingerprint(tables.read_table(str(tmp_path / "d" / "k.parquet")))
+    assert tables.source_fingerprint(str(tmp_path / "d")).startswith(tables.DIRECTORY_FINGERPRINT)

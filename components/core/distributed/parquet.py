@@ -1,7 +1,9 @@
 """Parquet datasets as Dask frames: read lazily (a directory, a glob or a gs:// prefix) and written in parts.
 
 Paths go through fsspec, so a local path and `gs://bucket/prefix` read alike (gs:// needs
-gcsfs, with credentials from the environment as for `tables.read_table`).
+gcsfs, with credentials from the environment as for `tables.read_table`). An input dataset is
+read as the files that `tables.dataset_files` lists and `tables.source_fingerprint` hashes,
+in the one schema `tables.dataset_schema` checks, so both engines read the same rows.
 """
 
 from __future__ import annotations
@@ -51,11 +53,36 @@ def read_parquet(path: str, columns: list[str] | None = None) -> dd.DataFrame:
     fs, root = _filesystem(path)
     if not (fs.glob(root) if glob.has_magic(root) else fs.exists(root)):
         raise InvalidInputError(f"{path}: no Parquet dataset there")
+    return _persisted(path, path, columns=columns)
+
+
+def _persisted(where: str, paths: str | list[str], **options) -> dd.DataFrame:
+    """`dd.read_parquet(paths, **options)`, persisted; `where` names the dataset in errors."""
     try:
-        frame = dd.read_parquet(path, columns=columns)
+        frame = dd.read_parquet(paths, **options)
     except (OSError, ValueError) as exc:  # pyarrow's ArrowInvalid is a ValueError
-        raise InvalidInputError(f"{path}: not a readable Parquet dataset: {exc}") from exc
+        raise InvalidInputError(f"{where}: not a readable Parquet dataset: {exc}") from exc
     return frame.persist()
+
+
+def read_source(source: str) -> dd.DataFrame:
+    """Reads an input dataset (`tables.is_dataset`) lazily: its listed files, in its checked schema.
+
+    Partition keys in directory names (`year=2024/`) are not read as columns, as the pandas
+    engine does not read them either; the file list is the one its fingerprint hashes.
+
+    Raises:
+        InvalidInputError: As `tables.dataset_files` and `tables.dataset_schema`, or gs://
+            without gcsfs.
+    """
+    from .. import tables
+
+    files = tables.dataset_files(source)
+    # The footers alone: files that differ are refused by name before any worker reads them.
+    schema = tables.dataset_schema(source, files)
+    _filesystem(files[0].location)
+    return _persisted(source, [file.location for file in files],
+                      dataset={"partitioning": None, "schema": schema})
 
 
 def write_parquet(frame: dd.DataFrame, path: str) -> None:
@@ -91,23 +118,24 @@ def write_parquet(frame: dd.DataFrame, path: str) -> None:
 def load(source: str, path: str) -> tuple[str, int]:
     """Writes the input table as a Parquet dataset at `path`, the `load_dataset` of the Dask engine.
 
-    A Parquet directory (or glob) is read lazily; a single file, which one process reads
-    anyway (a gzipped CSV cannot be split), is read by `tables.read_table` and cut into one
-    partition per worker thread.
+    A Parquet dataset (a directory or `gs://` prefix, `read_source`) or glob is read lazily;
+    a single file, which one process reads anyway (a gzipped CSV cannot be split), is read by
+    `tables.read_table` and cut into one partition per worker thread.
 
     Returns:
         The dataset's `frame_fingerprint`, computed from the written files as every reader
         will read them, and its rows.
     """
-    from ..tables import read_table
+    from .. import tables
     from .fingerprints import frame_fingerprint
 
-    fs, root = _filesystem(source)
-    if glob.has_magic(root) or fs.isdir(root):
+    if glob.has_magic(source):
         frame = read_parquet(source)
+    elif tables.is_dataset(source):
+        frame = read_source(source)
     else:
         threads = sum(get_client().nthreads().values())
-        frame = dd.from_pandas(read_table(source), npartitions=max(1, threads))
+        frame = dd.from_pandas(tables.read_table(source), npartitions=max(1, threads))
     write_parquet(frame, path)
     written = read_parquet(path)
     return frame_fingerprint(written), int(written.shape[0].compute())

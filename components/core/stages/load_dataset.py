@@ -10,11 +10,15 @@ from . import StageResult
 
 def run(*, data_uri: str, data_fingerprint: str, dataset_path: str, engine: str = engines.PANDAS,
         dask_scheduler: str = "", dask_workers: int = 0) -> StageResult:
-    """Reads a CSV/TSV/Parquet table (a path or `gs://` URI) and writes it as Parquet.
+    """Reads a CSV/TSV/Parquet table or a Parquet dataset (a path or `gs://` URI) and writes it as Parquet.
+
+    With pandas a dataset (a directory or `gs://` prefix of Parquet files) is read whole into
+    this process; with dask it is read lazily by the workers.
 
     Args:
-        data_uri: The source table.
-        data_fingerprint: The source's fingerprint, or empty to skip the check.
+        data_uri: The source table or dataset.
+        data_fingerprint: The source's fingerprint (`tables.source_fingerprint`), or empty to
+            skip the check.
         dataset_path: Where the Parquet file goes (a directory of parts with dask).
         engine: "pandas" (in this process) or "dask" (`engines`).
         dask_scheduler: With dask, a running scheduler's address; empty starts a LocalCluster.
@@ -27,7 +31,9 @@ def run(*, data_uri: str, data_fingerprint: str, dataset_path: str, engine: str 
         InvalidInputError: The source no longer matches its fingerprint, or cannot be read.
     """
     if data_fingerprint and tables.source_fingerprint(data_uri) != data_fingerprint:
-        raise InvalidInputError(f"{data_uri}: content changed since its fingerprint {data_fingerprint[:12]} was taken")
+        what = "a file was added, removed, renamed or rewritten" if tables.is_dataset(data_uri) else "content changed"
+        raise InvalidInputError(f"{data_uri}: {what} since its fingerprint {data_fingerprint} was taken; "
+                                "the run must read the data it was submitted with")
     if engines.check_engine(engine) == engines.DASK:
         from ..distributed import parquet
 
