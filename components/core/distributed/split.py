@@ -9,7 +9,7 @@ needs to see another.
 
 The time-ordered split (`--time-column`) is the pandas engine's too, from counts per group:
 the same pass also takes each group's first time; each re-cut round of `splitting`
-(`TIME_CUT_ROUNDS`, at most 5, usually 1 or 2) sends every group's period end to the workers
+(`TIME_CUT_ROUNDS`, at most 5; 4 on KosteckiDillon) sends every group's period end to the workers
 and gets back its rows before that end, one count per group; the follow-up rows are then
 dropped per partition (each row judged by its split, time and the splits' starts alone,
 `splitting.follow_up_rows`), and each split's earliest and latest kept row are reduced on the
