@@ -16,6 +16,8 @@ curve counts from the peer's next trial on, which makes pruning marginally less 
 
 from __future__ import annotations
 
+import copy
+
 import optuna
 from optuna.storages import JournalStorage, RDBStorage
 from optuna.trial import TrialState
@@ -54,6 +56,15 @@ class TrialCurve:
         """Writes the reported values to the study's storage in one batch (the trial must still run)."""
         if self.values:
             write_intermediate_values(self._storage, self._trial._trial_id, self.values)
+
+    def judge(self) -> optuna.Trial:
+        """A copy of the in-memory trial the pruner judges, as it was before any report.
+
+        It holds the study's pruner and completed trials when this trial started and pickles,
+        so a Dask worker can judge the rounds it boosts exactly as `report` judges them here.
+        Take it before the first `report`.
+        """
+        return copy.deepcopy(self._local)
 
 
 class XGBoostRounds(TrainingCallback):

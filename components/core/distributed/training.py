@@ -4,12 +4,17 @@ The estimator is the pandas engine's (`algorithms.REGISTRY`: the same fixed sett
 stopping rounds and hyperparameters), trained as a `DaskXGBClassifier`, which reads each
 worker's partitions into a `DaskQuantileDMatrix`: features are sketched into histogram bins
 partition by partition, never gathered into one array. What comes back is the booster, as the
-`XGBClassifier` the rest of sealtrain saves, loads, serves and scores.
+`XGBClassifier` the rest of sealtrain saves, loads, serves and scores, with the fit's
+validation curve (`evals_result()`) as a pandas fit has it.
+
+Callbacks (a tuning trial's pruning) run on the workers, each on its own copy: xgboost
+reduces every round's validation metric over all workers before they see it, so copies that
+decide from the metric stop every worker at the same round, as its early stopping does.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Sequence
 
 import dask.dataframe as dd
 import numpy as np
@@ -57,7 +62,8 @@ def _transform(partition: pd.DataFrame, preprocessor: Preprocessor, names: list[
 
 
 def fit(client: Client, algorithm_name: str, params: dict, seed: int, train: dd.DataFrame,
-        validation: dd.DataFrame, preprocessor: Preprocessor, *, metric: str = "auc") -> Any:
+        validation: dd.DataFrame, preprocessor: Preprocessor, *, metric: str = "auc",
+        callbacks: Sequence[Any] = ()) -> Any:
     """Fits a model on a Dask train split; the validation split only stops boosting early.
 
     Args:
@@ -69,9 +75,10 @@ def fit(client: Client, algorithm_name: str, params: dict, seed: int, train: dd.
         validation: The canonical validation split.
         preprocessor: The preprocessor fitted on train.
         metric: The tuning objective; boosting stops early on its xgboost counterpart.
+        callbacks: Extra xgboost callbacks, pickled to the workers (pruning during tuning).
 
     Returns:
-        The fitted model as an `xgboost.XGBClassifier` (with `best_iteration`).
+        The fitted model as an `xgboost.XGBClassifier` (with `best_iteration` and `evals_result()`).
 
     Raises:
         InvalidInputError: The algorithm has no distributed implementation.
@@ -85,13 +92,16 @@ def fit(client: Client, algorithm_name: str, params: dict, seed: int, train: dd.
     x_val, y_val = design_matrix(validation, preprocessor)
     try:
         settings = algorithm.build(params, seed).get_params()
-        model = DaskXGBClassifier(**{**settings, "eval_metric": XGBOOST_EVAL_METRIC[metric]})
+        model = DaskXGBClassifier(**{**settings, "eval_metric": XGBOOST_EVAL_METRIC[metric],
+                                     "callbacks": list(callbacks) or None})
         model.client = client
         model.fit(x_train, y_train, eval_set=[(x_val, y_val)], verbose=False)
     except Exception as exc:  # xgboost raises XGBoostError, ValueError; workers may raise anything
         raise TrainingFailedError(f"{algorithm_name} failed to fit on Dask with {params}: {exc}") from exc
+    # Built from the settings alone: callbacks hold an Optuna trial and do not belong in the saved model.
     local = XGBClassifier(**{**settings, "eval_metric": XGBOOST_EVAL_METRIC[metric]})
     local.load_model(bytearray(model.get_booster().save_raw("ubj")))
+    local.evals_result_ = model.evals_result()
     return local
 
 
