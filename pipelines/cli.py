@@ -249,8 +249,8 @@ def _holdout_arguments(args: argparse.Namespace, out: Path) -> tuple[dict, dict]
     data = ""
     if args.data:
         data = args.data if args.data.startswith(tables.GCS_SCHEME) else str(Path(args.data).resolve())
-        if not data.startswith(tables.GCS_SCHEME) and not Path(data).is_file():
-            raise UsageError(f"--data {args.data}: no such file")
+        if not data.startswith(tables.GCS_SCHEME) and not Path(data).exists():
+            raise UsageError(f"--data {args.data}: no such file or directory")
     preflight.check_writable("--output", out)
     stores = {}
     for flag, key, env, embedded in (("--mlflow-uri", "mlflow_tracking_uri", endpoints.TRACKING_URI_ENV, "mlflow.db"),
@@ -380,8 +380,8 @@ def _add_run(commands) -> None:
         description=f"Run the whole pipeline locally. Without --data it trains on the bundled covid_testing demo "
                     f"(label {DEMO['label']!r}, positive class {DEMO['positive_class']!r}, group {DEMO['group']!r}).")
     run.add_argument("--data", metavar="PATH_OR_URI",
-                     help="input table: CSV, TSV (optionally .gz) or Parquet, a path or gs:// URI "
-                          "(default: the bundled demo)")
+                     help="input table: CSV, TSV (optionally .gz) or Parquet, a path or gs:// URI; or a Parquet "
+                          "dataset, a directory or gs://BUCKET/PREFIX/ of Parquet files (default: the bundled demo)")
     run.add_argument("--label", metavar="COL",
                      help=f"binary label column, required with --data (default: {DEMO['label']}, the demo's)")
     add_pipeline_flags(run)
@@ -412,7 +412,8 @@ def _add_submit(commands) -> None:
                     "(Application Default Credentials or GOOGLE_APPLICATION_CREDENTIALS) unless --data-fingerprint "
                     "gives it.")
     sub.add_argument("--host", required=True, metavar="URL", help="KFP API/UI base URL, e.g. http://localhost:8080")
-    sub.add_argument("--data", required=True, metavar="gs://BUCKET/OBJECT", help="input table in Cloud Storage")
+    sub.add_argument("--data", required=True, metavar="gs://BUCKET/OBJECT",
+                     help="input table in Cloud Storage, or a gs://BUCKET/PREFIX/ of Parquet files")
     sub.add_argument("--label", required=True, metavar="COL", help="binary label column")
     add_pipeline_flags(sub)
     sub.add_argument("--no-cache", dest="cache", action="store_false",

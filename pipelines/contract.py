@@ -102,13 +102,13 @@ def add_pipeline_flags(parser: argparse.ArgumentParser) -> None:
     add("--engine", default="pandas", choices=("pandas", "dask"), metavar="ENGINE",
         help="where the compute steps run: pandas (each task in its own process) or dask (load, QC, split, "
              "preprocessing, tuning, training and evaluation on a Dask cluster; xgboost only, with --group or "
-             "--no-group, no --time-column) (default: %(default)s)")
+             "--no-group) (default: %(default)s)")
     add("--dask-scheduler", default="", metavar="ADDRESS",
-        help="with --engine dask, a running Dask scheduler (tcp://HOST:8786) (default: a LocalCluster per task, "
-             "sized to the machine)")
+        help="with --engine dask, a running Dask scheduler (tcp://HOST:8786) (default: a cluster per task: on "
+             "Kubernetes a DaskCluster through the dask-kubernetes operator, else a LocalCluster sized to the machine)")
     add("--dask-workers", type=int, default=0, metavar="N",
-        help="with --engine dask and no --dask-scheduler, the workers of each task's LocalCluster, 0 to size it to "
-             "the machine (default: %(default)s)")
+        help="with --engine dask and no --dask-scheduler, the workers of each task's cluster; 0 sizes a "
+             "LocalCluster to the machine and gives a DaskCluster 2 (default: %(default)s)")
     add("--experiment", default="sealtrain", metavar="NAME",
         help="MLflow experiment, experiment id and KFP experiment (default: %(default)s)")
 

@@ -219,14 +219,15 @@ def check_engine(arguments: dict, local: bool) -> None:
 
     Args:
         arguments: The pipeline's arguments.
-        local: The run is local (`sealtrain run`) rather than submitted to a cluster; both
-            start a cluster per task without --dask-scheduler.
+        local: The run is local (`sealtrain run`): its scheduler must answer from here. A
+            submitted run's scheduler is an address inside the cluster, which this machine
+            need not reach, so it is left to the tasks.
 
     Raises:
         UsageError: --engine dask with an algorithm that has no distributed
             implementation, with neither --group nor --no-group, with --dask-workers and
-            --dask-scheduler together, or with a scheduler that does not answer; --dask-* flags
-            without --engine dask.
+            --dask-scheduler together, or (locally) with a scheduler that does not answer;
+            --dask-* flags without --engine dask.
     """
     engine, scheduler = arguments["engine"], arguments["dask_scheduler"]
     if engine != "dask":
@@ -242,10 +243,10 @@ def check_engine(arguments: dict, local: bool) -> None:
         raise UsageError("--engine dask needs --group COL (or --no-group if rows are independent): finding an "
                          "unnamed patient column by its values has no Dask version yet")
     if scheduler and arguments["dask_workers"]:
-        raise UsageError(f"--dask-workers sizes a local cluster, not the scheduler at {scheduler}: size its workers "
-                         "where they are started")
-    if not scheduler:
-        # Each task starts its own cluster: a LocalCluster, or on Kubernetes a DaskCluster.
+        raise UsageError(f"--dask-workers sizes the cluster each task starts, not the scheduler at {scheduler}: size "
+                         "its workers where they are started")
+    if not (scheduler and local):
+        # Without a scheduler each task starts its own cluster: a LocalCluster, or on Kubernetes a DaskCluster.
         return
     from distributed import Client
 

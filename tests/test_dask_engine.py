@@ -1,8 +1,10 @@
 """`sealtrain run --engine dask` through the real CLI on the bundled covid_testing demo, against --engine pandas.
 
-Both runs train xgboost with the same fixed hyperparameters (a one-point space, one trial), so
-they differ only in the engine: the split must be the same row for row, the test AUC within
-0.01, and the records complete. The refusals are checked before anything runs.
+Both runs split in time order (`--time-column pan_day`: follow-up rows dropped, cuts re-chosen)
+and train xgboost with the same fixed hyperparameters (a one-point space, one trial); the Dask
+run reads the demo as a directory of Parquet files. So they differ only in the engine and the
+input's form: the split must be the same row for row, the test AUC within 0.01, and the records
+complete. The refusals are checked before anything runs.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from sealtrain.components.core.constants import GROUP_COLUMN, SPLITS, TEST
 from sealtrain.components.core.errors import DataLeakageError
 from sealtrain.pipelines.contract import DEMO
 
+TIME_COLUMN = "pan_day"
 CANDIDATE = {"algorithm_name": "xgboost", "hyperparameter_space": {"max_depth": [4]},
              "default_hyperparameters": {"learning_rate": 0.1}}
 
@@ -32,15 +35,26 @@ def sealtrain(*args: str) -> subprocess.CompletedProcess:
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
-    """One run per engine on the demo, same candidate, one trial, few resamples."""
+    """One run per engine on the demo in time order, same candidate, one trial, few resamples.
+
+    The Dask run reads the demo as a Parquet dataset of three files, as a large table arrives.
+    """
     root = tmp_path_factory.mktemp("engines")
     candidate = root / "candidate.json"
     candidate.write_text(json.dumps(CANDIDATE))
+    dataset = root / "demo"
+    dataset.mkdir()
+    table = tables.read_table(str(DEMO["data"]))
+    size = -(-len(table) // 3)
+    for part in range(3):
+        table.iloc[part * size:(part + 1) * size].to_parquet(dataset / f"part.{part}.parquet", index=False)
     done = {}
     for engine in ("pandas", "dask"):
-        extra = ["--engine", "dask", "--dask-workers", "2"] if engine == "dask" else []
+        extra = ["--engine", "dask", "--dask-workers", "2", "--data", str(dataset), "--label", DEMO["label"],
+                 "--positive-class", DEMO["positive_class"], "--group", DEMO["group"]] if engine == "dask" else []
         result = sealtrain("run", "--model-candidate", str(candidate), "--trials", "1", "--bootstrap-samples", "50",
-                           "--output", str(root / engine), "--summary-json", str(root / f"{engine}.json"), *extra)
+                           "--output", str(root / engine), "--summary-json", str(root / f"{engine}.json"),
+                           "--time-column", TIME_COLUMN, *extra)
         assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
         done[engine] = json.loads((root / f"{engine}.json").read_text())
     return root, done
@@ -65,6 +79,11 @@ def test_dask_puts_every_patient_in_the_split_pandas_does(runs):
     for name in SPLITS:
         assert {k: done["pandas"]["splits"][name][k] for k in ("rows", "groups", "positive_rate")} == \
             {k: done["dask"]["splits"][name][k] for k in ("rows", "groups", "positive_rate")}
+    pandas_manifest, dask_manifest = (json.loads(_task_output(done[e], "split-dataset", "split_manifest").read_text())
+                                      for e in ("pandas", "dask"))
+    assert dask_manifest["time_ordered"] is True
+    assert dask_manifest["time_order"] == pandas_manifest["time_order"]
+    assert dask_manifest["time_order"]["rows_dropped"] > 0
 
 
 def test_dask_test_auc_is_the_pandas_one_on_the_same_hyperparameters(runs):
@@ -108,7 +127,6 @@ def test_a_relabelled_or_swapped_dask_split_is_refused_by_content(runs):
 
 
 @pytest.mark.parametrize("flags, message", [
-    (["--time-column", "pan_day"], "time-ordered split is not supported on Dask"),
     (["--algorithm", "random_forest"], "no distributed implementation"),
     (["--dask-scheduler", "tcp://127.0.0.1:9"], "no Dask scheduler answered"),
     (["--group", ""], "needs --group COL"),
@@ -124,7 +142,7 @@ def test_the_demo_split_is_pandas_own_split(runs):
     """The pandas run's groups are splitting.split_table's on the demo: the comparison above has a reference."""
     _, done = runs
     raw = tables.read_table(str(DEMO["data"]))
-    spec = schema.DatasetSpec(DEMO["label"], DEMO["positive_class"], DEMO["group"])
-    reference = splitting.split_table(schema.prepare(raw, spec, "demo"))
+    spec = schema.DatasetSpec(DEMO["label"], DEMO["positive_class"], DEMO["group"], time=TIME_COLUMN)
+    reference = splitting.split_table(schema.prepare(raw, spec, "demo"), times=schema.time_order(raw, spec))
     assert done["pandas"]["splits"][TEST]["rows"] == len(reference.tables[TEST])
     assert reference.tables[TEST][GROUP_COLUMN].nunique() == done["dask"]["splits"][TEST]["groups"]

@@ -10,7 +10,8 @@ import pytest
 
 from sealtrain.components.core import quality
 from sealtrain.components.core.errors import InvalidInputError
-from sealtrain.pipelines import cli
+from sealtrain.pipelines import cli, preflight
+from sealtrain.pipelines.contract import UsageError
 
 DEMO_COLUMNS = "['subject_id', 'gender', 'pan_day'"
 KOSTECKI = ["--label", "headache", "--positive-class", "yes", "--group", "id", "--drop", "rownames"]
@@ -170,3 +171,12 @@ def test_parse_report_reads_a_full_report_back():
     assert quality.parse_report(report.to_json()) == report
     with pytest.raises(InvalidInputError, match="'overall_score' must be a number"):
         quality.parse_report('{"status": "PASSED", "overall_score": "high"}')
+
+
+def test_a_submitted_runs_scheduler_is_left_to_the_cluster_and_a_local_runs_must_answer():
+    """A scheduler address inside the cluster need not answer from the submitting machine; locally it must."""
+    arguments = {"engine": "dask", "dask_scheduler": "tcp://127.0.0.1:9", "dask_workers": 0, "algorithm": "xgboost",
+                 "group_column": "patient", "no_group": False}
+    preflight.check_engine(arguments, local=False)
+    with pytest.raises(UsageError, match="no Dask scheduler answered"):
+        preflight.check_engine(arguments, local=True)

@@ -44,8 +44,10 @@ GATE, REBUILD = "holdout_gate", "rebuild_holdout"
 HOLDOUT_EVALUATOR, HOLDOUT_RECORDER = "evaluate_holdout", "record_holdout"
 HOLDOUT_ONLY = (GATE, REBUILD, HOLDOUT_EVALUATOR, HOLDOUT_RECORDER)
 HOLDOUT_PIPELINE_COMPONENTS = (*HOLDOUT_ONLY, LOADER)
-# Resources size a step; they do not change the code it runs.
-_NOT_IMPLEMENTATION = ("resources",)
+# Resources size a step and environment variables place it (its pod's name and image for its
+# Dask cluster): they do not change the code it runs or what it reads, so a component compiled
+# with or without them is the same component.
+_NOT_IMPLEMENTATION = ("resources", "env")
 
 
 def function_name(component: str) -> str:
