@@ -153,7 +153,10 @@ def read_split(path: str, role: str, consumer: str, manifest: Manifest, engine: 
     """Reads a split artifact once and verifies the very table read (`verify_split`).
 
     With engine "dask" the split is a Parquet dataset read lazily onto the current Dask
-    client's cluster, and the frame returned is the one verified.
+    client's cluster, and the frame returned is the one verified: `path` is then a local
+    directory or, on a cluster, the split artifact's gs:// URI (`locations.table_location`),
+    which the workers read and fingerprint through gcsfs, so a split is verified by what is
+    at its URI, not by what the task's pod holds.
     """
     if engine == "dask":
         from .distributed.parquet import read_parquet

@@ -57,13 +57,15 @@ def evaluate_model(
         classification_metrics: ROC curve and confusion matrix for the KFP UI.
         report: Plots and tables of the evaluation (self-contained HTML).
     """
+    from sealtrain.components.core.locations import table_location
     from sealtrain.components.core.stages import stamp
     from sealtrain.components.core.stages.evaluate_model import run
 
     # The .html name lets a browser and MLflow's artifact view render the page; kfp.local and the
     # cluster launcher both upload from, and hand downstream, the URI a component returns.
     report.uri += ".html"
-    result = run(test_path=test.path, test_metadata=test.metadata, preprocessor_path=preprocessor.path,
+    result = run(test_path=table_location(test.uri, test.path, engine), test_metadata=test.metadata,
+                 preprocessor_path=preprocessor.path,
                  preprocessor_metadata=preprocessor.metadata, model_path=model.path, model_metadata=model.metadata,
                  bootstrap_samples=bootstrap_samples, seed=seed, precision_at_k=precision_at_k, min_auc=min_auc,
                  experiment_id=experiment_id, model_version_id=model_version_id,

@@ -19,9 +19,11 @@ def fit_preprocessor(train: Input[Dataset], preprocessor: Output[Model], engine:
         preprocessor: The fitted transformer (skops) and its feature contract (JSON),
             stamped with the train fingerprint and split manifest.
     """
+    from sealtrain.components.core.locations import table_location
     from sealtrain.components.core.stages import stamp
     from sealtrain.components.core.stages.fit_preprocessor import run
 
-    result = run(train_path=train.path, train_metadata=train.metadata, preprocessor_path=preprocessor.path,
+    result = run(train_path=table_location(train.uri, train.path, engine), train_metadata=train.metadata,
+                 preprocessor_path=preprocessor.path,
                  engine=engine, dask_scheduler=dask_scheduler, dask_workers=dask_workers)
     stamp(result, preprocessor=preprocessor)

@@ -21,9 +21,11 @@ def load_dataset(data_uri: str, data_fingerprint: str, dataset: Output[Dataset],
         dask_workers: With dask and no scheduler, the LocalCluster's workers; 0 sizes it to the machine.
         dataset: The table as Parquet, with its fingerprint and row count in metadata.
     """
+    from sealtrain.components.core.locations import table_location
     from sealtrain.components.core.stages import stamp
     from sealtrain.components.core.stages.load_dataset import run
 
-    result = run(data_uri=data_uri, data_fingerprint=data_fingerprint, dataset_path=dataset.path,
+    result = run(data_uri=data_uri, data_fingerprint=data_fingerprint,
+                 dataset_path=table_location(dataset.uri, dataset.path, engine),
                  engine=engine, dask_scheduler=dask_scheduler, dask_workers=dask_workers)
     stamp(result, dataset=dataset)

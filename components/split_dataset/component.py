@@ -80,17 +80,19 @@ def split_dataset(
     Returns:
         test_fingerprint: The test split's content fingerprint, for the test budget.
     """
+    from sealtrain.components.core.locations import table_location
     from sealtrain.components.core.stages import stamp
     from sealtrain.components.core.stages.split_dataset import run
 
     splits = {"train": train, "validation": validation, "test": test, "holdout": holdout}
-    result = run(dataset_path=dataset.path, dataset_metadata=dataset.metadata, dataset_uri=dataset.uri,
+    result = run(dataset_path=table_location(dataset.uri, dataset.path, engine), dataset_metadata=dataset.metadata,
+                 dataset_uri=dataset.uri,
                  qc_status=qc_status, label_column=label_column, positive_class=positive_class,
                  group_column=group_column, no_group=no_group, drop_columns=drop_columns, time_column=time_column,
                  split_ratios=split_ratios, split_salt=split_salt, split_tolerance=split_tolerance, stratify=stratify,
                  max_duplicate_share=max_duplicate_share, allow_features=allow_features,
                  experiment_id=experiment_id, db_url=run_db_url, lock_fingerprint=lock_fingerprint,
-                 split_paths={name: a.path for name, a in splits.items()},
+                 split_paths={name: table_location(a.uri, a.path, engine) for name, a in splits.items()},
                  split_uris={name: a.uri for name, a in splits.items()}, manifest_path=split_manifest.path,
                  group_splits_path=group_splits.path,
                  engine=engine, dask_scheduler=dask_scheduler, dask_workers=dask_workers)

@@ -39,10 +39,12 @@ def train_model(
         model: The model file (xgboost UBJSON or skops) with its metadata JSON.
         fit_metrics: `train_*` and `val_*` metrics.
     """
+    from sealtrain.components.core.locations import table_location
     from sealtrain.components.core.stages import stamp
     from sealtrain.components.core.stages.train_model import run
 
-    result = run(train_path=train.path, train_metadata=train.metadata, validation_path=validation.path,
+    result = run(train_path=table_location(train.uri, train.path, engine), train_metadata=train.metadata,
+                 validation_path=table_location(validation.uri, validation.path, engine),
                  validation_metadata=validation.metadata, preprocessor_path=preprocessor.path,
                  preprocessor_metadata=preprocessor.metadata, best_hyperparameters_path=best_hyperparameters.path,
                  seed=seed, threshold_method=threshold_method, model_path=model.path, fit_metrics_path=fit_metrics.path,

@@ -50,11 +50,13 @@ def tune_hyperparameters(
     Returns:
         How many trials this worker ran now (0 when a retry finds its share done).
     """
+    from sealtrain.components.core.locations import table_location
     from sealtrain.components.core.stages import say
     from sealtrain.components.core.stages.tune_hyperparameters import run
 
     return run(
-        train_path=train.path, train_metadata=train.metadata, validation_path=validation.path,
+        train_path=table_location(train.uri, train.path, engine), train_metadata=train.metadata,
+        validation_path=table_location(validation.uri, validation.path, engine),
         validation_metadata=validation.metadata, preprocessor_path=preprocessor.path,
         preprocessor_metadata=preprocessor.metadata, algorithm=algorithm, hyperparameter_space=hyperparameter_space,
         default_hyperparameters=default_hyperparameters, n_trials=n_trials, tuning_workers=tuning_workers,

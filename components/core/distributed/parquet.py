@@ -24,15 +24,19 @@ from ..errors import InvalidInputError
 
 
 def _filesystem(path: str) -> tuple[fsspec.AbstractFileSystem, str]:
-    """The fsspec filesystem of a path and the path within it.
+    """The fsspec filesystem of a path and the path within it, with no cached listing of it.
 
     Raises:
         InvalidInputError: The scheme's filesystem is not installed (gs:// needs gcsfs).
     """
     try:
-        return fsspec.core.url_to_fs(path)
+        fs, root = fsspec.core.url_to_fs(path)
     except ImportError as exc:
         raise InvalidInputError(f"{path}: {exc}") from exc
+    # Workers in other processes write the splits and the loaded dataset: what this process
+    # listed of a bucket before (gcsfs caches listings), e.g. that a path was free, is stale.
+    fs.invalidate_cache(root)
+    return fs, root
 
 
 def read_parquet(path: str, columns: list[str] | None = None) -> dd.DataFrame:

@@ -14,7 +14,7 @@ def run(*, dataset_path: str, label_column: str, positive_class: str, group_colu
     """Checks the loaded table against the dataset contract, or takes an upstream report.
 
     Args:
-        dataset_path: The loaded table (Parquet).
+        dataset_path: The loaded table (Parquet): a local path, or with dask its gs:// URI (`locations.table_location`).
         label_column: The binary target.
         positive_class: The positive label value, or empty for 0/1 labels.
         group_column: The patient/group id column, or empty.

@@ -29,7 +29,7 @@ def run(*, test_path: str, test_metadata: dict, preprocessor_path: str, preproce
     are computed, once per model and test split.
 
     Args:
-        test_path: The test split (Parquet).
+        test_path: The test split (Parquet): a local path, or with dask its gs:// URI (`locations.table_location`).
         test_metadata: Its artifact metadata; it must carry the test role.
         preprocessor_path: The train-fitted preprocessor.
         preprocessor_metadata: Its artifact metadata.

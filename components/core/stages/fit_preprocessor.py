@@ -12,7 +12,7 @@ def run(*, train_path: str, train_metadata: dict, preprocessor_path: str, engine
     """Fits the preprocessor on the train split and saves it.
 
     Args:
-        train_path: The train split (Parquet).
+        train_path: The train split (Parquet): a local path, or with dask its gs:// URI (`locations.table_location`).
         train_metadata: Its artifact metadata; it must carry the train role.
         preprocessor_path: The directory the fitted preprocessor goes to.
         engine: "pandas" or "dask"; with dask the statistics are computed on the cluster

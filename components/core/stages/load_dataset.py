@@ -19,7 +19,8 @@ def run(*, data_uri: str, data_fingerprint: str, dataset_path: str, engine: str 
         data_uri: The source table or dataset.
         data_fingerprint: The source's fingerprint (`tables.source_fingerprint`), or empty to
             skip the check.
-        dataset_path: Where the Parquet file goes (a directory of parts with dask).
+        dataset_path: Where the Parquet file goes (a directory of parts with dask, which the workers write:
+            a local path, or the artifact's gs:// URI on a cluster, `locations.table_location`).
         engine: "pandas" (in this process) or "dask" (`engines`).
         dask_scheduler: With dask, a running scheduler's address; empty starts a LocalCluster.
         dask_workers: With dask and no scheduler, the LocalCluster's workers; 0 sizes it to the machine.

@@ -30,7 +30,7 @@ def run(*, dataset_path: str, dataset_metadata: dict, dataset_uri: str, qc_statu
     """Splits by group under the experiment's holdout lock, verifies the result and records it in a manifest.
 
     Args:
-        dataset_path: The loaded table (Parquet).
+        dataset_path: The loaded table (Parquet): a local path, or with dask its gs:// URI (`locations.table_location`).
         dataset_metadata: Its artifact metadata (`source` names the original table).
         dataset_uri: Its URI, the source when the metadata names none.
         qc_status: The QC gate's verdict; anything but PASSED or WARNING is refused.
@@ -51,7 +51,8 @@ def run(*, dataset_path: str, dataset_metadata: dict, dataset_uri: str, qc_statu
         experiment_id: The experiment whose holdout lock applies.
         db_url: The run table (or empty for SEALTRAIN_DB_URL), where the lock is read.
         lock_fingerprint: `splitting.lock_fingerprint` of the lock as start_run read it.
-        split_paths: Where each split's Parquet file goes, by split name.
+        split_paths: Where each split's Parquet file goes, by split name: local paths, or with dask the
+            splits' gs:// URIs, which the workers write (`locations.table_location`).
         split_uris: Each split's artifact URI, recorded in the manifest.
         manifest_path: Where the split manifest (JSON) goes.
         group_splits_path: Where every group's salted hash and split (Parquet) goes.

@@ -21,9 +21,9 @@ def run(*, train_path: str, train_metadata: dict, validation_path: str, validati
     The test split is not an input.
 
     Args:
-        train_path: The train split (Parquet).
+        train_path: The train split (Parquet): a local path, or with dask its gs:// URI (`locations.table_location`).
         train_metadata: Its artifact metadata; it must carry the train role.
-        validation_path: The validation split.
+        validation_path: The validation split, likewise.
         validation_metadata: Its artifact metadata; it must carry the validation role.
         preprocessor_path: The train-fitted preprocessor.
         preprocessor_metadata: Its artifact metadata (the split manifest it descends from).
