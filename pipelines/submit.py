@@ -2,8 +2,10 @@
 
 `submit` uploads exactly what `sealtrain compile` writes as a new version of the
 `sealtrain-training` pipeline (or as the pipeline itself the first time) and starts a run
-of that version in an experiment. Every failure to talk to the KFP API becomes a
-`SubmitError` that names the host.
+of that version in an experiment, under the pipeline root it is given (else the cluster's
+default). Every failure to talk to the KFP API becomes a `SubmitError` that names the host;
+a Dask run whose workers could not reach the run's artifacts is refused before any request
+(`require_reachable_root`).
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from importlib.metadata import version
 from pathlib import Path
+
+from sealtrain.pipelines.contract import UsageError
 
 HEALTHZ_PATH = "/apis/v2beta1/healthz"
 # Connect and read timeouts of the reachability probe, in seconds.
@@ -44,6 +48,32 @@ class SubmitResult:
     run_url: str
 
 
+def require_reachable_root(engine: str, pipeline_root: str) -> None:
+    """Refuses a Dask run on a cluster whose workers could not reach the run's artifacts.
+
+    A task keeps its artifacts as files in its own pod, copied from and to the pipeline
+    root; the Dask workers run in other pods and read and write the loaded dataset and the
+    splits at the artifacts' URIs instead (`locations.table_location`), which they reach only
+    in Cloud Storage, with their own Google credentials.
+
+    Args:
+        engine: The run's engine ("pandas" or "dask").
+        pipeline_root: The run's pipeline root, or empty for the cluster's default.
+
+    Raises:
+        UsageError: engine dask without a `gs://` pipeline root.
+    """
+    from sealtrain.components.core.locations import GCS_SCHEME
+
+    if engine == "dask" and not pipeline_root.startswith(GCS_SCHEME):
+        given = f"--pipeline-root {pipeline_root}" if pipeline_root else "the cluster's default pipeline root"
+        raise UsageError(
+            f"--engine dask on a cluster needs --pipeline-root gs://BUCKET/PREFIX, not {given}: the Dask workers run "
+            "in their own pods and cannot reach artifacts kept in a task's pod or in KFP's MinIO. Run locally with "
+            "`sealtrain run --engine dask`, or give a gs:// pipeline root that the workers can read and write with "
+            "their own Google credentials")
+
+
 def submit(
     host: str,
     arguments: dict,
@@ -51,6 +81,7 @@ def submit(
     enable_caching: bool = True,
     existing_token: str | None = None,
     image: str | None = None,
+    pipeline_root: str = "",
 ) -> SubmitResult:
     """Uploads the compiled pipeline to a KFP cluster and starts a run of it.
 
@@ -75,11 +106,15 @@ def submit(
         enable_caching: False runs every task afresh.
         existing_token: Bearer token sent with every request, if the API needs one.
         image: Runtime image of every task; None takes SEALTRAIN_IMAGE or the default.
+        pipeline_root: Where the run's artifacts go (`gs://BUCKET/PREFIX`, ...); empty takes
+            the cluster's default (KFP's MinIO in a standalone install).
 
     Returns:
         The IDs of the pipeline, the uploaded version and the run, and the run's URL.
 
     Raises:
+        UsageError: A Dask run without a gs:// pipeline root (`require_reachable_root`),
+            before any request.
         SubmitError: The host cannot be reached, or the KFP API answered with an error.
     """
     import kfp
@@ -89,6 +124,7 @@ def submit(
     from sealtrain.pipelines.compile import compile_pipeline
     from sealtrain.pipelines.training_pipeline import PIPELINE_NAME
 
+    require_reachable_root(arguments.get("engine", "pandas"), pipeline_root)
     host = host.rstrip("/")
     if not host.startswith(("http://", "https://")):
         host = f"https://{host}"
@@ -125,10 +161,11 @@ def submit(
             step = "starting the run"
             if enable_caching:
                 run = client.run_pipeline(experiment_id=experiment_id, job_name=job_name, pipeline_id=pipeline_id,
-                                          version_id=version_id, params=arguments)
+                                          version_id=version_id, params=arguments, pipeline_root=pipeline_root or None)
             else:
                 run = client.run_pipeline(experiment_id=experiment_id, job_name=job_name,
-                                          pipeline_package_path=str(_without_caching(package)), params=arguments)
+                                          pipeline_package_path=str(_without_caching(package)), params=arguments,
+                                          pipeline_root=pipeline_root or None)
     except kfp_server_api.ApiException as exc:
         raise SubmitError(f"KFP at {host} failed {step}: {_describe(exc)}") from None
     except urllib3.exceptions.HTTPError as exc:

@@ -34,6 +34,7 @@ import yaml
 
 from sealtrain.components.core.isolation import SpecGraph
 from sealtrain.pipelines.compile import compile_pipeline
+from sealtrain.pipelines.contract import UsageError
 from sealtrain.pipelines.submit import SubmitError, submit
 from sealtrain.pipelines.training_pipeline import PIPELINE_NAME
 
@@ -223,6 +224,7 @@ def test_first_submit_uploads_the_compiled_pipeline_and_runs_its_version(server,
                                                  "pipeline_version_id": first_version["pipeline_version_id"]}
     assert run["experiment_id"] == server.experiments[0]["experiment_id"]
     assert run["runtime_config"]["parameters"] == ARGUMENTS
+    assert "pipeline_root" not in run["runtime_config"]  # the cluster's default root
     assert run["display_name"].startswith(f"{PIPELINE_NAME}-{version('sealtrain')}-")
     # Caching on: the run references the stored version and overrides nothing, so the
     # caching compiled into the uploaded spec applies (on, except the never-cached tasks).
@@ -364,3 +366,42 @@ def test_cli_submit_with_a_given_fingerprint_reads_nothing_from_cloud_storage(se
     (run_request,) = server.calls("POST", f"{API}/runs")
     parameters = json.loads(run_request["body"])["runtime_config"]["parameters"]
     assert parameters["data_fingerprint"] == "gcs:1700000000000000:q1w2e3=="
+
+
+# A Dask run as `submit` takes it; the fingerprint is given, so nothing is read from Cloud Storage.
+DASK_SUBMIT = ["submit", "--data", "gs://sealtrain-data/kostecki.csv", "--label", "headache", "--group", "id",
+               "--data-fingerprint", "gcs:1700000000000000:q1w2e3==", "--engine", "dask"]
+
+
+@pytest.mark.parametrize("root", [[], ["--pipeline-root", "minio://mlpipeline/v2/artifacts"]])
+def test_cli_dask_submit_without_a_gs_pipeline_root_is_refused_before_any_request(server, no_cloud_credentials,
+                                                                                 capsys, root):
+    from sealtrain.pipelines import cli
+
+    code = cli.main([*DASK_SUBMIT, "--host", server.url, *root])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: --engine dask on a cluster needs --pipeline-root gs://BUCKET/PREFIX, not "
+                          + (f"--pipeline-root {root[1]}" if root else "the cluster's default pipeline root"))
+    assert "cannot reach artifacts kept in a task's pod or in KFP's MinIO" in err
+    assert "`sealtrain run --engine dask`" in err and "their own Google credentials" in err
+    assert server.requests == []  # the mock KFP API server heard nothing
+
+
+def test_submit_refuses_a_dask_run_without_a_gs_root_also_through_the_api(server):
+    with pytest.raises(UsageError, match="--engine dask on a cluster needs --pipeline-root gs://"):
+        submit(server.url, {**ARGUMENTS, "engine": "dask"}, pipeline_root="s3://bucket/root")
+    assert server.requests == []
+
+
+@pytest.mark.parametrize("cache", [[], ["--no-cache"]])
+def test_cli_dask_submit_with_a_gs_pipeline_root_starts_the_run_under_it(server, no_cloud_credentials, capsys,
+                                                                        cache):
+    from sealtrain.pipelines import cli
+
+    code = cli.main([*DASK_SUBMIT, "--host", server.url, "--pipeline-root", "gs://sealtrain-runs/kfp", *cache])
+    assert code == 0, capsys.readouterr().err
+    (run_request,) = server.calls("POST", f"{API}/runs")  # the mock KFP API server's record
+    runtime = json.loads(run_request["body"])["runtime_config"]
+    assert runtime["pipeline_root"] == "gs://sealtrain-runs/kfp"
+    assert runtime["parameters"]["engine"] == "dask"
