@@ -225,9 +225,8 @@ def check_engine(arguments: dict, local: bool) -> None:
 
     Raises:
         UsageError: --engine dask with an algorithm that has no distributed
-            implementation, with neither --group nor --no-group, with --dask-workers and
-            --dask-scheduler together, or (locally) with a scheduler that does not answer;
-            --dask-* flags without --engine dask.
+            implementation, with --dask-workers and --dask-scheduler together, or (locally)
+            with a scheduler that does not answer; --dask-* flags without --engine dask.
     """
     engine, scheduler = arguments["engine"], arguments["dask_scheduler"]
     if engine != "dask":
@@ -239,9 +238,6 @@ def check_engine(arguments: dict, local: bool) -> None:
     if arguments["algorithm"] not in DISTRIBUTED_ALGORITHMS:
         raise UsageError(f"--engine dask with algorithm {arguments['algorithm']!r}: it has no distributed "
                          f"implementation (dask trains {', '.join(DISTRIBUTED_ALGORITHMS)}); use --engine pandas")
-    if not (arguments["group_column"] or arguments["no_group"]):
-        raise UsageError("--engine dask needs --group COL (or --no-group if rows are independent): finding an "
-                         "unnamed patient column by its values has no Dask version yet")
     if scheduler and arguments["dask_workers"]:
         raise UsageError(f"--dask-workers sizes the cluster each task starts, not the scheduler at {scheduler}: size "
                          "its workers where they are started")

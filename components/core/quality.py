@@ -20,7 +20,7 @@ from .constants import (
 )
 from .errors import InvalidInputError, QCGateBlockedError
 from .identifiers import ENTITY_KEY, RECORD_KEY
-from .schema import DatasetSpec, group_keys, identifier_problem, positive_label, time_order
+from .schema import DatasetSpec, blocking_identifiers, group_keys, positive_label, time_order
 
 _SCORE = {QC_PASSED: 1.0, QC_WARNING: 0.5, QC_FAILED: 0.0}
 MISSING_RATE_WARNING = 0.5
@@ -92,31 +92,25 @@ def groups_check(count: int, spec: DatasetSpec, needed: int) -> QCCheck:
     return QCCheck("groups", QC_PASSED, f"{count} {unit}")
 
 
-def _check_identifiers(frame: pd.DataFrame, spec: DatasetSpec) -> QCCheck:
-    """Fails on a repeated identifier without a group; warns on any other identifier it finds."""
-    problem = identifier_problem(frame, spec)
-    if problem:
-        return QCCheck("identifier_columns", QC_FAILED, problem)
-    return identifiers_check(spec.identifiers(frame), spec)
-
-
-def identifiers_check(found: list, spec: DatasetSpec, note: str = "") -> QCCheck:
-    """The `identifier_columns` check of a run that no identifier blocks, from the identifiers found.
+def identifiers_check(found: list, spec: DatasetSpec) -> QCCheck:
+    """The `identifier_columns` check: fails on a repeated identifier without a group, warns on any other.
 
     Args:
         found: The `identifiers.Identifier`s among the candidate features.
         spec: The user's column roles.
-        note: What the detection left out, appended to the detail (empty for nothing).
     """
+    problem = blocking_identifiers(found, spec)
+    if problem:
+        return QCCheck("identifier_columns", QC_FAILED, problem)
     if not found:
-        return QCCheck("identifier_columns", QC_PASSED, "; ".join(["none among the features", *filter(None, [note])]))
+        return QCCheck("identifier_columns", QC_PASSED, "none among the features")
     notes = [f"{i.describe()} is not a feature" for i in found if i.kind == RECORD_KEY]
     kept = [i.describe() for i in found if i.kind == ENTITY_KEY]
     if kept:
         why = "--no-group says rows are independent" if spec.no_group else f"the group is {spec.group!r}"
         notes.append(f"{', '.join(kept)} kept as feature{'s' if len(kept) > 1 else ''} because {why}; "
                      "--drop it if it only names an entity")
-    return QCCheck("identifier_columns", QC_WARNING, "; ".join([*notes, *filter(None, [note])]))
+    return QCCheck("identifier_columns", QC_WARNING, "; ".join(notes))
 
 
 def _check_features(features: pd.DataFrame) -> list[QCCheck]:
@@ -201,7 +195,7 @@ def compute_report(frame: pd.DataFrame, spec: DatasetSpec, ratios: dict[str, flo
     checks = [QCCheck("required_columns", QC_PASSED, "label, group and drop columns present")]
     checks.append(_check_label(frame, spec))
     checks.append(_check_groups(frame, spec, min_groups_needed(ratios)))
-    checks.append(_check_identifiers(frame, spec))
+    checks.append(identifiers_check(spec.identifiers(frame), spec))
     if spec.time:
         try:
             time_order(frame, spec)

@@ -80,15 +80,26 @@ def require_columns(frame: pd.DataFrame, spec: DatasetSpec, source: str) -> None
 
 
 def identifier_problem(frame: pd.DataFrame, spec: DatasetSpec) -> str:
-    """Says why the identifiers of the table block a run, or returns "".
+    """Says why the identifiers of the table block a run, or returns "" (`blocking_identifiers`)."""
+    if spec.group or spec.no_group:
+        return ""
+    return blocking_identifiers(spec.identifiers(frame), spec)
+
+
+def blocking_identifiers(found: list[Identifier], spec: DatasetSpec) -> str:
+    """Says why these identifiers of a table block a run, or returns "".
 
     An entity key (values repeat across rows) with neither a group column nor `no_group`
     means one patient's rows would be spread over train and test and its id learnt as a
     feature.
+
+    Args:
+        found: The identifiers among the candidate columns (`DatasetSpec.identifiers`).
+        spec: The user's column roles.
     """
     if spec.group or spec.no_group:
         return ""
-    keys = [i for i in spec.identifiers(frame) if i.kind == ENTITY_KEY]
+    keys = [i for i in found if i.kind == ENTITY_KEY]
     if not keys:
         return ""
     first = keys[0].column

@@ -105,7 +105,7 @@ def _merge_all(*parts):
     return merged
 
 
-def _reduce(frame: dd.DataFrame, summarise: Callable, merge: Callable, *args: Any) -> Any:
+def reduce_partitions(frame: dd.DataFrame, summarise: Callable, merge: Callable, *args: Any) -> Any:
     """Summarises every partition and merges the summaries in a tree on the workers: one pass."""
     nodes = [dask.delayed(summarise)(part, *args) for part in frame.to_delayed()]
     while len(nodes) > 1:
@@ -115,7 +115,7 @@ def _reduce(frame: dd.DataFrame, summarise: Callable, merge: Callable, *args: An
 
 def column_statistics(frame: dd.DataFrame, numeric: list[str], other: list[str]) -> ColumnStatistics:
     """Moments of the numeric columns and level counts of the others, in one distributed pass."""
-    return _reduce(frame, _summarise, _merge_all, numeric, other)
+    return reduce_partitions(frame, _summarise, _merge_all, numeric, other)
 
 
 @dataclass
@@ -190,7 +190,7 @@ def exact_medians(frame: dd.DataFrame, moments: dict[str, Moments], collect_limi
     while pending:
         plan = {c: ("collect" if b.inside <= collect_limit or b.low == b.high or b.send else "histogram", b)
                 for c, b in pending.items()}
-        result = _reduce(frame, _median_pass, _merge_passes, plan)
+        result = reduce_partitions(frame, _median_pass, _merge_passes, plan)
         for column, (action, bracket) in plan.items():
             first, second = (r - bracket.below for r in ranks[column])
             if action == "collect":

@@ -3,21 +3,21 @@
 `schema.prepare` decides on the whole table at once (which label value is positive, which
 columns are identifiers and so never features); a partition alone could decide otherwise (a
 partition with one label value, a column distinct within a partition only). So those
-decisions are made here from statistics of the whole frame, and only then is every partition
-put in canonical form with them fixed.
+decisions are made here from statistics of the whole frame (`column_profiles`: one pass, and
+an exact count of levels only for a column whose verdict needs it), and only then is every
+partition put in canonical form with them fixed.
 
-Identifier columns: the rules of `identifiers.classify` that rest on counts and order (too few
-levels, named like an identifier, text distinct on every row, whole numbers that number the
-rows) are exact here; the values-based entity-key rule (rows sharing a value agree on other
-columns) is not run on Dask, which is why the Dask engine needs `--group` or `--no-group`
-(`ENTITY_RULE_NOTE`), the two cases in which that rule only ever warns.
+Identifier columns: `identifiers.classify`'s verdicts. The rules that rest on counts and order
+(too few levels, named like an identifier, text distinct on every row, whole numbers that
+number the rows) come from the profiles; the values-based entity-key rule (rows sharing a
+value agree on other columns) is `distributed.identifiers.entity_key`, run on a column only
+when its profile leaves it possible (at least half its rows could carry a distinct value).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-import dask
 import dask.dataframe as dd
 import numpy as np
 import pandas as pd
@@ -25,73 +25,70 @@ import pandas as pd
 from .. import identifiers, schema
 from ..constants import GROUP_COLUMN, LABEL_COLUMN
 from ..errors import InvalidInputError
-
-ENTITY_RULE_NOTE = ("the values-based entity-key rule (rows sharing a value agree on other columns) does not run on "
-                    "the dask engine; identifiers were found by name, levels and row order")
-
-
-def _whole_column(column: pd.Series) -> bool:
-    return pd.api.types.is_numeric_dtype(column) and not pd.api.types.is_bool_dtype(column)
+from . import column_profiles
+from . import identifiers as dask_identifiers
+from .column_statistics import reduce_partitions
 
 
-def _column_summary(partition: pd.DataFrame, columns: list[str]) -> dict:
-    """Per column: present values, whether all are whole, the first and last and whether they count up by one."""
-    out = {}
-    for name in columns:
-        present = partition[name].dropna()
-        whole = identifiers._whole_numbers(present) if _whole_column(present) else None
-        steps = whole is not None and (len(whole) < 2 or bool((np.diff(whole) == 1).all()))
-        out[name] = (len(present), whole is not None,
-                     int(whole[0]) if whole is not None and len(whole) else None,
-                     int(whole[-1]) if whole is not None and len(whole) else None, steps)
-    return out
+def find_identifiers(frame: dd.DataFrame, columns: list[str], profiles: column_profiles.TableProfile | None = None,
+                     entity_rule: bool = True) -> list[identifiers.Identifier]:
+    """The identifiers among `columns`, in column order, by `identifiers.classify`'s rules.
 
-
-@dataclass(frozen=True)
-class _Profile:
-    rows: int
-    whole: bool
-    text: bool
-    levels: int
-    counts_rows: bool
-    first: int | None
-    last: int | None
-
-
-def find_identifiers(frame: dd.DataFrame, columns: list[str]) -> list[identifiers.Identifier]:
-    """The identifiers among `columns`, by `identifiers.classify`'s rules except the values-based entity rule."""
+    Args:
+        frame: The raw table.
+        columns: The candidate columns.
+        profiles: `column_profiles.profile` of the table's columns, when the caller has it.
+        entity_rule: Whether to run the values-based entity-key rule; without it an unnamed
+            entity key goes unfound (what `schema.prepare` may skip with a group or `no_group`,
+            where such a key neither blocks the run nor changes the features).
+    """
     meta = frame._meta
-    candidates = [c for c in columns if _whole_column(meta[c]) or not pd.api.types.is_bool_dtype(meta[c])]
+    candidates = [c for c in columns if not pd.api.types.is_bool_dtype(meta[c])]
     if not candidates:
         return []
-    # Two computes: one of Delayed objects and frame expressions together misplaced results in dask 2026.8.
-    summaries = dask.compute(*[dask.delayed(_column_summary)(part, candidates) for part in frame.to_delayed()])
-    levels = dask.compute({c: frame[c].dropna().nunique() for c in candidates})[0]
+    profiles = profiles or column_profiles.profile(frame, candidates)
+    present = {c: profiles.columns[c] for c in candidates if profiles.columns[c].rows}
+    usable = {c: p for c, p in present.items() if p.whole or not column_profiles.is_number(meta[c])}
+    exact = column_profiles.exact_levels(frame, [c for c, p in usable.items()
+                                                 if _needs_exact_levels(c, p, entity_rule)])
     found = []
-    for name in candidates:
-        parts = [s[name] for s in summaries if s[name][0]]
-        rows = sum(p[0] for p in parts)
-        whole = _whole_column(meta[name]) and all(p[1] for p in parts)
-        is_text = not _whole_column(meta[name])
-        if not rows or not (whole or is_text):
-            continue
-        chained = whole and all(p[4] for p in parts) and all(b[2] == a[3] + 1 for a, b in zip(parts, parts[1:]))
-        profile = _Profile(rows, whole, is_text, int(levels[name]), chained and parts[0][2] in (0, 1),
-                           parts[0][2] if whole else None, parts[-1][3] if whole else None)
-        identifier = _classify(name, profile)
+    for name, p in usable.items():
+        levels, is_text = exact.get(name, p.levels), not column_profiles.is_number(meta[name])
+        identifier = _classify(name, p, levels, is_text)
+        # `_classify` left it to the entity rule: unnamed, enough levels, some of them repeated.
+        repeated = levels is not None and identifiers.MIN_IDENTIFIER_LEVELS <= levels < p.rows
+        if identifier is None and entity_rule and repeated and not identifiers.named_like_identifier(name):
+            identifier = dask_identifiers.entity_key(frame, name, levels, p.rows, is_text)
         if identifier is not None:
             found.append(identifier)
     return found
 
 
-def _classify(name: str, p: _Profile) -> identifiers.Identifier | None:
-    if p.levels < identifiers.MIN_IDENTIFIER_LEVELS:
+def _needs_exact_levels(name: str, p: column_profiles.ColumnProfile, entity_rule: bool) -> bool:
+    """Whether the verdict on a column with more than `DISTINCT_CAP` values needs their exact number."""
+    if p.levels is not None:
+        return False
+    # Named like an identifier: the reason counts them; text distinct within every partition may be a record key.
+    if identifiers.named_like_identifier(name) or (not p.whole and p.partitions_distinct):
+        return True
+    # The entity rule needs half the rows distinct; the partitions' distinct counts summed bound the column's.
+    return entity_rule and not p.counts_rows and p.local_levels >= identifiers.ENTITY_DISTINCT_SHARE * p.rows
+
+
+def _classify(name: str, p: column_profiles.ColumnProfile, levels: int | None,
+              is_text: bool) -> identifiers.Identifier | None:
+    """`identifiers.classify` but the entity rule; `levels` None: above the cap and not needed exactly."""
+    if levels is None:
+        # Unnamed, and either whole numbers or text with a value repeated in a partition (levels < rows).
+        return identifiers.Identifier(name, identifiers.RECORD_KEY,
+                                      f"numbers the rows {p.first}..{p.last}") if p.counts_rows else None
+    if levels < identifiers.MIN_IDENTIFIER_LEVELS:
         return None
-    counted = f"{p.levels} distinct values in {p.rows} rows"
-    if p.levels == p.rows:
+    counted = f"{levels} distinct values in {p.rows} rows"
+    if levels == p.rows:
         if identifiers.named_like_identifier(name):
             return identifiers.Identifier(name, identifiers.RECORD_KEY, f"named like an identifier, {counted}")
-        if p.text:
+        if is_text:
             return identifiers.Identifier(name, identifiers.RECORD_KEY,
                                           f"text with a distinct value on every row ({counted})")
         if p.counts_rows:
@@ -102,20 +99,17 @@ def _classify(name: str, p: _Profile) -> identifiers.Identifier | None:
     return None
 
 
-def require_group_decision(spec: schema.DatasetSpec) -> None:
-    """Refuses a Dask run with neither a group nor `no_group` (see the module docstring).
-
-    Raises:
-        InvalidInputError: Neither is given.
-    """
-    if not (spec.group or spec.no_group):
-        raise InvalidInputError("--engine dask needs --group COL (or --no-group if rows are independent): finding "
-                                "an unnamed patient column by its values has no Dask version yet")
-
-
 def label_counts(frame: dd.DataFrame, spec: schema.DatasetSpec) -> pd.Series:
-    """Rows per label value as text (missing values under NaN), in one distributed pass."""
-    return frame[spec.label].map_partitions(_as_text, meta=pd.Series(dtype=object)).value_counts(dropna=False).compute()
+    """Rows per label value as text (missing values under NaN), in one distributed pass (no shuffle)."""
+    return reduce_partitions(frame[[spec.label]], _label_counts, _added, spec.label)
+
+
+def _label_counts(partition: pd.DataFrame, label: str) -> pd.Series:
+    return _as_text(partition[label]).value_counts(dropna=False)
+
+
+def _added(*counts: pd.Series) -> pd.Series:
+    return pd.concat(counts).groupby(level=0, dropna=False).sum()
 
 
 def _as_text(values: pd.Series) -> pd.Series:
@@ -153,13 +147,16 @@ def prepare(raw: dd.DataFrame, spec: schema.DatasetSpec, source: str) -> Canonic
     """`schema.prepare` on a Dask table: the whole-table decisions first, then each partition.
 
     Raises:
-        InvalidInputError: As `schema.prepare`, and without a group or `no_group`.
+        InvalidInputError: As `schema.prepare`.
     """
-    require_group_decision(spec)
     schema.require_columns(raw._meta, spec, source)
     positive = positive_of(label_counts(raw, spec), spec)
-    record_keys = {i.column for i in find_identifiers(raw, spec.candidate_columns(raw._meta))
-                   if i.kind == identifiers.RECORD_KEY}
+    # As in pandas, an unnamed entity key matters only without a group or `no_group`: then it blocks the run.
+    found = find_identifiers(raw, spec.candidate_columns(raw._meta), entity_rule=not (spec.group or spec.no_group))
+    problem = schema.blocking_identifiers(found, spec)
+    if problem:
+        raise InvalidInputError(f"{source}: {problem}")
+    record_keys = {i.column for i in found if i.kind == identifiers.RECORD_KEY}
     features = [c for c in spec.candidate_columns(raw._meta) if c not in record_keys]
     if not features:
         raise InvalidInputError(f"{source}: no feature columns left after label, group and drop")
