@@ -347,12 +347,13 @@ def _submit(args: argparse.Namespace) -> int:
 
     if not args.data.startswith(GCS_SCHEME):
         raise UsageError("--data must be a gs:// URI: the cluster cannot read a path on this machine")
-    from sealtrain.pipelines.submit import SubmitError, submit
+    from sealtrain.pipelines.submit import SubmitError, require_reachable_root, submit
 
+    require_reachable_root(args.engine, args.pipeline_root)
     arguments = pipeline_arguments(args, None)
     try:
         result = submit(args.host, arguments, experiment=args.experiment, enable_caching=args.cache,
-                        existing_token=os.environ.get(TOKEN_ENV), image=args.image)
+                        existing_token=os.environ.get(TOKEN_ENV), image=args.image, pipeline_root=args.pipeline_root)
     except SubmitError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
@@ -419,6 +420,9 @@ def _add_submit(commands) -> None:
     sub.add_argument("--no-cache", dest="cache", action="store_false",
                      help="run every step afresh (default: cached results are reused)")
     sub.add_argument("--image", help="runtime image of every component (default: sealtrain:<version>)")
+    sub.add_argument("--pipeline-root", default="", metavar="gs://BUCKET/PREFIX",
+                     help="where the run's artifacts go; required with --engine dask, whose workers read and write "
+                          "the data there with their own Google credentials (default: the cluster's, e.g. KFP's MinIO)")
     sub.set_defaults(handler=_submit)
 
 

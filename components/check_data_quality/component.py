@@ -35,8 +35,10 @@ def check_data_quality(
         upstream_report: A QC report (JSON) from an upstream data-quality step; when empty
             the report is computed here.
         engine: "pandas" or "dask" (the stage's work on a Dask cluster).
-        dask_scheduler: With dask, a running scheduler's address; empty starts a LocalCluster.
-        dask_workers: With dask and no scheduler, the LocalCluster's workers; 0 sizes it to the machine.
+        dask_scheduler: With dask, a running scheduler's address; empty starts a cluster for the task
+            (`engines.dask_session`).
+        dask_workers: With dask and no scheduler, the task's cluster's workers; 0 sizes a
+            LocalCluster to the machine.
         qc_report: The report (JSON), with `status` and `overall_score` in metadata.
     """
     from sealtrain.components.core.locations import table_location

@@ -49,8 +49,10 @@ def evaluate_model(
             limit); beyond it the test split is not read.
         run_db_url: Run-table database URL, or empty to use SEALTRAIN_DB_URL.
         engine: "pandas" or "dask" (the stage's work on a Dask cluster).
-        dask_scheduler: With dask, a running scheduler's address; empty starts a LocalCluster.
-        dask_workers: With dask and no scheduler, the LocalCluster's workers; 0 sizes it to the machine.
+        dask_scheduler: With dask, a running scheduler's address; empty starts a cluster for the task
+            (`engines.dask_session`).
+        dask_workers: With dask and no scheduler, the task's cluster's workers; 0 sizes a
+            LocalCluster to the machine.
         evaluation: All evaluation results, the gate's decision and how many models of the
             experiment have been evaluated on this test split (JSON).
         test_metrics: `test_*` metrics and interval bounds for the KFP UI.

@@ -14,8 +14,10 @@ def fit_preprocessor(train: Input[Dataset], preprocessor: Output[Model], engine:
     Args:
         train: The train split; an artifact of any other role is refused.
         engine: "pandas" or "dask" (the stage's work on a Dask cluster).
-        dask_scheduler: With dask, a running scheduler's address; empty starts a LocalCluster.
-        dask_workers: With dask and no scheduler, the LocalCluster's workers; 0 sizes it to the machine.
+        dask_scheduler: With dask, a running scheduler's address; empty starts a cluster for the task
+            (`engines.dask_session`).
+        dask_workers: With dask and no scheduler, the task's cluster's workers; 0 sizes a
+            LocalCluster to the machine.
         preprocessor: The fitted transformer (skops) and its feature contract (JSON),
             stamped with the train fingerprint and split manifest.
     """

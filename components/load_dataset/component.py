@@ -17,8 +17,10 @@ def load_dataset(data_uri: str, data_fingerprint: str, dataset: Output[Dataset],
             generation and MD5), or empty. When given, the source must still match it; it
             also keys the step cache, so changed data never reuses a stale result.
         engine: "pandas" or "dask" (the stage's work on a Dask cluster).
-        dask_scheduler: With dask, a running scheduler's address; empty starts a LocalCluster.
-        dask_workers: With dask and no scheduler, the LocalCluster's workers; 0 sizes it to the machine.
+        dask_scheduler: With dask, a running scheduler's address; empty starts a cluster for the task
+            (`engines.dask_session`).
+        dask_workers: With dask and no scheduler, the task's cluster's workers; 0 sizes a
+            LocalCluster to the machine.
         dataset: The table as Parquet, with its fingerprint and row count in metadata.
     """
     from sealtrain.components.core.locations import table_location

@@ -67,8 +67,10 @@ def split_dataset(
         run_db_url: Run-table database URL, or empty to use SEALTRAIN_DB_URL.
         lock_fingerprint: The fingerprint of the lock start_run read.
         engine: "pandas" or "dask" (the stage's work on a Dask cluster).
-        dask_scheduler: With dask, a running scheduler's address; empty starts a LocalCluster.
-        dask_workers: With dask and no scheduler, the LocalCluster's workers; 0 sizes it to the machine.
+        dask_scheduler: With dask, a running scheduler's address; empty starts a cluster for the task
+            (`engines.dask_session`).
+        dask_workers: With dask and no scheduler, the task's cluster's workers; 0 sizes a
+            LocalCluster to the machine.
         train: Train split (Parquet, role `train`).
         validation: Validation split (role `validation`).
         test: Test split (role `test`), for the evaluation component only.

@@ -34,8 +34,10 @@ def train_model(
         seed: Seed of the estimator.
         threshold_method: "f1" (maximum F1) or "youden" on validation.
         engine: "pandas" or "dask" (the stage's work on a Dask cluster).
-        dask_scheduler: With dask, a running scheduler's address; empty starts a LocalCluster.
-        dask_workers: With dask and no scheduler, the LocalCluster's workers; 0 sizes it to the machine.
+        dask_scheduler: With dask, a running scheduler's address; empty starts a cluster for the task
+            (`engines.dask_session`).
+        dask_workers: With dask and no scheduler, the task's cluster's workers; 0 sizes a
+            LocalCluster to the machine.
         model: The model file (xgboost UBJSON or skops) with its metadata JSON.
         fit_metrics: `train_*` and `val_*` metrics.
     """

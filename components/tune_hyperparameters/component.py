@@ -44,8 +44,10 @@ def tune_hyperparameters(
         warm_start: Parameters to try first (procedural memory), JSON or `null`.
         optuna_storage_url: Optuna storage (a database URL or journal://PATH), or empty to use OPTUNA_STORAGE_URL.
         engine: "pandas" or "dask" (the stage's work on a Dask cluster).
-        dask_scheduler: With dask, a running scheduler's address; empty starts a LocalCluster.
-        dask_workers: With dask and no scheduler, the LocalCluster's workers; 0 sizes it to the machine.
+        dask_scheduler: With dask, a running scheduler's address; empty starts a cluster for the task
+            (`engines.dask_session`).
+        dask_workers: With dask and no scheduler, the task's cluster's workers; 0 sizes a
+            LocalCluster to the machine.
 
     Returns:
         How many trials this worker ran now (0 when a retry finds its share done).

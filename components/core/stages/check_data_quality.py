@@ -25,8 +25,10 @@ def run(*, dataset_path: str, label_column: str, positive_class: str, group_colu
         upstream_report: A QC report (JSON) from an upstream step; when empty it is computed.
         qc_report_path: Where the report (JSON) goes.
         engine: "pandas" (in this process) or "dask" (`engines`).
-        dask_scheduler: With dask, a running scheduler's address; empty starts a LocalCluster.
-        dask_workers: With dask and no scheduler, the LocalCluster's workers; 0 sizes it to the machine.
+        dask_scheduler: With dask, a running scheduler's address; empty starts a cluster for the task
+            (`engines.dask_session`).
+        dask_workers: With dask and no scheduler, the task's cluster's workers; 0 sizes a
+            LocalCluster to the machine.
 
     Returns:
         Metadata of `qc_report` (status and score), and a line per check that did not pass.

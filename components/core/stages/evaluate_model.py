@@ -49,8 +49,10 @@ def run(*, test_path: str, test_metadata: dict, preprocessor_path: str, preproce
         report_path: Where the HTML report goes.
         engine: "pandas" (in this process) or "dask": the test split is read and scored on the
             cluster, and only its scores, labels and groups are collected for the bootstrap.
-        dask_scheduler: With dask, a running scheduler's address; empty starts a LocalCluster.
-        dask_workers: With dask and no scheduler, the LocalCluster's workers; 0 sizes it to the machine.
+        dask_scheduler: With dask, a running scheduler's address; empty starts a cluster for the task
+            (`engines.dask_session`).
+        dask_workers: With dask and no scheduler, the task's cluster's workers; 0 sizes a
+            LocalCluster to the machine.
 
     Returns:
         The metrics of `test_metrics`; as `value`, the ROC curve (None for a single-class

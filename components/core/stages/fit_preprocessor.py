@@ -17,8 +17,10 @@ def run(*, train_path: str, train_metadata: dict, preprocessor_path: str, engine
         preprocessor_path: The directory the fitted preprocessor goes to.
         engine: "pandas" or "dask"; with dask the statistics are computed on the cluster
             (`distributed.preprocessing`) and the preprocessor is the same.
-        dask_scheduler: With dask, a running scheduler's address; empty starts a LocalCluster.
-        dask_workers: With dask and no scheduler, the LocalCluster's workers; 0 sizes it to the machine.
+        dask_scheduler: With dask, a running scheduler's address; empty starts a cluster for the task
+            (`engines.dask_session`).
+        dask_workers: With dask and no scheduler, the task's cluster's workers; 0 sizes a
+            LocalCluster to the machine.
 
     Returns:
         Metadata of `preprocessor` (the content fingerprint of the table it was fitted on, its

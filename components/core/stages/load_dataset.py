@@ -22,8 +22,10 @@ def run(*, data_uri: str, data_fingerprint: str, dataset_path: str, engine: str 
         dataset_path: Where the Parquet file goes (a directory of parts with dask, which the workers write:
             a local path, or the artifact's gs:// URI on a cluster, `locations.table_location`).
         engine: "pandas" (in this process) or "dask" (`engines`).
-        dask_scheduler: With dask, a running scheduler's address; empty starts a LocalCluster.
-        dask_workers: With dask and no scheduler, the LocalCluster's workers; 0 sizes it to the machine.
+        dask_scheduler: With dask, a running scheduler's address; empty starts a cluster for the task
+            (`engines.dask_session`).
+        dask_workers: With dask and no scheduler, the task's cluster's workers; 0 sizes a
+            LocalCluster to the machine.
 
     Returns:
         Metadata of `dataset`: the table's fingerprint, row count and source.

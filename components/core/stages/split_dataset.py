@@ -57,8 +57,10 @@ def run(*, dataset_path: str, dataset_metadata: dict, dataset_uri: str, qc_statu
         manifest_path: Where the split manifest (JSON) goes.
         group_splits_path: Where every group's salted hash and split (Parquet) goes.
         engine: "pandas" (in this process) or "dask" (`engines`).
-        dask_scheduler: With dask, a running scheduler's address; empty starts a LocalCluster.
-        dask_workers: With dask and no scheduler, the LocalCluster's workers; 0 sizes it to the machine.
+        dask_scheduler: With dask, a running scheduler's address; empty starts a cluster for the task
+            (`engines.dask_session`).
+        dask_workers: With dask and no scheduler, the task's cluster's workers; 0 sizes a
+            LocalCluster to the machine.
 
     Returns:
         Metadata of every split (role, content fingerprint, rows, the manifest fingerprint

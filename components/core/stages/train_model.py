@@ -34,8 +34,10 @@ def run(*, train_path: str, train_metadata: dict, validation_path: str, validati
         fit_metrics_path: Where the `train_*` and `val_*` metrics (JSON) go.
         engine: "pandas" (in this process) or "dask": xgboost.dask fits on the cluster, and only
             the train and validation scores and labels are collected for the metrics.
-        dask_scheduler: With dask, a running scheduler's address; empty starts a LocalCluster.
-        dask_workers: With dask and no scheduler, the LocalCluster's workers; 0 sizes it to the machine.
+        dask_scheduler: With dask, a running scheduler's address; empty starts a cluster for the task
+            (`engines.dask_session`).
+        dask_workers: With dask and no scheduler, the task's cluster's workers; 0 sizes a
+            LocalCluster to the machine.
 
     Returns:
         Metadata of `model` (with the content fingerprint of the train split it was fitted on

@@ -37,9 +37,11 @@ def run(*, train_path: str, train_metadata: dict, validation_path: str, validati
         progress: Receives progress lines while the trials run; a study takes long enough
             that they cannot wait for the result.
         engine: "pandas" (in this process) or "dask" (`engines`): each trial trains with
-            xgboost.dask and none is pruned (`distributed.tuning`).
-        dask_scheduler: With dask, a running scheduler's address; empty starts a LocalCluster.
-        dask_workers: With dask and no scheduler, the LocalCluster's workers; 0 sizes it to the machine.
+            xgboost.dask and is pruned as in pandas (`distributed.tuning`).
+        dask_scheduler: With dask, a running scheduler's address; empty starts a cluster for the task
+            (`engines.dask_session`).
+        dask_workers: With dask and no scheduler, the task's cluster's workers; 0 sizes a
+            LocalCluster to the machine.
 
     Returns:
         As `value`, how many trials this worker ran now (0 when its share was already done).
