@@ -36,6 +36,7 @@ def odd_kostecki(kostecki) -> pd.DataFrame:
     """KosteckiDillon with the columns each QC check and identifier rule is about."""
     rows = len(kostecki)
     odd = kostecki.assign(
+        patient="P" + kostecki["id"].astype(str),  # a text group column
         one=3.0, empty=np.nan, ratio=np.where(np.arange(rows) == 7, np.inf, 1.0),
         # Distinct within each of 3 partitions, repeated across them: not a record key.
         code=[f"c{i % (rows // 2)}" for i in range(rows)],
@@ -59,9 +60,10 @@ CASES = {
     "no group flags": ("kostecki", NO_GROUP_FLAGS),
     "no-group": ("kostecki", schema.DatasetSpec("headache", "yes", no_group=True)),
     "numeric time": ("kostecki", schema.DatasetSpec("headache", "yes", "id", ("rownames",), time="dos")),
-    "odd columns": ("odd_kostecki", schema.DatasetSpec("headache", "yes", "id", time="day")),
+    "odd columns": ("odd_kostecki", schema.DatasetSpec("headache", "yes", "patient", time="day")),
     "odd columns, no group flags": ("odd_kostecki", schema.DatasetSpec("headache", "yes")),
     "copies": ("copied_kostecki", KOSTECKI_SPEC),
+    "three-valued label": ("kostecki", schema.DatasetSpec("medication", no_group=True, drop=("rownames",))),
     "covid": ("covid", COVID_SPEC),
     "covid as it comes": ("covid", schema.DatasetSpec("result", "positive")),
     "unnamed patient": ("renamed_covid", schema.DatasetSpec("result", "positive", drop=("rownames",))),
@@ -94,7 +96,7 @@ def test_the_dask_report_is_the_pandas_report(client, case, request):
 
 def test_a_time_column_that_does_not_parse_fails_with_the_pandas_message(client, odd_kostecki):
     frame = odd_kostecki.assign(day=odd_kostecki["day"].mask(odd_kostecki.index == 3000, "soon"))
-    spec = schema.DatasetSpec("headache", "yes", "id", time="day")
+    spec = CASES["odd columns"][1]
     check = next(c for c in dask_quality.compute_report(_parts(frame), spec).checks if c.name == "time_column")
     assert check == next(c for c in quality.compute_report(frame, spec).checks if c.name == "time_column")
     assert check.status == QC_FAILED and "unable to parse: soon" in check.detail

@@ -28,13 +28,13 @@ _ROW, _KEY = "row", "key"
 
 
 def _keys(partition: pd.DataFrame, group: str, hashed: list[str]) -> pd.DataFrame:
-    """Per row: a hash of the whole row, and its group key (the group's text, or a hash of `hashed`)."""
+    """Per row: a hash of the whole row, and its group key (the group's text, else a hash of `hashed`)."""
     keys = pd.DataFrame({_ROW: pd.util.hash_pandas_object(partition, index=False).to_numpy()}, index=partition.index)
     if group:
         values = partition[group]
         # str() of an integer is the integer, one to one; other values are counted as the text they split by.
         keys[_KEY] = values if pd.api.types.is_integer_dtype(values) else values.astype(str)
-    elif hashed:
+    else:
         keys[_KEY] = pd.util.hash_pandas_object(partition[hashed], index=False).to_numpy()
     return keys
 
@@ -44,15 +44,14 @@ def _distinct(partition: pd.DataFrame) -> pd.DataFrame:
 
 
 def distinct_counts(frame: dd.DataFrame, group: str, hashed: list[str]) -> dict[str, int]:
-    """Distinct rows (by `_keys`' row hash), and distinct group keys when there are, after one shuffle.
+    """Distinct rows (by `_keys`' row hash) and distinct group keys, after one shuffle.
 
-    The rows are shuffled by their group key (else by the row hash), so every key's rows meet in
-    one partition; so do exact copies of a row, whose group keys are equal, and each partition's
-    distinct counts add up to the table's.
+    The rows are shuffled by their group key, so every key's rows meet in one partition; so do
+    exact copies of a row, whose group keys are equal, and each partition's distinct counts add
+    up to the table's.
     """
     keys = frame.map_partitions(_keys, group, hashed, meta=_keys(frame._meta, group, hashed))
-    on = _KEY if _KEY in keys.columns else _ROW
-    counts = keys.shuffle(on=on).map_partitions(_distinct, meta=_distinct(keys._meta).astype("int64")).sum()
+    counts = keys.shuffle(on=_KEY).map_partitions(_distinct, meta=_distinct(keys._meta).astype("int64")).sum()
     return {k: int(v) for k, v in counts.compute().items()}
 
 
@@ -83,10 +82,10 @@ def compute_report(frame: dd.DataFrame, spec: schema.DatasetSpec,
     counts = frames.label_counts(frame, spec)
     try:
         positive = frames.positive_of(counts, spec)
-        checks.append(quality.label_check(positive, float(counts.get(positive, 0) / counts.sum())))
     except InvalidInputError as exc:
         checks.append(quality.QCCheck("label_binary", QC_FAILED, str(exc)))
-        positive = None
+    else:
+        checks.append(quality.label_check(positive, float(counts.get(positive, 0) / counts.sum())))
     candidates = spec.candidate_columns(meta)
     profiles = column_profiles.profile(frame, [*candidates, *filter(None, [spec.group, spec.time])])
     found = frames.find_identifiers(frame, candidates, profiles)
@@ -95,7 +94,7 @@ def compute_report(frame: dd.DataFrame, spec: schema.DatasetSpec,
     numeric = list(meta[features].select_dtypes(include=[np.number]).columns)
     categorical = [c for c in features if c not in numeric]
     # Without a group each distinct row is one (`schema.group_keys`): the hash of its features and label.
-    hashed = [*features, spec.label] if not spec.group and positive is not None and features else []
+    hashed = [] if spec.group else [*features, spec.label]
     distinct = distinct_counts(frame, spec.group, hashed)
     rows, columns = profiles.rows, profiles.columns
     group_missing = columns[spec.group].missing if spec.group else 0
@@ -103,7 +102,7 @@ def compute_report(frame: dd.DataFrame, spec: schema.DatasetSpec,
     if group_missing:
         checks.append(quality.QCCheck("groups", QC_FAILED, f"group column {spec.group!r} has {group_missing} "
                                                            "missing ids"))
-    elif _KEY in distinct:
+    else:
         checks.append(quality.groups_check(distinct[_KEY], spec, needed))
     checks.append(quality.identifiers_check(found, spec))
     if spec.time:
