@@ -37,7 +37,7 @@ def odd_kostecki(kostecki) -> pd.DataFrame:
     rows = len(kostecki)
     odd = kostecki.assign(
         patient="P" + kostecki["id"].astype(str),  # a text group column
-        one=3.0, empty=np.nan, ratio=np.where(np.arange(rows) == 7, np.inf, 1.0),
+        one=3.0, half=0.5, empty=np.nan, ratio=np.where(np.arange(rows) == 7, np.inf, 1.0),
         # Distinct within each of 3 partitions, repeated across them: not a record key.
         code=[f"c{i % (rows // 2)}" for i in range(rows)],
         line=np.arange(rows),  # numbers the rows: a record key by its values
@@ -87,6 +87,7 @@ def test_the_dask_report_is_the_pandas_report(client, case, request):
             "identifier_columns": "WARNING", "missing_values": "WARNING", "constant_columns": "WARNING",
             "infinite_values": "FAILED", "category_levels": "WARNING"}
         assert "'line' (record key: numbers the rows 0..4151)" in expected.checks[3].detail
+        assert "['half', 'one']" in next(c.detail for c in expected.checks if c.name == "constant_columns")
     if case == "copies":
         assert expected.checks[-1].detail.startswith("5 rows are exact copies")
     if case in ("no group flags", "unnamed patient"):
@@ -123,12 +124,14 @@ def test_identifiers_on_dask_are_the_pandas_ones(client, package, item):
 
 
 def test_profiles_count_levels_exactly_up_to_the_cap(client, odd_kostecki):
-    columns = ["narrow", "wide", "code", "line", "shuffled", "ratio", "one", "empty", "day"]
+    columns = ["narrow", "wide", "code", "line", "shuffled", "ratio", "one", "half", "empty", "day"]
     profiles = column_profiles.profile(_parts(odd_kostecki), columns).columns
     for name in columns:
         levels = odd_kostecki[name].nunique()
-        assert profiles[name].levels == (levels if levels <= column_profiles.DISTINCT_CAP else None), name
-        assert profiles[name].local_levels >= levels, name
+        # Of a column with fractions (or infinities) only one value or more is told.
+        cap = 1 if name == "ratio" else column_profiles.DISTINCT_CAP
+        assert profiles[name].levels == (levels if levels <= cap else None), name
+        assert name == "ratio" or profiles[name].local_levels >= levels, name
     assert profiles["code"].partitions_distinct and not profiles["narrow"].partitions_distinct
     assert profiles["line"].counts_rows and not profiles["shuffled"].counts_rows
     assert profiles["empty"].missing == len(odd_kostecki) and profiles["ratio"].infinite

@@ -38,6 +38,10 @@ def is_number(dtype: object) -> bool:
 class ColumnProfile:
     """One column's counts, over the partitions merged so far.
 
+    A number column with a fraction in some partition is never an identifier nor a category,
+    so of its levels only whether there is one (a constant) is kept: its `distinct` is None
+    past one value, and its `local_levels` and `partitions_distinct` are not counted.
+
     Attributes:
         rows: Present (non-missing) values.
         missing: Missing values.
@@ -64,7 +68,7 @@ class ColumnProfile:
 
     @property
     def levels(self) -> int | None:
-        """The exact number of distinct present values, or None when it is above `DISTINCT_CAP`."""
+        """The exact number of distinct present values, or None above `DISTINCT_CAP` (fractions: above one)."""
         return None if self.distinct is None else len(self.distinct)
 
     @property
@@ -102,17 +106,22 @@ class TableProfile:
 
 def _column(values: pd.Series) -> ColumnProfile:
     present = values.dropna()
+    number = is_number(values.dtype)
+    whole = identifiers._whole_numbers(present) if number else None
+    infinite = number and bool(np.isinf(present.to_numpy(dtype="float64")).any())
+    if number and whole is None:
+        # Fractions: never an identifier, so only "one value or more" matters (a constant), and min and max tell.
+        constant = present.min() == present.max()
+        return ColumnProfile(len(present), len(values) - len(present), present.iloc[:1] if constant else None,
+                             1 if constant else len(present), constant, False, None, None, False, infinite)
     unique = present.unique()
-    whole = identifiers._whole_numbers(present) if is_number(values.dtype) else None
-    numbers = present.to_numpy(dtype="float64") if is_number(values.dtype) else None
     return ColumnProfile(
         len(present), len(values) - len(present),
         pd.Series(unique) if len(unique) <= DISTINCT_CAP else None, len(unique), len(unique) == len(present),
         whole is not None,
         int(whole[0]) if whole is not None and len(whole) else None,
         int(whole[-1]) if whole is not None and len(whole) else None,
-        whole is not None and bool((np.diff(whole) == 1).all()),
-        numbers is not None and bool(np.isinf(numbers).any()))
+        whole is not None and bool((np.diff(whole) == 1).all()), infinite)
 
 
 def _partition(partition: pd.DataFrame, columns: list[str]) -> TableProfile:
