@@ -129,7 +129,6 @@ def test_a_relabelled_or_swapped_dask_split_is_refused_by_content(runs):
 @pytest.mark.parametrize("flags, message", [
     (["--algorithm", "random_forest"], "no distributed implementation"),
     (["--dask-scheduler", "tcp://127.0.0.1:9"], "no Dask scheduler answered"),
-    (["--group", ""], "needs --group COL"),
 ])
 def test_dask_refuses_what_it_cannot_run_before_anything_runs(tmp_path, flags, message):
     result = sealtrain("run", "--engine", "dask", "--output", str(tmp_path / "out"), *flags)
