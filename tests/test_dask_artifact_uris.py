@@ -17,8 +17,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from conftest import kostecki_split
 
-from sealtrain.components.core import engines, recording
+from sealtrain.components.core import engines
 from sealtrain.components.core.constants import (
     META_FINGERPRINT,
     META_ROLE,
@@ -36,10 +37,7 @@ BUCKET = "sealtrain-data"
 SOURCE = f"gs://{BUCKET}/kostecki.csv"  # put there by the `gcs` fixture
 # Where a KFP run with pipeline root gs://sealtrain-data/root keeps its artifacts.
 ROOT = f"gs://{BUCKET}/root/run-1"
-SPLIT = {"qc_status": "PASSED", "label_column": "headache", "positive_class": "yes", "group_column": "id",
-         "no_group": False, "drop_columns": ["rownames"], "time_column": "", "split_ratios": [], "split_salt": "s",
-         "split_tolerance": 0.02, "stratify": False, "max_duplicate_share": 0.01, "allow_features": [],
-         "experiment_id": "uris", "lock_fingerprint": recording.lock_fingerprint(frozenset())}
+SPLIT = kostecki_split("uris")
 
 
 @dataclass

@@ -9,7 +9,6 @@ from distributed import wait
 
 from sealtrain.components.core import algorithms, optuna_study, preprocessing, tuning
 from sealtrain.components.core.constants import TRAIN, VALIDATION
-from sealtrain.components.core.distributed import cluster
 from sealtrain.components.core.distributed import training as dask_training
 from sealtrain.components.core.distributed import tuning as dask_tuning
 from sealtrain.components.core.pruning import TrialCurve
@@ -22,12 +21,6 @@ FIXED_SPACE = {name: [value] for name, value in FIXED_PARAMS.items()}
 AHEAD_FROM = 4
 ROUNDS = algorithms.XGBOOST_MAX_ROUNDS
 
-
-@pytest.fixture(scope="module")
-def client():
-    """Two single-threaded workers in this process (dask still pickles the training task to each)."""
-    with cluster.dask_client(workers=2, threads_per_worker=1, processes=False) as client:
-        yield client
 
 
 @pytest.fixture(scope="module")

@@ -12,18 +12,12 @@ from distributed import get_task_stream
 
 from sealtrain.components.core import identifiers, quality, schema
 from sealtrain.components.core.constants import QC_FAILED
-from sealtrain.components.core.distributed import cluster, column_profiles, frames
+from sealtrain.components.core.distributed import column_profiles, frames
 from sealtrain.components.core.distributed import quality as dask_quality
 from sealtrain.components.core.errors import InvalidInputError
 
 NO_GROUP_FLAGS = schema.DatasetSpec("headache", "yes", drop=("rownames",))
 
-
-@pytest.fixture(scope="module")
-def client():
-    """Two single-threaded workers in this process."""
-    with cluster.dask_client(workers=2, threads_per_worker=1, processes=False) as client:
-        yield client
 
 
 def _parts(frame: pd.DataFrame) -> dd.DataFrame:

@@ -39,12 +39,6 @@ from sealtrain.components.core.tables import fingerprint
 FIXED_PARAMS = {"learning_rate": 0.1, "max_depth": 4}
 
 
-@pytest.fixture(scope="module")
-def client():
-    """Two single-threaded workers in this process."""
-    with cluster.dask_client(workers=2, threads_per_worker=1, processes=False) as client:
-        yield client
-
 
 @pytest.fixture(scope="module")
 def prepared(kostecki, covid):

@@ -19,7 +19,7 @@ import pandas as pd
 import pytest
 
 from sealtrain.components.core import tables
-from sealtrain.components.core.distributed import cluster, parquet
+from sealtrain.components.core.distributed import parquet
 from sealtrain.components.core.errors import InvalidInputError
 from sealtrain.components.core.stages import load_dataset
 from sealtrain.pipelines import cli, contract, preflight
@@ -59,12 +59,6 @@ def dataset(written, tmp_path) -> Path:
     """A copy of `written` that a test may change."""
     return Path(shutil.copytree(written, tmp_path / "kostecki"))
 
-
-@pytest.fixture(scope="module")
-def client():
-    """Two single-threaded workers in this process (so they see the emulator's environment)."""
-    with cluster.dask_client(workers=2, threads_per_worker=1, processes=False) as client:
-        yield client
 
 
 def _arguments(data: str, **change) -> dict:

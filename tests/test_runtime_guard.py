@@ -15,10 +15,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import kostecki_split
 from kfp import dsl, local
 from kfp.dsl import Dataset, Input, Output
 
-from sealtrain.components.core import lineage, preprocessing, recording, splitting, tables
+from sealtrain.components.core import lineage, preprocessing, splitting, tables
 from sealtrain.components.core.constants import (
     META_FINGERPRINT,
     META_MANIFEST_CORE,
@@ -40,10 +41,7 @@ from sealtrain.components.runtime import DEFAULT_IMAGE
 from sealtrain.components.split_dataset import split_dataset as split_dataset_component
 
 # The split of KosteckiDillon every test here makes, through the stage function or the component.
-SPLIT = {"qc_status": "PASSED", "label_column": "headache", "positive_class": "yes", "group_column": "id",
-         "no_group": False, "drop_columns": ["rownames"], "time_column": "", "split_ratios": [], "split_salt": "s",
-         "split_tolerance": 0.02, "stratify": False, "max_duplicate_share": 0.01, "allow_features": [],
-         "experiment_id": "guard", "lock_fingerprint": recording.lock_fingerprint(frozenset())}
+SPLIT = kostecki_split("guard")
 
 
 @dataclass
