@@ -277,6 +277,17 @@ def test_the_real_pipeline_holds(tmp_path, known):
     assert isolation.breaches(spec, known) == []
 
 
+def test_an_environment_variable_slipped_into_a_sealtrain_task_makes_it_unknown(tmp_path, known):
+    """Only the image a Dask task restates for its cluster is not the implementation: a store's URL is."""
+    path = compile_pipeline(tmp_path / "real.yaml")
+    spec = isolation.pipeline_document(list(yaml.safe_load_all(path.read_text())))
+    container = spec["deploymentSpec"]["executors"]["exec-evaluate-model"]["container"]
+    assert {"name": "SEALTRAIN_TASK_IMAGE", "value": container["image"]} in container["env"]
+    container["env"].append({"name": "SEALTRAIN_DB_URL", "value": "sqlite:////tmp/elsewhere.db"})
+    assert any("root/exit-handler-1/evaluate-model is an unknown component (not sealtrain's evaluate_model: other "
+               "container settings)" in problem for problem in isolation.breaches(spec, known))
+
+
 @pytest.mark.parametrize(
     ("pipeline", "expected"),
     [

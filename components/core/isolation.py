@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .constants import HOLDOUT, SPLITS, TEST, TRAIN, VALIDATION
+from .engines import TASK_IMAGE_ENV
 
 # The second pipeline, whose spec names it so: the post-deployment holdout validation. It has a
 # policy of its own (`_HoldoutCheck`); every other spec is held to the training policy.
@@ -44,10 +45,8 @@ GATE, REBUILD = "holdout_gate", "rebuild_holdout"
 HOLDOUT_EVALUATOR, HOLDOUT_RECORDER = "evaluate_holdout", "record_holdout"
 HOLDOUT_ONLY = (GATE, REBUILD, HOLDOUT_EVALUATOR, HOLDOUT_RECORDER)
 HOLDOUT_PIPELINE_COMPONENTS = (*HOLDOUT_ONLY, LOADER)
-# Resources size a step and environment variables place it (its pod's name and image for its
-# Dask cluster): they do not change the code it runs or what it reads, so a component compiled
-# with or without them is the same component.
-_NOT_IMPLEMENTATION = ("resources", "env")
+# Resources size a step; they do not change the code it runs.
+_NOT_IMPLEMENTATION = ("resources",)
 
 
 def function_name(component: str) -> str:
@@ -145,7 +144,15 @@ class SpecGraph:
         """What a container task runs: its executor (without resources) and its component's interface."""
         executor = dict(self.executors.get(task.executor, {}))
         if "container" in executor:
-            executor["container"] = {k: v for k, v in executor["container"].items() if k not in _NOT_IMPLEMENTATION}
+            container = {k: v for k, v in executor["container"].items() if k not in _NOT_IMPLEMENTATION}
+            # The image a Dask task gives its DaskCluster restates the container's own image,
+            # so a component is the same with or without it; any other variable (a store's URL,
+            # a run id) makes it another component.
+            env = [e for e in container.pop("env", [])
+                   if e != {"name": TASK_IMAGE_ENV, "value": container.get("image")}]
+            if env:
+                container["env"] = env
+            executor["container"] = container
         component = self.components.get(task.component, {})
         return {"executor": executor, "inputs": component.get("inputDefinitions", {}),
                 "outputs": component.get("outputDefinitions", {})}
