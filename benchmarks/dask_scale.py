@@ -35,7 +35,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
 import sys
 import tempfile
 import time
@@ -46,9 +45,9 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-# Run as a script, this directory is on sys.path: the /proc sampler and the stage-line pattern
-# are the pipeline benchmark's.
-from pipeline_benchmark import SEALTRAIN, STAGE_END, TreeSampler, _high_water_kb, machine
+# Run as a script, this directory is on sys.path: the run watcher (its /proc sampler and stage lines) is
+# the pipeline benchmark's.
+from pipeline_benchmark import SEALTRAIN, _high_water_kb, machine, watch
 
 SEED = 42
 ROWS_PER_FILE = 1_000_000
@@ -127,31 +126,17 @@ def run(engine: str, data: Path, rows: int, trials: int, workdir: Path, extra: l
                "--model-candidate", str(candidate), "--trials", str(trials), "--seed", str(SEED),
                "--bootstrap-samples", str(BOOTSTRAP_SAMPLES),
                "--engine", engine, *extra, "--output", str(out / "output"), "--summary-json", str(summary_path)]
-    stages: dict[str, float] = {}
-    started = time.perf_counter()
-    child = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    sampler = TreeSampler(child.pid)
-    sampler.start()
-    output = []
-    for line in child.stdout:
-        output.append(line)
-        print(f"  [{engine}] {line}", end="", file=sys.stderr, flush=True)
-        if match := STAGE_END.match(line.rstrip("\n")):
-            stages[match.group(1)] = round(stages.get(match.group(1), 0.0) + float(match.group(3)), 1)
-    _, status, _ = os.wait4(child.pid, 0)
-    wall = time.perf_counter() - started
-    sampler.stopped.set()
-    sampler.join()
+    run = watch(command, echo=f"  [{engine}] ")
     result = {
         "engine": engine,
-        "exit_status": os.waitstatus_to_exitcode(status),
-        "wall_seconds": round(wall, 1),
-        "rows_per_second": round(rows / wall),
-        "stages": stages,
-        "peak_rss_mb_by_process": dict(sorted(sampler.peaks.items())),
+        "exit_status": run.exit_status,
+        "wall_seconds": round(run.wall_seconds, 1),
+        "rows_per_second": round(rows / run.wall_seconds),
+        "stages": run.stages,
+        "peak_rss_mb_by_process": run.peaks,
     }
     if result["exit_status"] != 0 or not summary_path.exists():
-        result["failure"] = "".join(output[-15:])
+        result["failure"] = "".join(run.output[-15:])
         return result
     summary = json.loads(summary_path.read_text())
     result["test_auc"] = summary["metrics"]["test"]["auc"]

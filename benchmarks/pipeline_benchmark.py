@@ -312,13 +312,38 @@ class TreeSampler(threading.Thread):
                     self.peaks[name] = max(self.peaks.get(name, 0.0), round(kb / 1024, 1))
 
 
-def measure_sealtrain(case: Case, workdir: Path) -> dict:
-    """Runs `sealtrain run` on a case in a fresh output directory; its wall time, stages and memory."""
-    out = Path(tempfile.mkdtemp(prefix=f"sealtrain-{case.name}-", dir=workdir))
-    summary_path = out / "summary.json"
-    command = [str(SEALTRAIN), "run", *case.flags(), "--output", str(out / "output"), "--trials", str(case.trials),
-               "--seed", str(SEED), "--bootstrap-samples", str(BOOTSTRAP_SAMPLES), "--summary-json",
-               str(summary_path)]
+@dataclass
+class Watched:
+    """A `sealtrain run` watched to its end.
+
+    Attributes:
+        output: Its output lines (stdout and stderr).
+        stages: Seconds of each stage, from its progress lines (a looped stage's summed).
+        wall_seconds: From its start to its exit.
+        exit_status: Its exit code, or minus the signal that ended it.
+        peaks: Peak RSS in MB of each process of its tree (`TreeSampler.peaks`).
+        largest_process_mb: The exact peak of its largest process (wait4).
+        first_stage_at: Seconds to its first progress line, or None.
+        last_stage_at: Seconds to its last stage's end, or None.
+    """
+
+    output: list[str]
+    stages: dict[str, float]
+    wall_seconds: float
+    exit_status: int
+    peaks: dict[str, float]
+    largest_process_mb: float
+    first_stage_at: float | None
+    last_stage_at: float | None
+
+
+def watch(command: list[str], echo: str | None = None) -> Watched:
+    """Runs a `sealtrain run` command, sampling its process tree, to its end.
+
+    Args:
+        command: The command line.
+        echo: A prefix to echo each output line with to stderr as it comes, or None for quiet.
+    """
     stages: dict[str, float] = {}
     first_stage_at = last_stage_at = None
     started = time.perf_counter()
@@ -328,6 +353,8 @@ def measure_sealtrain(case: Case, workdir: Path) -> dict:
     output = []
     for line in child.stdout:
         output.append(line)
+        if echo is not None:
+            print(f"{echo}{line}", end="", file=sys.stderr, flush=True)
         now = time.perf_counter() - started
         if line.startswith("[") and first_stage_at is None:
             first_stage_at = now
@@ -336,27 +363,38 @@ def measure_sealtrain(case: Case, workdir: Path) -> dict:
             last_stage_at = now
     _, status, usage = os.wait4(child.pid, 0)
     wall = time.perf_counter() - started
-    child.returncode = os.waitstatus_to_exitcode(status)
     sampler.stopped.set()
     sampler.join()
-    if child.returncode != 0 or not summary_path.exists():
-        raise SystemExit(f"sealtrain run on {case.name} failed ({child.returncode}):\n{''.join(output[-30:])}")
+    return Watched(output, stages, round(wall, 3), os.waitstatus_to_exitcode(status),
+                   dict(sorted(sampler.peaks.items())), round(usage.ru_maxrss / 1024, 1), first_stage_at, last_stage_at)
+
+
+def measure_sealtrain(case: Case, workdir: Path) -> dict:
+    """Runs `sealtrain run` on a case in a fresh output directory; its wall time, stages and memory."""
+    out = Path(tempfile.mkdtemp(prefix=f"sealtrain-{case.name}-", dir=workdir))
+    summary_path = out / "summary.json"
+    command = [str(SEALTRAIN), "run", *case.flags(), "--output", str(out / "output"), "--trials", str(case.trials),
+               "--seed", str(SEED), "--bootstrap-samples", str(BOOTSTRAP_SAMPLES), "--summary-json",
+               str(summary_path)]
+    run = watch(command)
+    if run.exit_status != 0 or not summary_path.exists():
+        raise SystemExit(f"sealtrain run on {case.name} failed ({run.exit_status}):\n{''.join(run.output[-30:])}")
     summary = json.loads(summary_path.read_text())
     import pandas as pd
 
     trials = pd.read_csv(summary["artifacts"]["trials"])
     return {
-        "wall_seconds": round(wall, 3),
-        "stages": stages,
-        "stage_seconds_total": round(sum(stages.values()), 1),
-        "before_first_stage_seconds": round(first_stage_at or 0.0, 1),
-        "after_last_stage_seconds": round(wall - (last_stage_at or wall), 1),
+        "wall_seconds": run.wall_seconds,
+        "stages": run.stages,
+        "stage_seconds_total": round(sum(run.stages.values()), 1),
+        "before_first_stage_seconds": round(run.first_stage_at or 0.0, 1),
+        "after_last_stage_seconds": round(run.wall_seconds - (run.last_stage_at or run.wall_seconds), 1),
         "best_validation_auc": float(trials.loc[trials["state"] == "COMPLETE", "value"].max()),
         "test_auc": summary["metrics"]["test"]["auc"],
         "test_auc_ci": summary["confidence_interval"]["auc"],
         "trial_states": summary["trial_states"],
-        "peak_rss_mb_by_process": dict(sorted(sampler.peaks.items())),
-        "peak_rss_mb_largest_process": round(usage.ru_maxrss / 1024, 1),
+        "peak_rss_mb_by_process": run.peaks,
+        "peak_rss_mb_largest_process": run.largest_process_mb,
     }
 
 

@@ -46,3 +46,22 @@ def test_bare_script_trains_on_sealtrains_rows_and_features(benchmark, kostecki)
     numeric = [c for c in train.columns if pd.api.types.is_numeric_dtype(train[c])]
     # The transformed columns come out in the same order: numeric first, then one-hot.
     assert (numeric, [c for c in train.columns if c not in numeric]) == (fitted.numeric, fitted.categorical)
+
+
+def test_a_watched_run_sums_looped_stages_and_keeps_its_failure(benchmark, tmp_path):
+    script = tmp_path / "run.py"
+    script.write_text(
+        "import sys, time\n"
+        "print('[1/3] tune-hyperparameters: started')\n"
+        "print('      tune-hyperparameters: completed (1.5s)')\n"
+        "print('      tune-hyperparameters: completed (2.0s)')\n"
+        "print('      train-final-model: failed (0.5s)')\n"
+        # Long enough for the 0.1 s sampler to see the process.
+        "time.sleep(0.5)\n"
+        "sys.exit(3)\n")
+    run = benchmark.watch([sys.executable, str(script)])
+    assert run.exit_status == 3
+    assert run.stages == {"tune-hyperparameters": 3.5, "train-final-model": 0.5}
+    assert run.output[-1] == "      train-final-model: failed (0.5s)\n"
+    assert run.first_stage_at is not None and run.last_stage_at <= run.wall_seconds
+    assert run.peaks["cli"] > 0 and run.largest_process_mb > 0
