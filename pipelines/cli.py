@@ -49,51 +49,32 @@ def _run(args: argparse.Namespace) -> int:
         setattr(args, flag, getattr(args, flag) or os.environ.get(env))
     out = Path(args.output).resolve()
     arguments = pipeline_arguments(args, out)
-    from google.protobuf.json_format import MessageToDict
-
     from sealtrain.pipelines import local_runner
-    from sealtrain.pipelines.progress import Progress, stages
     from sealtrain.pipelines.summary import build_summary, render
     from sealtrain.pipelines.training_pipeline import training_pipeline
 
     run_id = arguments["training_run_id"] = str(uuid.uuid4())
     stores = {name: arguments.pop(name) for name in local_runner.STORE_ENV}
-    secrets = stores.values()
-    stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
-    log_path = out / "logs" / f"run-{stamp}.log"
-    log_path.parent.mkdir(parents=True, exist_ok=True)
+    log_path = _log_path(out, "run")
     pipeline_root = out / "pipeline_root"
     had_cache = any((pipeline_root / CACHE_DIR).glob("*.json"))
-    tasks, upstream = stages(MessageToDict(training_pipeline.pipeline_spec))
     print(f"sealtrain: run {run_id} on {arguments['data_uri']} (label {arguments['label_column']!r}"
           + (f", group {arguments['group_column']!r}" if arguments["group_column"] else "") + ")")
     print(f"sealtrain: output in {out}, full log in {log_path}")
-    with tempfile.TemporaryDirectory() as scratch:
-        config = Path(scratch) / "config.json"
-        result = Path(scratch) / "result.json"
-        config.write_text(json.dumps({
-            "pipeline_root": str(pipeline_root), "enable_caching": args.cache,
-            "arguments": arguments, "result_path": str(result),
-        }))
-        progress = Progress(tasks, upstream, emit=lambda line: print(endpoints.scrub(line, *secrets), flush=True))
-        returncode, interrupted = _supervise(config, stores, log_path, progress, lambda sig, child, log: _stopped(
-            sig, child, log, run_id, arguments, stores, progress, log_path), run_id)
-        if interrupted is not None:
-            return interrupted
-        succeeded = returncode == 0 and result.exists()
-        progress.finish(succeeded)
-        if not succeeded:
-            task, error = progress.failure or (None, None)
-            error = endpoints.scrub(error or "the pipeline failed", *secrets)
-            # kfp.local tells the exit task only that the run failed; the log says where and why.
-            _record_failure(lambda recording: recording.fail_run(
-                training_run_id=run_id, db_url=stores["run_db_url"], state="FAILED",
-                error=f"{task}: {error}" if task else error, experiment_id=arguments["experiment_id"],
-                algorithm=arguments["algorithm"], explain=True), secrets)
-            print(f"error{f' in {task}' if task else ''}: {error}", file=sys.stderr)
-            print(f"full log: {log_path}", file=sys.stderr)
-            return 1
-        record = json.loads(result.read_text())
+
+    def failed(task: str | None, error: str) -> None:
+        # kfp.local tells the exit task only that the run failed; the log says where and why.
+        _record_failure(lambda recording: recording.fail_run(
+            training_run_id=run_id, db_url=stores["run_db_url"], state="FAILED",
+            error=f"{task}: {error}" if task else error, experiment_id=arguments["experiment_id"],
+            algorithm=arguments["algorithm"], explain=True), stores.values())
+
+    code, record, progress = _execute(
+        training_pipeline, {"pipeline_root": str(pipeline_root), "enable_caching": args.cache, "arguments": arguments},
+        stores, log_path, lambda sig, child, log, progress: _stopped(
+            sig, child, log, run_id, arguments, stores, progress, log_path), run_id, failed)
+    if code:
+        return code
     if args.cache and not progress.cached:
         print("sealtrain: --cache reused nothing: " + (
             "no step matched a result stored by an earlier --cache run (other data, flags or code)" if had_cache else
@@ -105,6 +86,59 @@ def _run(args: argparse.Namespace) -> int:
         _write_atomically(Path(args.summary_json), json.dumps(summary, indent=2))
         print(f"Summary written to {args.summary_json}")
     return 0
+
+
+def _log_path(out: Path, name: str) -> Path:
+    """A new log file's path in --output: `logs/<name>-<UTC time>.log`."""
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
+    path = out / "logs" / f"{name}-{stamp}.log"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def _execute(pipeline, config: dict, stores: dict, log_path: Path, stopped, run_id: str = "",
+             failed=lambda task, error: None) -> tuple[int, dict | None, object]:
+    """Runs a pipeline through the local runner, its stages' progress on the terminal.
+
+    Args:
+        pipeline: The pipeline (its spec names the stages the progress shows).
+        config: The local runner's config, but for its result path.
+        stores: The store URLs by pipeline parameter; never printed or logged.
+        log_path: The full log.
+        stopped: Called as `stopped(signal, child, log, progress)` when SIGINT or SIGTERM
+            arrives; stops the run and returns the exit code.
+        run_id: A training run's id, for its tasks' environment (`local_runner.spawn`).
+        failed: Called with the failed task (or None) and its error, scrubbed, when the run fails.
+
+    Returns:
+        The exit code (0 when the run succeeded), the pipeline's result record (None unless
+        it succeeded) and the progress reader.
+    """
+    from google.protobuf.json_format import MessageToDict
+
+    from sealtrain.components.core import endpoints
+    from sealtrain.pipelines.progress import Progress, stages
+
+    secrets = stores.values()
+    progress = Progress(*stages(MessageToDict(pipeline.pipeline_spec)),
+                        emit=lambda line: print(endpoints.scrub(line, *secrets), flush=True))
+    with tempfile.TemporaryDirectory() as scratch:
+        config_path, result = Path(scratch) / "config.json", Path(scratch) / "result.json"
+        config_path.write_text(json.dumps({**config, "result_path": str(result)}))
+        returncode, interrupted = _supervise(config_path, stores, log_path, progress,
+                                             lambda sig, child, log: stopped(sig, child, log, progress), run_id)
+        if interrupted is not None:
+            return interrupted, None, progress
+        succeeded = returncode == 0 and result.exists()
+        progress.finish(succeeded)
+        if succeeded:
+            return 0, json.loads(result.read_text()), progress
+    task, error = progress.failure or (None, None)
+    error = endpoints.scrub(error or "the pipeline failed", *secrets)
+    failed(task, error)
+    print(f"error{f' in {task}' if task else ''}: {error}", file=sys.stderr)
+    print(f"full log: {log_path}", file=sys.stderr)
+    return 1, None, progress
 
 
 def _supervise(config: Path, stores: dict, log_path: Path, progress, stopped,
@@ -176,45 +210,21 @@ def _stopped(sig: signal.Signals, child, log, run_id: str, arguments: dict, stor
 
 
 def _validate_holdout(args: argparse.Namespace) -> int:
-    from sealtrain.components.core import endpoints
-
     out = Path(args.output).resolve()
     arguments, stores = _holdout_arguments(args, out)
-    from google.protobuf.json_format import MessageToDict
-
     from sealtrain.pipelines.compile import HOLDOUT_VALIDATION
     from sealtrain.pipelines.holdout_pipeline import holdout_pipeline
-    from sealtrain.pipelines.progress import Progress, stages
 
-    secrets = stores.values()
-    stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
-    log_path = out / "logs" / f"validate-holdout-{stamp}.log"
-    log_path.parent.mkdir(parents=True, exist_ok=True)
-    tasks, upstream = stages(MessageToDict(holdout_pipeline.pipeline_spec))
+    log_path = _log_path(out, "validate-holdout")
     print(f"sealtrain: holdout validation of {arguments['model_uri']}" + (" (forced)" if args.force else ""))
     print(f"sealtrain: output in {out}, full log in {log_path}")
-    with tempfile.TemporaryDirectory() as scratch:
-        config = Path(scratch) / "config.json"
-        result = Path(scratch) / "result.json"
-        config.write_text(json.dumps({
-            "pipeline": HOLDOUT_VALIDATION, "pipeline_root": str(out / "pipeline_root"), "enable_caching": False,
-            "arguments": arguments, "result_path": str(result),
-        }))
-        progress = Progress(tasks, upstream, emit=lambda line: print(endpoints.scrub(line, *secrets), flush=True))
-        returncode, interrupted = _supervise(config, stores, log_path, progress, lambda sig, child, log: _halted(
-            sig, child, log, stores, log_path))
-        if interrupted is not None:
-            return interrupted
-        succeeded = returncode == 0 and result.exists()
-        progress.finish(succeeded)
-        if not succeeded:
-            task, error = progress.failure or (None, None)
-            # Nothing to mark: the ledger row is the validation's last write.
-            print(f"error{f' in {task}' if task else ''}: {endpoints.scrub(error or 'the pipeline failed', *secrets)}",
-                  file=sys.stderr)
-            print(f"full log: {log_path}", file=sys.stderr)
-            return 1
-        record = json.loads(result.read_text())
+    # Nothing to mark on a failure: the ledger row is the validation's last write.
+    code, record, _ = _execute(
+        holdout_pipeline, {"pipeline": HOLDOUT_VALIDATION, "pipeline_root": str(out / "pipeline_root"),
+                           "enable_caching": False, "arguments": arguments},
+        stores, log_path, lambda sig, child, log, progress: _halted(sig, child, log, stores, log_path))
+    if code:
+        return code
     print()
     print(_render_validation(record))
     if args.summary_json:
