@@ -19,6 +19,22 @@ from sealtrain.components.core.endpoints import DB_URL_ENV, OPTUNA_STORAGE_ENV, 
 KOSTECKI_SPEC = schema.DatasetSpec(label="headache", positive_class="yes", group="id", drop=("rownames",))
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Modules that build the image or run the pipeline go first, in their own order.
+
+    With `-n auto --dist loadfile --no-loadscope-reorder` (pyproject.toml) each worker takes
+    the next module as it frees up: the long modules start at once and the many quick ones
+    fill in at the end, instead of one long module starting last. A stable sort keeps each
+    module's tests together and in order.
+    """
+    def rank(item: pytest.Item) -> int:
+        return 0 if item.module.__name__ in building else 1 if item.module.__name__ in running else 2
+
+    building = {item.module.__name__ for item in items if item.get_closest_marker("podman")}
+    running = {item.module.__name__ for item in items if item.get_closest_marker("pipeline")}
+    items.sort(key=rank)
+
+
 def kostecki_split(experiment_id: str) -> dict:
     """The split stage's parameters for KosteckiDillon (stage function or component), no holdout lock."""
     return {"qc_status": "PASSED", "label_column": "headache", "positive_class": "yes", "group_column": "id",
@@ -32,6 +48,17 @@ COVID_SPEC = schema.DatasetSpec(
     group="subject_id",
     drop=("rownames", "fake_first_name", "fake_last_name", "test_id", "ct_result"),
 )
+
+
+@pytest.fixture(scope="module", autouse=True)
+def no_store_urls_when_a_module_starts():
+    """A module's own fixtures (its shared `sealtrain run`s) start without the store variables too.
+
+    They are set up before any test's `no_store_urls_from_the_environment`, after whatever the
+    previous module's fixtures left behind.
+    """
+    for name in (TRACKING_URI_ENV, DB_URL_ENV, OPTUNA_STORAGE_ENV):
+        os.environ.pop(name, None)
 
 
 @pytest.fixture(autouse=True)

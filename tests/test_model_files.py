@@ -198,7 +198,6 @@ def serving_model(fitted, kostecki, tmp_path_factory):
     preprocessor.save(str(root / "preprocessor"))
     modelio.save_model(_fit(fitted, "xgboost"), "xgboost", str(root / "model"), {"threshold": 0.5})
     example = serving.example_frame(str(root / "preprocessor"), {n: str(dtype) for n, dtype in kostecki.dtypes.items()})
-    previous = mlflow.get_tracking_uri()
     mlflow.set_tracking_uri(f"sqlite:///{root}/mlflow.db")
     try:
         experiment = mlflow.create_experiment("model-files", artifact_location=(root / "artifacts").as_uri())
@@ -207,7 +206,9 @@ def serving_model(fitted, kostecki, tmp_path_factory):
                                              example, tracking.serving_requirements())
         yield Path(mlflow.artifacts.download_artifacts(info.model_uri, dst_path=str(root / "downloaded")))
     finally:
-        mlflow.set_tracking_uri(previous)
+        # Unset, not restored: setting the default back would export it as MLFLOW_TRACKING_URI, and every
+        # later `sealtrain run` would record in ./mlflow.db instead of its --output.
+        mlflow.set_tracking_uri(None)
 
 
 def test_the_serving_example_and_written_signature_are_what_the_model_takes_and_gives(fitted, kostecki, tmp_path):
