@@ -18,7 +18,7 @@ from conftest import POSTGRES_ADMIN_URL, free_port, wait_for
 
 from sealtrain.components.core import endpoints, tracking
 
-pytestmark = pytest.mark.postgres
+pytestmark = [pytest.mark.postgres, pytest.mark.pipeline]
 
 PASSWORD = f"Pw{uuid.uuid4().hex}"
 USER = f"trainer_{uuid.uuid4().hex[:8]}"

@@ -64,6 +64,7 @@ def _task_output(summary: dict, task: str, name: str) -> Path:
     return next(Path(summary["pipeline_root"]).glob(f"**/{task}/{name}"))
 
 
+@pytest.mark.pipeline
 def test_dask_puts_every_patient_in_the_split_pandas_does(runs):
     _, done = runs
     pandas_groups, dask_groups = (tables.read_parquet(str(_task_output(done[e], "split-dataset", "group_splits")))
@@ -86,12 +87,14 @@ def test_dask_puts_every_patient_in_the_split_pandas_does(runs):
     assert dask_manifest["time_order"]["rows_dropped"] > 0
 
 
+@pytest.mark.pipeline
 def test_dask_test_auc_is_the_pandas_one_on_the_same_hyperparameters(runs):
     _, done = runs
     assert done["pandas"]["best_hyperparameters"] == done["dask"]["best_hyperparameters"]
     assert abs(done["pandas"]["metrics"]["test"]["auc"] - done["dask"]["metrics"]["test"]["auc"]) < 0.01
 
 
+@pytest.mark.pipeline
 def test_the_dask_run_is_recorded_and_its_manifest_names_the_engine(runs):
     root, done = runs
     manifest = json.loads(_task_output(done["dask"], "split-dataset", "split_manifest").read_text())
@@ -109,6 +112,7 @@ def test_the_dask_run_is_recorded_and_its_manifest_names_the_engine(runs):
     assert run.data.metrics["test_auc"] == pytest.approx(done["dask"]["metrics"]["test"]["auc"])
 
 
+@pytest.mark.pipeline
 def test_a_relabelled_or_swapped_dask_split_is_refused_by_content(runs):
     from sealtrain.components.core import lineage
     from sealtrain.components.core.distributed import cluster
@@ -137,6 +141,7 @@ def test_dask_refuses_what_it_cannot_run_before_anything_runs(tmp_path, flags, m
     assert not (tmp_path / "out").exists()
 
 
+@pytest.mark.pipeline
 def test_the_demo_split_is_pandas_own_split(runs):
     """The pandas run's groups are splitting.split_table's on the demo: the comparison above has a reference."""
     _, done = runs

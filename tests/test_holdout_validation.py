@@ -103,7 +103,8 @@ def _sealtrain(*args):
                           text=True, env=os.environ.copy())
 
 
-@pytest.fixture(scope="module", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+@pytest.fixture(scope="module", params=[pytest.param("sqlite", marks=pytest.mark.pipeline),
+                                        pytest.param("postgres", marks=[pytest.mark.postgres, pytest.mark.pipeline])])
 def flow(request, tmp_path_factory, kostecki):
     """One training run and every validation attempt on it, in order, on one pair of stores."""
     work = tmp_path_factory.mktemp(f"holdout-{request.param}")

@@ -99,6 +99,7 @@ def _mlflow_runs(out: Path, status: str | None = None) -> list[tuple[str, str]]:
     return [r for r in rows if status is None or r[1] == status]
 
 
+@pytest.mark.pipeline
 def test_sigint_while_tuning_stops_the_whole_run_and_records_it_interrupted(data, tmp_path):
     run = _Run(data, tmp_path / "out", "--trials", "2000", "--bootstrap-samples", "20")
     run.wait_until(lambda: any("tune-hyperparameters ..." in line for line in run.lines), "tuning")
@@ -115,6 +116,7 @@ def test_sigint_while_tuning_stops_the_whole_run_and_records_it_interrupted(data
     assert _mlflow_runs(run.out) == []  # record_run never started: no MLflow run
 
 
+@pytest.mark.pipeline
 def test_sigterm_while_recording_ends_the_mlflow_run_as_killed(data, tmp_path):
     out = tmp_path / "out"
     run = _Run(data, out, "--trials", "2", "--bootstrap-samples", "20", "--algorithm", "logistic_regression")

@@ -14,7 +14,7 @@ from conftest import free_port, wait_for
 from sealtrain.components.core import recording, run_store, tracking
 from sealtrain.components.core.errors import InvalidInputError
 
-pytestmark = pytest.mark.postgres
+pytestmark = [pytest.mark.postgres, pytest.mark.pipeline]
 
 
 def _sealtrain(*args, env):
