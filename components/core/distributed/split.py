@@ -39,6 +39,7 @@ from ..constants import (
 )
 from ..errors import DataLeakageError, InvalidInputError, SplitRatioViolationError
 from . import frames, leakage, parquet
+from .arguments import shared
 from .fingerprints import frame_fingerprint
 
 ROWS = "rows"
@@ -109,7 +110,8 @@ def group_times(frame: dd.DataFrame, counts: pd.DataFrame, times: pd.Series) -> 
     def rows_before(ends: np.ndarray) -> np.ndarray:
         end_of = pd.Series(ends, index=counts.index)
         meta = pd.DataFrame({GROUP_COLUMN: pd.Series(dtype=object), BEFORE: pd.Series(dtype="int64")})
-        before = frame.map_partitions(_rows_before, end_of, meta=meta).groupby(GROUP_COLUMN)[BEFORE].sum().compute()
+        before = frame.map_partitions(_rows_before, shared(end_of), meta=meta).groupby(GROUP_COLUMN)[BEFORE].sum()
+        before = before.compute()
         return before.reindex(counts.index, fill_value=0).to_numpy()
 
     return splitting.GroupTimes(counts[FIRST].to_numpy(), rows_before, times)
@@ -183,6 +185,7 @@ def order_in_time(frame: dd.DataFrame, counts: pd.DataFrame, assignment: pd.Seri
     # A split starts at the earliest first time of its groups in the time order: no row needed.
     starts = splitting.split_starts(split_of.to_numpy(), counts[FIRST].to_numpy(), ~held.to_numpy())
     held_keys = counts.index[held.to_numpy()]
+    assignment, held_keys = shared(assignment), shared(held_keys)
     kept = frame.map_partitions(_drop_follow_up, assignment, starts, held_keys, meta=frame._meta).persist()
     kept_counts = group_counts(kept)
     meta = pd.DataFrame({SPLIT: pd.Series(dtype=object), TIME: pd.Series(dtype="float64")})
@@ -230,10 +233,8 @@ def rows_of_split(partition: pd.DataFrame, assignment: pd.Series, name: str) -> 
 
 def split_frame(frame: dd.DataFrame, assignment: pd.Series) -> dict[str, dd.DataFrame]:
     """The four splits of a Dask frame, lazily, one filter per partition and split."""
-    return {
-        name: frame.map_partitions(rows_of_split, assignment, name, meta=frame._meta)
-        for name in SPLITS
-    }
+    assignment = shared(assignment)
+    return {name: frame.map_partitions(rows_of_split, assignment, name, meta=frame._meta) for name in SPLITS}
 
 
 def split_summary(counts: pd.DataFrame, assignment: pd.Series, ratios: dict[str, float] = DEFAULT_RATIOS,
@@ -292,12 +293,17 @@ def write_splits(dataset_path: str, spec: schema.DatasetSpec, source: str, split
     """
     raw = parquet.read_parquet(dataset_path)
     canonical = frames.prepare(raw, spec, source)
+    raw_meta, positive, features = raw._meta, canonical.positive, canonical.features
     if spec.time:
         timed, times = with_times(raw, canonical.frame, spec)
         timed = timed.persist()
         prepared = timed.drop(columns=[TIME])
     else:
         prepared = canonical.frame.persist()
+    # The workers release the raw partitions once no collection here refers to them (and the
+    # canonical ones are computed): from here on the stage reads only the canonical table.
+    del raw, canonical
+    data_fingerprint = frame_fingerprint(prepared)
     all_counts = group_counts(timed if spec.time else prepared)
     hashes = pd.Series(splitting.group_hashes(all_counts.index, salt), index=all_counts.index)
     held = hashes.isin(locked)
@@ -324,10 +330,13 @@ def write_splits(dataset_path: str, spec: schema.DatasetSpec, source: str, split
     # Groups all of whose rows were dropped as follow-up have no split, as in split_table's tables.
     assignment, hashes = assignment.reindex(counts.index), hashes.reindex(counts.index)
     pieces = split_frame(kept, assignment)
-    written = {}
     for name in SPLITS:
         parquet.write_parquet(pieces[name], split_paths[name])
-        written[name] = parquet.read_parquet(split_paths[name])
+    # The checks below read the written splits, as every later stage will: the table itself is released.
+    del prepared, kept, pieces
+    if spec.time:
+        del timed, ordered
+    written = {name: parquet.read_parquet(split_paths[name]) for name in SPLITS}
     owners = dd.concat([written[name][[GROUP_COLUMN]].assign(split=name) for name in SPLITS])
     shared = owners.drop_duplicates().groupby(GROUP_COLUMN)["split"].count()
     leaked = shared[shared > 1].compute()
@@ -352,7 +361,7 @@ def write_splits(dataset_path: str, spec: schema.DatasetSpec, source: str, split
     target_leakage = leakage.check_target_leakage(written[TRAIN], allow_features)
     per_split = {name: {**summary[name], "fingerprint": frame_fingerprint(written[name])} for name in SPLITS}
     manifest = {
-        "data_fingerprint": frame_fingerprint(prepared),
+        "data_fingerprint": data_fingerprint,
         "salt": salt,
         "stratified": stratify,
         "time_ordered": time_section is not None,
@@ -370,4 +379,4 @@ def write_splits(dataset_path: str, spec: schema.DatasetSpec, source: str, split
             per_split[name]["time_range"] = time_range
         manifest["time_order"] = time_section
     manifest["fingerprint"] = splitting.manifest_fingerprint(manifest)
-    return WrittenSplit(manifest, groups, canonical.positive, canonical.features, raw._meta)
+    return WrittenSplit(manifest, groups, positive, features, raw_meta)

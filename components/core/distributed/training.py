@@ -26,6 +26,7 @@ from ..constants import LABEL_COLUMN
 from ..errors import InvalidInputError, TrainingFailedError
 from ..preprocessing import Preprocessor
 from ..training import XGBOOST_EVAL_METRIC
+from .arguments import shared
 
 # Algorithms with a distributed implementation, by registry name.
 DISTRIBUTED_ALGORITHMS = ("xgboost",)
@@ -50,7 +51,7 @@ def design_matrix(frame: dd.DataFrame, preprocessor: Preprocessor) -> tuple[dd.D
     """The transformed features (float32, as xgboost bins them) and the labels of a canonical Dask split."""
     names = preprocessor.feature_names_out()
     meta = pd.DataFrame({n: pd.Series(dtype="float32") for n in names})
-    features = frame.map_partitions(_transform, preprocessor, names, meta=meta)
+    features = frame.map_partitions(_transform, shared(preprocessor), names, meta=meta)
     return features, frame[LABEL_COLUMN]
 
 
@@ -111,7 +112,8 @@ def scores(model: Any, frame: dd.DataFrame, preprocessor: Preprocessor) -> dd.Se
     Each partition is scored where it lives by the same model object the pandas engine
     uses, so the scores equal the pandas engine's for the same rows and model.
     """
-    return frame.map_partitions(_scores, model, preprocessor, meta=pd.Series(dtype="float64"))
+    # A model of hundreds of trees is megabytes: sent to each worker once, not in every partition's task.
+    return frame.map_partitions(_scores, shared(model), shared(preprocessor), meta=pd.Series(dtype="float64"))
 
 
 def _scores(partition: pd.DataFrame, model: Any, preprocessor: Preprocessor) -> pd.Series:
