@@ -25,10 +25,16 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     With `-n auto --dist loadfile --no-loadscope-reorder` (pyproject.toml) each worker takes
     the next module as it frees up: the long modules start at once and the many quick ones
     fill in at the end, instead of one long module starting last. A stable sort keeps each
-    module's tests together and in order.
+    module's tests together and in order. When the image is being built by someone else
+    (`.ci/run` starts it before the tests), the podman module goes last instead, so that no
+    worker waits for the build.
     """
+    build_first = not os.environ.get("SEALTRAIN_PODMAN_DOCKER_HOST")
+
     def rank(item: pytest.Item) -> int:
-        return 0 if item.module.__name__ in building else 1 if item.module.__name__ in running else 2
+        if item.module.__name__ in building:
+            return 0 if build_first else 3
+        return 1 if item.module.__name__ in running else 2
 
     building = {item.module.__name__ for item in items if item.get_closest_marker("podman")}
     running = {item.module.__name__ for item in items if item.get_closest_marker("pipeline")}

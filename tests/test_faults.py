@@ -164,12 +164,15 @@ def _rows(url: str) -> list[dict]:
 
 @pytest.mark.pipeline
 @pytest.mark.postgres
-def test_a_database_restarted_during_tuning_leaves_one_finished_row(tmp_path, private_postgres):
+def test_a_database_restarted_during_tuning_leaves_one_finished_row(tmp_path, private_postgres, kostecki):
     """The run table and Optuna's study on a private server, stopped while tuning runs and started
     again three seconds later: the run completes, or fails with its row saying so."""
     url = private_postgres.url
-    command = [sys.executable, "-m", "sealtrain.pipelines.cli", "run", "--trials", "6", "--bootstrap-samples", "50",
-               "--db-url", url, "--optuna-storage", url, "--output", str(tmp_path / "out")]
+    kostecki.to_csv(tmp_path / "kostecki.csv", index=False)
+    command = [sys.executable, "-m", "sealtrain.pipelines.cli", "run", "--data", str(tmp_path / "kostecki.csv"),
+               "--label", "headache", "--positive-class", "yes", "--group", "id", "--drop", "rownames",
+               "--trials", "6", "--bootstrap-samples", "50", "--db-url", url, "--optuna-storage", url,
+               "--output", str(tmp_path / "out")]
     outage = None
     with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) as run:
         for line in run.stdout:

@@ -245,6 +245,24 @@ def test_build_errors_and_registry_less_pushes_are_reported():
 
 # ---- podman: the image runs the pipeline -------------------------------------------------------
 
+def _wait_for_service(host: str) -> None:
+    """Waits for the socket of a podman service started by someone else, which may still be building.
+
+    `.ci/run` starts the build before the tests; the service's directory gets `exit` (its exit
+    status) when it ends and holds its `podman.log`.
+    """
+    socket_path = Path(host.removeprefix("unix://"))
+    ended, log = socket_path.with_name("exit"), socket_path.with_name("podman.log")
+    deadline = time.monotonic() + 3600
+    while not socket_path.exists():
+        if ended.exists():
+            pytest.fail(f"the podman service for {host} ended (exit {ended.read_text().strip()}) before it listened; "
+                        f"see {log}")
+        if time.monotonic() > deadline:
+            pytest.fail(f"no podman socket at {socket_path} after an hour; see {log}")
+        time.sleep(1)
+
+
 @pytest.fixture(scope="session")
 def podman_docker_host(tmp_path_factory):
     """DOCKER_HOST of a podman service that has the image: the one images/podman-e2e.sh started, else our own."""
@@ -253,6 +271,7 @@ def podman_docker_host(tmp_path_factory):
                     "the image was only checked statically")
     given = os.environ.get("SEALTRAIN_PODMAN_DOCKER_HOST")
     if given:
+        _wait_for_service(given)
         yield given
         return
     socket_path = tmp_path_factory.mktemp("podman") / "podman.sock"
