@@ -22,6 +22,8 @@ from sealtrain.components.core.constants import (
     GROUP_COLUMN,
     HOLDOUT,
     LABEL_COLUMN,
+    MAX_CATEGORY_LEVELS,
+    RESERVED_COLUMNS,
     SPLITS,
     TEST,
     TRAIN,
@@ -395,3 +397,50 @@ def test_re_entered_patients_are_refused_on_dask_as_in_pandas(client, kostecki_s
     assert examples.sub("", str(dask_error.value)) == examples.sub("", str(pandas_error.value))
     shown = re.findall(r"test '(new-[^']+)' = train '([^']+)'", str(dask_error.value))
     assert len(shown) == 5 and all(new == f"new-{old}" for new, old in shown)
+
+
+@pytest.mark.parametrize("name", ["KosteckiDillon", "covid_testing"])
+def test_dask_target_leakage_section_is_the_pandas_one(client, kostecki_splits, covid_splits, name):
+    train = {"KosteckiDillon": kostecki_splits, "covid_testing": covid_splits}[name].tables[TRAIN]
+    frame = dd.from_pandas(train, npartitions=3)
+    assert dask_leakage.check_target_leakage(frame) == leakage.check_target_leakage(train)
+
+
+@pytest.mark.parametrize("name", ["KosteckiDillon", "covid_testing"])
+def test_a_many_valued_number_is_bounded_around_its_exact_auc(client, kostecki_splits, covid_splits, name):
+    train = {"KosteckiDillon": kostecki_splits, "covid_testing": covid_splits}[name].tables[TRAIN]
+    features = [c for c in train.columns if c not in RESERVED_COLUMNS]
+    # Above MAX_CATEGORY_LEVELS, so a bounded number is scored by value only, as pandas scores it.
+    limit = MAX_CATEGORY_LEVELS + 10
+    scored = dask_leakage.feature_aucs(dd.from_pandas(train, npartitions=3), features, limit=limit)
+    labels = train[LABEL_COLUMN].to_numpy()
+    bounded = [feature for feature, (_, how) in scored.items() if not isinstance(how, str)]
+    assert bounded, f"no feature of {name} has more than {limit} values"
+    for feature, (first, second) in scored.items():
+        exact, how = leakage.feature_auc(train[feature], labels)
+        if feature in bounded:
+            assert how == "value" and first <= exact <= second, (feature, first, exact, second)
+        else:
+            assert (first, second) == (pytest.approx(exact, abs=1e-12), how), feature
+
+
+def test_a_leaky_number_with_many_values_gets_the_pandas_verdict_on_dask(client):
+    """30,000 distinct values: bounded from bins, then counted exactly because the bound is not clear."""
+    rng = np.random.default_rng(0)
+    rows = 30_000
+    label = rng.integers(0, 2, rows)
+    train = pd.DataFrame({"noise": rng.normal(size=rows), "follows_label": label + rng.normal(0, 0.4, rows),
+                          LABEL_COLUMN: label, GROUP_COLUMN: np.arange(rows).astype(str)})
+    frame = dd.from_pandas(train, npartitions=4)
+    for name, (low, high) in dask_leakage.feature_aucs(frame, ["noise", "follows_label"]).items():
+        exact, _ = leakage.feature_auc(train[name], label)
+        assert low <= exact <= high and high - low < 0.002, (name, low, exact, high)
+    warned = dask_leakage.check_target_leakage(frame)
+    assert warned == leakage.check_target_leakage(train)
+    assert [(f["column"], f["status"]) for f in warned["features"]] == [("follows_label", "warning")]
+    leaky = train.assign(copies_label=label + rng.uniform(0, 0.9, rows))
+    with pytest.raises(DataLeakageError) as pandas_error:
+        leakage.check_target_leakage(leaky)
+    with pytest.raises(DataLeakageError) as dask_error:
+        dask_leakage.check_target_leakage(dd.from_pandas(leaky, npartitions=4))
+    assert str(dask_error.value) == str(pandas_error.value)
