@@ -49,14 +49,18 @@ def spawn(config_path: Path, stores: dict[str, str], run_id: str = "") -> subpro
     """Starts the runner on a config, in a session of its own, with output piped as text lines.
 
     Args:
-        config_path: The runner's config (see the module's docstring).
+        config_path: The runner's config (see the module's docstring), in a scratch directory
+            that the tasks use as their TMPDIR and the caller removes after the run.
         stores: The store URLs by pipeline parameter (keys of STORE_ENV), given to the tasks
             through the environment.
         run_id: The training run's id, given to the tasks as RUN_ID_ENV (on a cluster it comes
             from the pod's label): a cached step that records it cannot take it as a parameter.
     """
     env = {**TASK_ENV_DEFAULTS, **os.environ, "PYTHONUNBUFFERED": "1",
-           **{STORE_ENV[name]: url for name, url in stores.items()}, **({RUN_ID_ENV: run_id} if run_id else {})}
+           **{STORE_ENV[name]: url for name, url in stores.items()}, **({RUN_ID_ENV: run_id} if run_id else {}),
+           # kfp.local writes each task's code to a `mktemp -d` directory and never removes it:
+           # in the config's directory, the caller's scratch, they go when the run ends.
+           "TMPDIR": str(config_path.parent)}
     return subprocess.Popen(
         [sys.executable, "-m", "sealtrain.pipelines.local_runner", str(config_path)],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, start_new_session=True,

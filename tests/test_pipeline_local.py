@@ -1,6 +1,7 @@
 """The real pipeline, run end to end through the `sealtrain` CLI and kfp.local."""
 
 import json
+import os
 import re
 import sqlite3
 import subprocess
@@ -14,9 +15,9 @@ SPLITS = ("train", "validation", "test", "holdout")
 pytestmark = pytest.mark.pipeline
 
 
-def sealtrain(*args, cwd=None):
+def sealtrain(*args, cwd=None, env=None):
     return subprocess.run([sys.executable, "-m", "sealtrain.pipelines.cli", *args], capture_output=True, text=True,
-                          cwd=cwd)
+                          cwd=cwd, env=env)
 
 
 @pytest.fixture(scope="module")
@@ -29,7 +30,9 @@ def kostecki_run(tmp_path_factory, kostecki):
     args = ["run", "--data", str(data), "--label", "headache", "--positive-class", "yes", "--group", "id",
             "--drop", "rownames", "--trials", "8", "--bootstrap-samples", "200", "--output", str(work / "out"),
             "--cache"]
-    first = sealtrain(*args, "--summary-json", str(work / "first.json"))
+    temporary = work / "tmp"
+    temporary.mkdir()
+    first = sealtrain(*args, "--summary-json", str(work / "first.json"), env={**os.environ, "TMPDIR": str(temporary)})
     # The first run locked its holdout in the experiment: the split's input changed, so it is made again.
     locked = sealtrain(*args, "--summary-json", str(work / "locked.json"))
     assert locked.returncode == 0, locked.stderr + locked.stdout[-3000:]
@@ -45,6 +48,11 @@ def test_run_succeeds_with_a_printed_summary(kostecki_run):
     assert first.returncode == 0, first.stderr + first.stdout[-3000:]
     assert "[14/14] finalize-run" in first.stdout
     assert "auc" in first.stdout and "test 95% CI" in first.stdout
+
+
+def test_a_run_leaves_nothing_in_the_temporary_directory(kostecki_run):
+    work, _, _ = kostecki_run
+    assert not list((work / "tmp").iterdir()), "kfp.local's per-task code directories are the run's scratch"
 
 
 def test_summary_has_four_disjoint_splits_and_test_metrics(kostecki_run):
