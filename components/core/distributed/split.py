@@ -338,8 +338,8 @@ def write_splits(dataset_path: str, spec: schema.DatasetSpec, source: str, split
         del timed, ordered
     written = {name: parquet.read_parquet(split_paths[name]) for name in SPLITS}
     owners = dd.concat([written[name][[GROUP_COLUMN]].assign(split=name) for name in SPLITS])
-    shared = owners.drop_duplicates().groupby(GROUP_COLUMN)["split"].count()
-    leaked = shared[shared > 1].compute()
+    splits_of_group = owners.drop_duplicates().groupby(GROUP_COLUMN)["split"].count()
+    leaked = splits_of_group[splits_of_group > 1].compute()
     if len(leaked):
         raise DataLeakageError(f"{len(leaked)} groups appear in more than one split, e.g. "
                                f"{list(leaked.index[:splitting.LEAK_EXAMPLES])}")
