@@ -121,7 +121,8 @@ def positive_label(values: pd.Series, spec: DatasetSpec) -> str:
     missing = int(values.isna().sum())
     if missing:
         raise InvalidInputError(f"label column {name!r} has {missing} missing values")
-    distinct = sorted(values.astype(str).unique())
+    # Distinct values first: text for each of 20 million rows would take gigabytes.
+    distinct = sorted(pd.Series(values.unique()).astype(str).unique())
     if len(distinct) != 2:
         shown = distinct[:10]
         raise InvalidInputError(
