@@ -13,6 +13,7 @@ partition; only counts and the examples of a breach come back.
 from __future__ import annotations
 
 import functools
+import sys
 
 import dask
 import dask.dataframe as dd
@@ -59,10 +60,12 @@ def _table_auc(table: pd.DataFrame, numeric: bool) -> tuple[float, str]:
 
 def feature_auc(train: dd.DataFrame, name: str) -> tuple[float, str]:
     """`leakage.feature_auc` of one column of a Dask train split, from all its (value, label) counts."""
-    numeric = pd.api.types.is_numeric_dtype(train._meta[name])
-    values = _keys(train[name], numeric)
-    counts = train.assign(value=values)[["value", LABEL_COLUMN]].groupby(["value", LABEL_COLUMN]).size().compute()
-    return _table_auc(counts.unstack(fill_value=0).reindex(columns=[0, 1], fill_value=0), numeric)
+    numeric = {name: pd.api.types.is_numeric_dtype(train._meta[name])}
+    # The one-pass counting of `feature_aucs` with no limit on the values that come back.
+    unlimited = sys.maxsize
+    tables = column_statistics.reduce_partitions(train[[name, LABEL_COLUMN]], _tables,
+                                                 functools.partial(_merge_tables, limit=unlimited), numeric, unlimited)
+    return _table_auc(tables[name], numeric[name])
 
 
 # --- every feature in one pass ------------------------------------------------------------------
@@ -112,12 +115,9 @@ def _merge_tables(*parts: dict, limit: int) -> dict:
         pieces = [part[name] for part in parts]
         if any(piece is None for piece in pieces):
             merged[name] = None
-        elif all(isinstance(piece, pd.DataFrame) for piece in pieces):
-            table = pd.concat(pieces).groupby(level=0).sum()
-            if len(table) <= limit:
-                merged[name] = table
-            else:
-                merged[name] = _merged_sample(pieces)
+        elif (all(isinstance(piece, pd.DataFrame) for piece in pieces)
+              and len(table := pd.concat(pieces).groupby(level=0).sum()) <= limit):
+            merged[name] = table
         else:
             merged[name] = _merged_sample(pieces)
     return merged
