@@ -134,4 +134,8 @@ def test_pandas_and_dask_run_the_same_study_on_one_partition(client, kostecki_sp
     dask_tuning.run_worker(spec, client, train, validation, pre, storage=dask_url, n_trials=6, progress=lambda _: None)
     expected = _trials(pandas_url, spec)
     assert [state for _, state, *_ in expected].count("PRUNED") >= 1, "the comparison covers a pruned trial"
-    assert _trials(dask_url, spec) == expected
+    got = _trials(dask_url, spec)
+    # Trial values are AUCs: the Dask engine's exact ratio of counts, scikit-learn's trapezoids, equal to rounding.
+    assert [(n, state, params, curve) for n, state, _, params, curve in got] == \
+        [(n, state, params, curve) for n, state, _, params, curve in expected]
+    assert [value for *_, value, _, _ in got] == pytest.approx([value for *_, value, _, _ in expected], rel=1e-12)

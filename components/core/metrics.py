@@ -22,24 +22,33 @@ from .errors import InvalidInputError
 THRESHOLD_METHODS = ("f1", "youden")
 
 
+def calibration_sums(y: np.ndarray, p: np.ndarray, bins: int = DEFAULT_CALIBRATION_BINS
+                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Rows, summed scores and summed labels in each of `bins` equal-width probability bins."""
+    edges = np.linspace(0.0, 1.0, bins + 1)
+    index = np.clip(np.digitize(p, edges[1:-1], right=True), 0, bins - 1)
+    return tuple(np.bincount(index, weights=w, minlength=bins).astype("float64") for w in (None, p, y))
+
+
+def calibration_error(counts: np.ndarray, sum_p: np.ndarray, sum_y: np.ndarray) -> float:
+    """Expected calibration error from `calibration_sums` (added up over partitions, on Dask)."""
+    filled = counts > 0
+    gaps = np.abs(sum_p[filled] / counts[filled] - sum_y[filled] / counts[filled])
+    return float((counts[filled] / counts.sum() * gaps).sum())
+
+
 def calibration(y: np.ndarray, p: np.ndarray, bins: int = DEFAULT_CALIBRATION_BINS) -> tuple[float, list[dict]]:
     """Expected calibration error over equal-width probability bins.
 
     Returns:
         The ECE and, per non-empty bin, its range, count, mean score and observed rate.
     """
+    counts, sum_p, sum_y = calibration_sums(y, p, bins)
     edges = np.linspace(0.0, 1.0, bins + 1)
-    index = np.clip(np.digitize(p, edges[1:-1], right=True), 0, bins - 1)
-    table, ece = [], 0.0
-    for b in range(bins):
-        mask = index == b
-        if not mask.any():
-            continue
-        confidence, observed = float(p[mask].mean()), float(y[mask].mean())
-        ece += mask.mean() * abs(confidence - observed)
-        table.append({"low": float(edges[b]), "high": float(edges[b + 1]), "count": int(mask.sum()),
-                      "mean_score": confidence, "observed_rate": observed})
-    return float(ece), table
+    table = [{"low": float(edges[b]), "high": float(edges[b + 1]), "count": int(counts[b]),
+              "mean_score": float(sum_p[b] / counts[b]), "observed_rate": float(sum_y[b] / counts[b])}
+             for b in range(bins) if counts[b]]
+    return calibration_error(counts, sum_p, sum_y), table
 
 
 SINGLE_CLASS_NOTE = "the split has a single class, so AUC and PR-AUC are undefined (reported as null)"

@@ -22,19 +22,19 @@ from __future__ import annotations
 
 from typing import Callable
 
-import dask
 import dask.dataframe as dd
 import optuna
 from distributed import Client
 from xgboost.callback import TrainingCallback
 
-from ..constants import LABEL_COLUMN
+from ..constants import AUC, LABEL_COLUMN, LOG_LOSS, PR_AUC
 from ..optuna_study import BEST_ITERATION_ATTR, ERROR_ATTR, WORKER_ATTR, StudySpec
 from ..preprocessing import Preprocessor
 from ..pruning import TrialCurve
 from ..search_space import suggest
 from ..training import XGBOOST_EVAL_METRIC, best_iteration
-from ..tuning import SCORERS, run_share
+from ..tuning import run_share
+from . import metrics as dask_metrics
 from . import training
 
 # xgboost's name of the first `eval_set`, the validation split.
@@ -63,9 +63,12 @@ class WorkerPruning(TrainingCallback):
 
 
 def validation_score(model, validation: dd.DataFrame, preprocessor: Preprocessor, metric: str) -> float:
-    """The tuning metric of a model on a Dask validation split (only its scores and labels are collected)."""
-    scores, labels = dask.compute(training.scores(model, validation, preprocessor), validation[LABEL_COLUMN])
-    return float(SCORERS[metric](labels.to_numpy(), scores.to_numpy()))
+    """The tuning metric of a model on a Dask validation split, computed where its scores are."""
+    pairs = dask_metrics.scored(training.scores(model, validation, preprocessor), validation[LABEL_COLUMN])
+    if metric == LOG_LOSS:
+        return dask_metrics.summed_metrics(pairs, threshold=0.5)[LOG_LOSS]  # any threshold: log loss has none
+    ranked = dask_metrics.ranking(pairs)
+    return {AUC: ranked.auc, PR_AUC: ranked.pr_auc}[metric]
 
 
 def run_worker(spec: StudySpec, client: Client, train: dd.DataFrame, validation: dd.DataFrame,

@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 
 from .. import algorithms, engines, metrics, modelio, training
-from ..constants import META_MANIFEST_FINGERPRINT, META_TRAIN_FINGERPRINT, TRAIN, VALIDATION, metric_name
+from ..constants import LABEL_COLUMN, META_MANIFEST_FINGERPRINT, META_TRAIN_FINGERPRINT, TRAIN, VALIDATION, metric_name
 from . import StageResult, fit_inputs
 
 
@@ -32,8 +32,8 @@ def run(*, train_path: str, train_metadata: dict, validation_path: str, validati
         threshold_method: "f1" (maximum F1) or "youden" on validation.
         model_path: The directory the model and its metadata JSON go to.
         fit_metrics_path: Where the `train_*` and `val_*` metrics (JSON) go.
-        engine: "pandas" (in this process) or "dask": xgboost.dask fits on the cluster, and only
-            the train and validation scores and labels are collected for the metrics.
+        engine: "pandas" (in this process) or "dask": xgboost.dask fits on the cluster, and the
+            metrics and threshold are computed there (`distributed.metrics`): only counts come back.
         dask_scheduler: With dask, a running scheduler's address; empty starts a cluster for the task
             (`engines.dask_session`).
         dask_workers: With dask and no scheduler, the task's cluster's workers; 0 sizes a
@@ -55,6 +55,7 @@ def run(*, train_path: str, train_metadata: dict, validation_path: str, validati
     best = json.loads(Path(best_hyperparameters_path).read_text())
     algo = algorithms.get_algorithm(best["algorithm"])
     if engines.check_engine(engine) == engines.DASK:
+        from ..distributed import metrics as dask_metrics
         from ..distributed import training as dask_training
 
         with engines.dask_session(dask_scheduler, dask_workers) as client:
@@ -63,8 +64,17 @@ def run(*, train_path: str, train_metadata: dict, validation_path: str, validati
             estimator = dask_training.fit(client, algo.name, best["params"], seed, inputs.train, inputs.validation,
                                           inputs.preprocessor, metric=best["metric"])
             duration = time.monotonic() - started
-            (y_train, train_scores), (y_val, val_scores) = (
-                _collected(estimator, split, inputs.preprocessor) for split in (inputs.train, inputs.validation))
+            # The scores stay on the cluster: only counts and sums come back for the metrics.
+            train_pairs, val_pairs = (dask_metrics.scored(dask_training.scores(estimator, split, inputs.preprocessor),
+                                                          split[LABEL_COLUMN])
+                                      for split in (inputs.train, inputs.validation))
+            train_ranking, val_ranking = dask_metrics.ranking(train_pairs), dask_metrics.ranking(val_pairs)
+            threshold = val_ranking.threshold(threshold_method)
+            split_metrics = {
+                TRAIN: dask_metrics.point_metrics(train_pairs, threshold, train_ranking),
+                VALIDATION: dask_metrics.point_metrics(val_pairs, threshold, val_ranking),
+            }
+            samples = {TRAIN: train_ranking.rows, VALIDATION: val_ranking.rows}
     else:
         inputs = fit_inputs.read("train_model", **reader)
         y_train, y_val = inputs.y_train, inputs.y_val
@@ -73,12 +83,13 @@ def run(*, train_path: str, train_metadata: dict, validation_path: str, validati
                                  metric=best["metric"])
         duration = time.monotonic() - started
         train_scores, val_scores = training.scores(estimator, inputs.x_train), training.scores(estimator, inputs.x_val)
+        threshold = metrics.choose_threshold(y_val, val_scores, threshold_method)
+        split_metrics = {
+            TRAIN: metrics.point_metrics(y_train, train_scores, threshold),
+            VALIDATION: metrics.point_metrics(y_val, val_scores, threshold),
+        }
+        samples = {TRAIN: len(y_train), VALIDATION: len(y_val)}
     manifest, train_fingerprint = inputs.manifest, inputs.manifest.split(TRAIN)
-    threshold = metrics.choose_threshold(y_val, val_scores, threshold_method)
-    split_metrics = {
-        TRAIN: metrics.point_metrics(y_train, train_scores, threshold),
-        VALIDATION: metrics.point_metrics(y_val, val_scores, threshold),
-    }
     modelio.save_model(estimator, algo.framework, model_path, {
         "algorithm": algo.name,
         "params": best["params"],
@@ -86,8 +97,8 @@ def run(*, train_path: str, train_metadata: dict, validation_path: str, validati
         "best_iteration": training.best_iteration(estimator),
         "threshold": threshold,
         "threshold_method": threshold_method,
-        "training_samples": int(len(y_train)),
-        "validation_samples": int(len(y_val)),
+        "training_samples": int(samples[TRAIN]),
+        "validation_samples": int(samples[VALIDATION]),
         "training_duration_seconds": round(duration, 3),
         "metrics": split_metrics,
         META_MANIFEST_FINGERPRINT: manifest.fingerprint,
@@ -104,13 +115,3 @@ def run(*, train_path: str, train_metadata: dict, validation_path: str, validati
                f"validation AUC {split_metrics[VALIDATION]['auc']:.4f}, threshold {threshold:.4f}"],
     )
 
-
-def _collected(model, frame, preprocessor) -> tuple:
-    """The labels and scores of a Dask split, brought to this process for the metrics."""
-    import dask
-
-    from ..constants import LABEL_COLUMN
-    from ..distributed import training as dask_training
-
-    scores, labels = dask.compute(dask_training.scores(model, frame, preprocessor), frame[LABEL_COLUMN])
-    return labels.to_numpy(), scores.to_numpy()
