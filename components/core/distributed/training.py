@@ -1,31 +1,29 @@
-"""Training and scoring on Dask: xgboost.dask on the workers, one ordinary xgboost model back.
+"""Training and scoring on Dask: external-memory xgboost on the workers, one ordinary xgboost model back.
 
 The estimator is the pandas engine's (`algorithms.REGISTRY`: the same fixed settings, early
-stopping rounds and hyperparameters), trained as a `DaskXGBClassifier`, which reads each
-worker's partitions into a `DaskQuantileDMatrix`: features are sketched into histogram bins
-partition by partition, never gathered into one array. What comes back is the booster, as the
-`XGBClassifier` the rest of sealtrain saves, loads, serves and scores, with the fit's
-validation curve (`evals_result()`) as a pandas fit has it.
+stopping rounds and hyperparameters), its booster trained by `external_memory` over the
+workers: each streams its partitions into an `ExtMemQuantileDMatrix`, so no worker holds its
+share of the design matrix. What comes back is the booster, as the `XGBClassifier` the rest of
+sealtrain saves, loads, serves and scores, with the fit's validation curve (`evals_result()`)
+as a pandas fit has it.
 
 Callbacks (a tuning trial's pruning) run on the workers, each on its own copy: xgboost
 reduces every round's validation metric over all workers before they see it, so copies that
-decide from the metric stop every worker at the same round, as its early stopping does.
-"""
+decide from the metric stop every worker at the same round, as its early stopping does."""
 
 from __future__ import annotations
 
 from typing import Any, Sequence
 
 import dask.dataframe as dd
-import numpy as np
 import pandas as pd
 from distributed import Client
 
 from ..algorithms import Algorithm, get_algorithm
-from ..constants import LABEL_COLUMN
 from ..errors import InvalidInputError, TrainingFailedError
 from ..preprocessing import Preprocessor
 from ..training import XGBOOST_EVAL_METRIC
+from . import external_memory
 from .arguments import shared
 
 # Algorithms with a distributed implementation, by registry name.
@@ -45,21 +43,6 @@ def distributed_algorithm(name: str) -> Algorithm:
             f"(which trains {', '.join(DISTRIBUTED_ALGORITHMS)}); use --engine pandas for {name}"
         )
     return algorithm
-
-
-def design_matrix(frame: dd.DataFrame, preprocessor: Preprocessor) -> tuple[dd.DataFrame, dd.Series]:
-    """The transformed features (float32, as xgboost bins them) and the labels of a canonical Dask split."""
-    names = preprocessor.feature_names_out()
-    meta = pd.DataFrame({n: pd.Series(dtype="float32") for n in names})
-    features = frame.map_partitions(_transform, shared(preprocessor), names, meta=meta)
-    return features, frame[LABEL_COLUMN]
-
-
-def _transform(partition: pd.DataFrame, preprocessor: Preprocessor, names: list[str]) -> pd.DataFrame:
-    # A partition may hold no row of a split (its patients all went elsewhere); scikit-learn
-    # refuses to transform zero rows.
-    values = preprocessor.transform(partition) if len(partition) else np.empty((0, len(names)))
-    return pd.DataFrame(values.astype(np.float32), columns=names, index=partition.index)
 
 
 def fit(client: Client, algorithm_name: str, params: dict, seed: int, train: dd.DataFrame,
@@ -86,24 +69,20 @@ def fit(client: Client, algorithm_name: str, params: dict, seed: int, train: dd.
         TrainingFailedError: xgboost rejected the parameters or the data.
     """
     from xgboost import XGBClassifier
-    from xgboost.dask import DaskXGBClassifier
 
     algorithm = distributed_algorithm(algorithm_name)
-    x_train, y_train = design_matrix(train, preprocessor)
-    x_val, y_val = design_matrix(validation, preprocessor)
+    settings = algorithm.build(params, seed).get_params()
+    # Built from the settings alone: callbacks hold an Optuna trial and do not belong in the saved model.
+    model = XGBClassifier(**{**settings, "eval_metric": XGBOOST_EVAL_METRIC[metric]})
     try:
-        settings = algorithm.build(params, seed).get_params()
-        model = DaskXGBClassifier(**{**settings, "eval_metric": XGBOOST_EVAL_METRIC[metric],
-                                     "callbacks": list(callbacks) or None})
-        model.client = client
-        model.fit(x_train, y_train, eval_set=[(x_val, y_val)], verbose=False)
+        booster, history = external_memory.train(client, model.get_xgb_params(), model.get_num_boosting_rounds(),
+                                                 model.early_stopping_rounds, train, validation, preprocessor,
+                                                 callbacks)
     except Exception as exc:  # xgboost raises XGBoostError, ValueError; workers may raise anything
         raise TrainingFailedError(f"{algorithm_name} failed to fit on Dask with {params}: {exc}") from exc
-    # Built from the settings alone: callbacks hold an Optuna trial and do not belong in the saved model.
-    local = XGBClassifier(**{**settings, "eval_metric": XGBOOST_EVAL_METRIC[metric]})
-    local.load_model(bytearray(model.get_booster().save_raw("ubj")))
-    local.evals_result_ = model.evals_result()
-    return local
+    model.load_model(bytearray(booster))
+    model.evals_result_ = history
+    return model
 
 
 def scores(model: Any, frame: dd.DataFrame, preprocessor: Preprocessor) -> dd.Series:
@@ -117,7 +96,8 @@ def scores(model: Any, frame: dd.DataFrame, preprocessor: Preprocessor) -> dd.Se
 
 
 def _scores(partition: pd.DataFrame, model: Any, preprocessor: Preprocessor) -> pd.Series:
-    if not len(partition):  # as in _transform
+    # scikit-learn refuses to transform zero rows (a partition whose patients all went elsewhere).
+    if not len(partition):
         return pd.Series(dtype="float64", index=partition.index)
     return pd.Series(model.predict_proba(preprocessor.transform(partition))[:, 1].astype("float64"),
                      index=partition.index)
