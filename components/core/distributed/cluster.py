@@ -21,7 +21,7 @@ from ..errors import InvalidInputError
 
 # Seconds to reach an existing scheduler before naming it in the error.
 CONNECT_TIMEOUT = 30
-# Seconds a new KubeCluster has to bring up all its workers: xgboost.dask breaks when a worker
+# Seconds a new KubeCluster has to bring up all its workers: xgboost's collective breaks when a worker
 # joins mid-training, so training starts only with every worker present.
 KUBE_WORKERS_TIMEOUT = 600
 # The scheduler always serves HTTP (health, metrics; the dashboard with bokeh); on a free port,
@@ -47,7 +47,7 @@ KUBE_WORKER_MEMORY = 2 * 2**30
 # spills to disk (60-70% of it), pauses (80%) and is restarted by its nanny (95%) before the
 # container's limit, where the kernel would kill it.
 NANNY_MEMORY = 256 * 2**20
-# The scheduler holds task metadata, not data; xgboost.dask's tracker runs beside it.
+# The scheduler holds task metadata, not data; xgboost's collective tracker runs beside it.
 KUBE_SCHEDULER_RESOURCES = {"requests": {"cpu": "250m", "memory": "1Gi"}, "limits": {"cpu": "1", "memory": "1Gi"}}
 # The operator deletes a cluster whose scheduler has run nothing for this long: the backstop
 # for a task killed before it could delete its cluster (OOM kill, lost node).

@@ -1,4 +1,4 @@
-"""A tuning worker whose trials train with xgboost.dask: the study, its storage, seeds and pruning as `tuning`'s.
+"""A tuning worker whose trials train on Dask (`training.fit`): the study, its storage, seeds and pruning as `tuning`'s.
 
 Trials are pruned on Dask as in pandas (`pruning`): the study's `MedianPruner` judges each
 boosting round's validation metric against the study's trials completed when the trial
@@ -11,7 +11,7 @@ raises `optuna.TrialPruned` at the same round and writes the curve to the study 
 A trial nothing prunes is one uninterrupted fit to its early stop: the model it would be
 without pruning.
 
-Why not boost in segments (`xgboost.dask.train(..., xgb_model=...)`) and judge between them
+Why not boost in segments (a fit per segment, continuing from the last booster) and judge between them
 in the task: every call sets the workers' collective up again and ships the booster, and
 xgboost's early stopping would restart its count each segment. 200 rounds of covid_testing on
 a 2-worker LocalCluster took +82% in segments of 25 and +490% in segments of 10; judging every
