@@ -20,7 +20,8 @@ figures are the pipeline's at scale, not a search's, and both engines fit the sa
   limited to `--worker-memory` (they spill to disk under it and are restarted by their nanny
   above it), passed to the run as `--dask-scheduler`. Reported: wall time, rows per second,
   the time of each stage, the peak RSS of each worker (the kernel's high-water mark, VmHWM,
-  read from /proc at the end: exact) and the bytes it spilled to disk, and the peak RSS of
+  read from /proc as each stage ends and then reset, so each stage's peak is exact and the
+  run's is their maximum) and the bytes it spilled to disk, and the peak RSS of
   every sealtrain process (the tasks, which on Dask hold only statistics, models and scores).
 - pandas: the default engine, every task loading its split into its own process. Reported:
   the same, or its failure (a task killed for memory is reported with its exit status).
@@ -39,6 +40,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import pandas as pd
@@ -117,7 +119,8 @@ def generate(rows: int, directory: Path, seed: int = SEED) -> Path:
     return directory
 
 
-def run(engine: str, data: Path, rows: int, trials: int, workdir: Path, extra: list[str]) -> dict:
+def run(engine: str, data: Path, rows: int, trials: int, workdir: Path, extra: list[str],
+        on_stage_end: Callable[[str], None] | None = None) -> dict:
     """`sealtrain run` on the table; its wall time, stages, memory and test AUC, or how it failed."""
     out = Path(tempfile.mkdtemp(prefix=f"dask-scale-{engine}-", dir=workdir))
     summary_path, candidate = out / "summary.json", out / "candidate.json"
@@ -126,7 +129,7 @@ def run(engine: str, data: Path, rows: int, trials: int, workdir: Path, extra: l
                "--model-candidate", str(candidate), "--trials", str(trials), "--seed", str(SEED),
                "--bootstrap-samples", str(BOOTSTRAP_SAMPLES),
                "--engine", engine, *extra, "--output", str(out / "output"), "--summary-json", str(summary_path)]
-    run = watch(command, echo=f"  [{engine}] ")
+    run = watch(command, echo=f"  [{engine}] ", on_stage_end=on_stage_end)
     result = {
         "engine": engine,
         "exit_status": run.exit_status,
@@ -142,6 +145,14 @@ def run(engine: str, data: Path, rows: int, trials: int, workdir: Path, extra: l
     result["test_auc"] = summary["metrics"]["test"]["auc"]
     result["test_auc_ci"] = summary["confidence_interval"]["auc"]
     return result
+
+
+def _clear_high_water(pid: int) -> None:
+    """Resets a process's VmHWM to its current RSS (Linux: 5 in /proc/PID/clear_refs)."""
+    try:
+        Path(f"/proc/{pid}/clear_refs").write_text("5")
+    except OSError:  # the process has gone
+        pass
 
 
 def _spilled_bytes(dask_worker) -> int:
@@ -160,13 +171,22 @@ def run_dask(data: Path, rows: int, trials: int, workdir: Path, workers: int, wo
         Client(cluster) as client,
     ):
         pids = client.run(os.getpid)
-        result = run("dask", data, rows, trials, workdir, ["--dask-scheduler", cluster.scheduler_address])
+        by_stage: dict[str, dict[str, float]] = {address: {} for address in pids}
+
+        def stage_ended(stage: str) -> None:
+            # Tasks run one after the other: a worker's peak since the last stage ended is this stage's.
+            for address, pid in pids.items():
+                by_stage[address][stage] = round((_high_water_kb(pid) or 0) / 1024, 1)
+                _clear_high_water(pid)
+
+        result = run("dask", data, rows, trials, workdir, ["--dask-scheduler", cluster.scheduler_address],
+                     on_stage_end=stage_ended)
         # A worker killed and restarted by its nanny has a new pid: its predecessor's peak is lost,
         # so the restarts are counted apart.
         now = client.run(os.getpid)
         result["workers"] = {
-            address: {"peak_rss_mb": round((_high_water_kb(pid) or 0) / 1024, 1),
-                      "restarted": now.get(address) != pid}
+            address: {"peak_rss_mb": max([round((_high_water_kb(pid) or 0) / 1024, 1), *by_stage[address].values()]),
+                      "peak_rss_mb_by_stage": by_stage[address], "restarted": now.get(address) != pid}
             for address, pid in pids.items()
         }
         for address, spilled in client.run(_spilled_bytes).items():
@@ -191,6 +211,8 @@ def report(rows: int, results: list[dict]) -> str:
             lines.append(f"        worker {address}: peak {worker['peak_rss_mb']:.0f} MB of "
                          f"{r['worker_memory_limit']}, spilled {worker.get('spilled_mb', 0):.0f} MB"
                          + (", restarted" if worker["restarted"] else ""))
+            highest = sorted(worker["peak_rss_mb_by_stage"].items(), key=lambda item: -item[1])[:3]
+            lines.append("          highest in: " + ", ".join(f"{stage} {mb:.0f} MB" for stage, mb in highest))
         largest = max(r["peak_rss_mb_by_process"].items(), key=lambda item: item[1])
         lines.append(f"        largest sealtrain process: {largest[0]} {largest[1]:.0f} MB")
     return "\n".join(lines)

@@ -50,6 +50,7 @@ import threading
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Callable
 
 ROOT = Path(__file__).resolve().parents[1]
 SEALTRAIN = Path(sys.executable).with_name("sealtrain")
@@ -337,12 +338,14 @@ class Watched:
     last_stage_at: float | None
 
 
-def watch(command: list[str], echo: str | None = None) -> Watched:
+def watch(command: list[str], echo: str | None = None,
+          on_stage_end: Callable[[str], None] | None = None) -> Watched:
     """Runs a `sealtrain run` command, sampling its process tree, to its end.
 
     Args:
         command: The command line.
         echo: A prefix to echo each output line with to stderr as it comes, or None for quiet.
+        on_stage_end: Called with a stage's name as its end line comes.
     """
     stages: dict[str, float] = {}
     first_stage_at = last_stage_at = None
@@ -361,6 +364,8 @@ def watch(command: list[str], echo: str | None = None) -> Watched:
         if match := STAGE_END.match(line.rstrip("\n")):
             stages[match.group(1)] = round(stages.get(match.group(1), 0.0) + float(match.group(3)), 1)
             last_stage_at = now
+            if on_stage_end is not None:
+                on_stage_end(match.group(1))
     _, status, usage = os.wait4(child.pid, 0)
     wall = time.perf_counter() - started
     sampler.stopped.set()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import subprocess
 import sys
 from pathlib import Path
 
@@ -52,3 +53,23 @@ def test_generate_writes_files_once_and_rejects_a_partial_patient(scale, tmp_pat
     assert [f.stat().st_mtime_ns for f in files] == stamps
     with pytest.raises(ValueError, match="multiple of"):
         scale.generate_file(0, 1_001)
+
+
+def test_a_workers_peak_is_reset_between_stages(scale):
+    """What the per-stage worker peaks rest on: a process's high-water mark is read, then reset to its RSS."""
+    child = subprocess.Popen([sys.executable, "-c",
+                              "import sys, time\n"
+                              "block = bytearray(200 * 2**20)\n"
+                              "for i in range(0, len(block), 4096): block[i] = 1\n"
+                              "del block\n"
+                              "print('freed', flush=True)\n"
+                              "time.sleep(30)\n"], stdout=subprocess.PIPE, text=True)
+    try:
+        assert child.stdout.readline() == "freed\n"
+        assert scale._high_water_kb(child.pid) > 200 * 1024
+        scale._clear_high_water(child.pid)
+        assert scale._high_water_kb(child.pid) < 100 * 1024
+    finally:
+        child.kill()
+        child.wait()
+    scale._clear_high_water(child.pid)  # a process that has gone is skipped

@@ -59,9 +59,11 @@ def test_a_watched_run_sums_looped_stages_and_keeps_its_failure(benchmark, tmp_p
         # Long enough for the 0.1 s sampler to see the process.
         "time.sleep(0.5)\n"
         "sys.exit(3)\n")
-    run = benchmark.watch([sys.executable, str(script)])
+    ended = []
+    run = benchmark.watch([sys.executable, str(script)], on_stage_end=ended.append)
     assert run.exit_status == 3
     assert run.stages == {"tune-hyperparameters": 3.5, "train-final-model": 0.5}
+    assert ended == ["tune-hyperparameters", "tune-hyperparameters", "train-final-model"]
     assert run.output[-1] == "      train-final-model: failed (0.5s)\n"
     assert run.first_stage_at is not None and run.last_stage_at <= run.wall_seconds
     assert run.peaks["cli"] > 0 and run.largest_process_mb > 0
