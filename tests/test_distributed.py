@@ -37,7 +37,12 @@ from sealtrain.components.core.distributed import preprocessing as dask_preproce
 from sealtrain.components.core.distributed import training as dask_training
 from sealtrain.components.core.distributed.fingerprints import frame_fingerprint
 from sealtrain.components.core.distributed.split import TIME
-from sealtrain.components.core.errors import DataLeakageError, InvalidInputError, SplitRatioViolationError
+from sealtrain.components.core.errors import (
+    DataLeakageError,
+    InvalidInputError,
+    SplitRatioViolationError,
+    TrainingFailedError,
+)
 from sealtrain.components.core.tables import fingerprint
 
 # Deterministic boosting (no row or column sampling), so the engines differ only in how the
@@ -318,6 +323,33 @@ def test_a_worker_without_validation_rows_still_boosts_with_the_others(client, p
                                                         feature_names=pre.feature_names_out()))
     assert len(curve) == 30, "no early stop, so the last round's model is the whole curve's last point"
     assert curve[-1] == pytest.approx(roc_auc_score(rows[LABEL_COLUMN], final), abs=1e-6)
+
+
+def test_parameters_xgboost_rejects_fail_the_fit_by_name_and_leave_the_cluster_usable(client, prepared):
+    reference = splitting.split_table(prepared["KosteckiDillon"])
+    pre = preprocessing.fit_preprocessor(reference.tables[TRAIN], "fp")
+    train, validation = (dd.from_pandas(reference.tables[s], npartitions=2) for s in (TRAIN, VALIDATION))
+    with pytest.raises(TrainingFailedError, match=r"xgboost failed to fit on Dask with \{'max_depth': -1\}"):
+        dask_training.fit(client, "xgboost", {"max_depth": -1}, 7, train, validation, pre)
+    # Every worker left the failed fit's collective and its lock: the next fit runs.
+    assert dask_training.fit(client, "xgboost", FIXED_PARAMS, 7, train, validation, pre).evals_result()
+
+
+def _broken_second_partition(partition: pd.DataFrame, partition_info=None) -> pd.DataFrame:
+    if partition_info and partition_info["number"] == 1:
+        raise ValueError("partition 1 cannot be read")
+    return partition
+
+
+def test_a_partition_failing_on_one_worker_fails_the_fit_without_leaving_the_other_waiting(client, prepared):
+    """The other worker is then inside the collective, waiting for the sketch of the failed one: it must not hang."""
+    reference = splitting.split_table(prepared["KosteckiDillon"])
+    pre = preprocessing.fit_preprocessor(reference.tables[TRAIN], "fp")
+    train, validation = (dd.from_pandas(reference.tables[s], npartitions=2) for s in (TRAIN, VALIDATION))
+    broken = train.map_partitions(_broken_second_partition, meta=train._meta)
+    with pytest.raises(TrainingFailedError, match="partition 1 cannot be read"):
+        dask_training.fit(client, "xgboost", FIXED_PARAMS, 7, broken, validation, pre)
+    assert dask_training.fit(client, "xgboost", FIXED_PARAMS, 7, train, validation, pre).evals_result()
 
 
 @pytest.mark.parametrize("name", sorted(set(algorithms.REGISTRY) - set(dask_training.DISTRIBUTED_ALGORITHMS)))

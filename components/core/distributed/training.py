@@ -9,7 +9,8 @@ as a pandas fit has it.
 
 Callbacks (a tuning trial's pruning) run on the workers, each on its own copy: xgboost
 reduces every round's validation metric over all workers before they see it, so copies that
-decide from the metric stop every worker at the same round, as its early stopping does."""
+decide from the metric stop every worker at the same round, as its early stopping does.
+"""
 
 from __future__ import annotations
 
@@ -71,10 +72,10 @@ def fit(client: Client, algorithm_name: str, params: dict, seed: int, train: dd.
     from xgboost import XGBClassifier
 
     algorithm = distributed_algorithm(algorithm_name)
-    settings = algorithm.build(params, seed).get_params()
-    # Built from the settings alone: callbacks hold an Optuna trial and do not belong in the saved model.
-    model = XGBClassifier(**{**settings, "eval_metric": XGBOOST_EVAL_METRIC[metric]})
     try:
+        # Without the callbacks, which go to the workers: they hold an Optuna trial and do not belong in the model.
+        settings = algorithm.build(params, seed).get_params()
+        model = XGBClassifier(**{**settings, "eval_metric": XGBOOST_EVAL_METRIC[metric]})
         booster, history = external_memory.train(client, model.get_xgb_params(), model.get_num_boosting_rounds(),
                                                  model.early_stopping_rounds, train, validation, preprocessor,
                                                  callbacks)
