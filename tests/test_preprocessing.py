@@ -27,6 +27,10 @@ def test_unknown_categories_are_ignored_and_missing_features_named(covid_splits)
     assert x.shape == (3, len(fitted.feature_names_out()))
     with pytest.raises(InvalidInputError, match=r"\['age'\]"):
         fitted.transform(rows.drop(columns=["age"]))
+    # Zero rows (a Dask partition holding none of a split) give zero transformed rows, after the same check.
+    assert fitted.transform(rows.iloc[:0]).shape == (0, len(fitted.feature_names_out()))
+    with pytest.raises(InvalidInputError, match=r"\['age'\]"):
+        fitted.transform(rows.iloc[:0].drop(columns=["age"]))
 
 
 def test_constant_and_empty_train_columns_are_dropped_with_a_warning(kostecki_splits):

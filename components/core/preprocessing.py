@@ -57,12 +57,16 @@ class Preprocessor:
     def transform(self, frame: pd.DataFrame) -> np.ndarray:
         """Transforms raw or canonical rows with the train-fitted parameters; never refits.
 
+        Zero rows give a (0, features out) array.
+
         Raises:
             InvalidInputError: A feature seen at fit time is absent.
         """
         absent = [c for c in self.features if c not in frame.columns]
         if absent:
             raise InvalidInputError(f"feature columns {absent} are missing from the input")
+        if not len(frame):  # scikit-learn refuses zero rows; a Dask partition may hold none of a split
+            return np.empty((0, len(self.feature_names_out())))
         return self.transformer.transform(coerce_features(frame[self.features]))
 
     def feature_names_out(self) -> list[str]:

@@ -23,8 +23,11 @@ from typing import Any, Sequence
 import cloudpickle
 import dask.dataframe as dd
 import numpy as np
+import xgboost
 from distributed import Client, MultiLock, get_worker, secede, worker_client
-from xgboost import DataIter
+from distributed.comm import get_address_host
+from xgboost import DataIter, collective
+from xgboost.tracker import RabitTracker
 
 from ..constants import LABEL_COLUMN
 from ..preprocessing import Preprocessor
@@ -35,8 +38,6 @@ VALIDATION_SET = "validation_0"
 
 def _start_tracker(workers: int, host: str) -> dict:
     """Starts xgboost's collective tracker in this process (the scheduler's); the workers' arguments."""
-    from xgboost.tracker import RabitTracker
-
     tracker = RabitTracker(n_workers=workers, host_ip=host, sortby="task")
     tracker.start()
     # Returns once every worker has left the collective.
@@ -77,8 +78,7 @@ class Batches(DataIter):
         else:
             with worker_client(separate_thread=False) as client:  # the task has seceded (_train_on_worker)
                 partition = client.compute(part).result()
-            # scikit-learn refuses to transform zero rows (a partition whose patients all went elsewhere).
-            features = self._preprocessor.transform(partition) if len(partition) else np.empty((0, len(self._names)))
+            features = self._preprocessor.transform(partition)
             labels = partition[LABEL_COLUMN].to_numpy()
         input_data(data=features.astype(np.float32), label=labels, feature_names=self._names)
         self._next += 1
@@ -93,9 +93,6 @@ def _train_on_worker(collective_args: dict, train: bytes, validation: bytes, pre
                      params: dict, rounds: int, early_stopping_rounds: int | None,
                      callbacks: Sequence[Any]) -> tuple[bytes, dict]:
     """One worker's part of the fit: its batches' quantised pages, then boosting with the others."""
-    import xgboost
-    from xgboost import collective
-
     # Out of the worker's thread pool for the whole fit: while this task waits for the other workers
     # (in the collective's allreduce), its worker must still compute the partitions they stream.
     secede()
@@ -134,8 +131,6 @@ def train(client: Client, params: dict, rounds: int, early_stopping_rounds: int 
     Returns:
         The booster (UBJSON) and its evaluation history, as `XGBClassifier.evals_result()`.
     """
-    from distributed.comm import get_address_host
-
     # A worker without a partition of train would have nothing to sketch: only as many as there are partitions train.
     workers = sorted(client.scheduler_info()["workers"])[:train.npartitions]
     collective_args = client.run_on_scheduler(_start_tracker, len(workers), get_address_host(client.scheduler.address))

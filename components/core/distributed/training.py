@@ -97,8 +97,5 @@ def scores(model: Any, frame: dd.DataFrame, preprocessor: Preprocessor) -> dd.Se
 
 
 def _scores(partition: pd.DataFrame, model: Any, preprocessor: Preprocessor) -> pd.Series:
-    # scikit-learn refuses to transform zero rows (a partition whose patients all went elsewhere).
-    if not len(partition):
-        return pd.Series(dtype="float64", index=partition.index)
     return pd.Series(model.predict_proba(preprocessor.transform(partition))[:, 1].astype("float64"),
                      index=partition.index)
