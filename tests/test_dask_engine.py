@@ -18,9 +18,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from sealtrain.components.core import schema, splitting, tables
-from sealtrain.components.core.constants import GROUP_COLUMN, SPLITS, TEST
+from sealtrain.components.core import metrics, modelio, schema, splitting, tables, training
+from sealtrain.components.core.constants import GROUP_COLUMN, LABEL_COLUMN, SPLITS, TEST, TRAIN, VALIDATION
 from sealtrain.components.core.errors import DataLeakageError
+from sealtrain.components.core.preprocessing import Preprocessor
 from sealtrain.pipelines.contract import DEMO
 
 TIME_COLUMN = "pan_day"
@@ -110,6 +111,26 @@ def test_the_dask_run_is_recorded_and_its_manifest_names_the_engine(runs):
     client = mlflow.MlflowClient(f"sqlite:///{root / 'dask' / 'mlflow.db'}")
     run = client.get_run(done["dask"]["mlflow"]["run_id"])
     assert run.data.metrics["test_auc"] == pytest.approx(done["dask"]["metrics"]["test"]["auc"])
+
+
+@pytest.mark.pipeline
+def test_the_dask_threshold_and_fit_metrics_come_from_their_own_splits(runs):
+    """Computed on the workers from counts, they are recomputed here from the run's own files with the pandas
+    engine's functions: a threshold chosen on train, or metrics crossed between splits, would differ."""
+    _, done = runs
+    summary = done["dask"]
+    model_dir = str(_task_output(summary, "train-model", "model"))
+    meta, model = modelio.read_model_meta(model_dir), modelio.load_model(model_dir)
+    fitted = Preprocessor.load(str(_task_output(summary, "fit-preprocessor", "preprocessor")))
+    for name in (TRAIN, VALIDATION):
+        frame = pd.read_parquet(_task_output(summary, "split-dataset", name))
+        labels = frame[LABEL_COLUMN].to_numpy()
+        # In float64, as the workers score: sums of float32 squares drift in the eighth digit.
+        scores = training.scores(model, fitted.transform(frame)).astype("float64")
+        if name == VALIDATION:
+            assert meta["threshold"] == metrics.choose_threshold(labels, scores, meta["threshold_method"])
+        expected = metrics.point_metrics(labels, scores, meta["threshold"])
+        assert meta["metrics"][name] == pytest.approx(expected, rel=1e-9), name
 
 
 @pytest.mark.pipeline
