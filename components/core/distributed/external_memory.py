@@ -24,7 +24,7 @@ import cloudpickle
 import dask.dataframe as dd
 import numpy as np
 import xgboost
-from distributed import Client, MultiLock, get_worker, secede, worker_client
+from distributed import Client, MultiLock, get_worker, secede, wait, worker_client
 from distributed.comm import get_address_host
 from xgboost import DataIter, collective
 from xgboost.tracker import RabitTracker
@@ -141,5 +141,11 @@ def train(client: Client, params: dict, rounds: int, early_stopping_rounds: int 
                                  preprocessor, params, rounds, early_stopping_rounds, callbacks,
                                  workers=[worker], allow_other_workers=False, pure=False)
                    for rank, worker in enumerate(workers)]
-        # Every worker ends with the same booster.
-        return client.gather(futures)[0]
+        wait(futures)
+    failed = [future for future in futures if future.status == "error"]
+    # A worker whose own batches fail leaves the collective and the others then fail inside it: which
+    # failure arrives first is a race, so the cause (an error that is not xgboost's) is the one raised.
+    for future in sorted(failed, key=lambda f: isinstance(f.exception(), xgboost.core.XGBoostError)):
+        future.result()
+    # Every worker ends with the same booster.
+    return futures[0].result()
