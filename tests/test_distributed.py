@@ -36,6 +36,7 @@ from sealtrain.components.core.distributed import leakage as dask_leakage
 from sealtrain.components.core.distributed import preprocessing as dask_preprocessing
 from sealtrain.components.core.distributed import training as dask_training
 from sealtrain.components.core.distributed.fingerprints import frame_fingerprint
+from sealtrain.components.core.distributed.lookup import GroupLookup
 from sealtrain.components.core.distributed.split import TIME
 from sealtrain.components.core.errors import (
     DataLeakageError,
@@ -192,7 +193,7 @@ def test_a_row_whose_group_has_no_split_is_refused(prepared):
     table = prepared["KosteckiDillon"]
     assignment = pd.Series("train", index=pd.Index(table[GROUP_COLUMN].unique()[1:]))
     with pytest.raises(InvalidInputError, match=r"rows belong to groups with no split.*other data"):
-        split.rows_of_split(table, assignment, TRAIN)
+        split.rows_of_split(table, GroupLookup(assignment), TRAIN)
 
 
 def test_split_summary_names_a_split_out_of_tolerance(prepared):

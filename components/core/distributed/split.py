@@ -41,6 +41,7 @@ from ..errors import DataLeakageError, InvalidInputError, SplitRatioViolationErr
 from . import frames, leakage, parquet
 from .arguments import shared
 from .fingerprints import frame_fingerprint
+from .lookup import GroupLookup
 
 ROWS = "rows"
 POSITIVES = "positives"
@@ -108,7 +109,7 @@ def group_times(frame: dd.DataFrame, counts: pd.DataFrame, times: pd.Series) -> 
         before its period end: one distributed pass per re-cut round, one count per group back.
     """
     def rows_before(ends: np.ndarray) -> np.ndarray:
-        end_of = pd.Series(ends, index=counts.index)
+        end_of = GroupLookup(pd.Series(ends, index=counts.index))
         meta = pd.DataFrame({GROUP_COLUMN: pd.Series(dtype=object), BEFORE: pd.Series(dtype="int64")})
         before = frame.map_partitions(_rows_before, shared(end_of), meta=meta).groupby(GROUP_COLUMN)[BEFORE].sum()
         before = before.compute()
@@ -117,9 +118,9 @@ def group_times(frame: dd.DataFrame, counts: pd.DataFrame, times: pd.Series) -> 
     return splitting.GroupTimes(counts[FIRST].to_numpy(), rows_before, times)
 
 
-def _rows_before(partition: pd.DataFrame, end_of: pd.Series) -> pd.DataFrame:
+def _rows_before(partition: pd.DataFrame, end_of: GroupLookup) -> pd.DataFrame:
     keys = partition[GROUP_COLUMN].to_numpy()
-    before = partition[TIME].to_numpy() < end_of.reindex(keys).to_numpy()
+    before = partition[TIME].to_numpy() < end_of(keys)
     return pd.DataFrame({GROUP_COLUMN: keys, BEFORE: before.astype("int64")})
 
 
@@ -185,11 +186,11 @@ def order_in_time(frame: dd.DataFrame, counts: pd.DataFrame, assignment: pd.Seri
     # A split starts at the earliest first time of its groups in the time order: no row needed.
     starts = splitting.split_starts(split_of.to_numpy(), counts[FIRST].to_numpy(), ~held.to_numpy())
     held_keys = counts.index[held.to_numpy()]
-    assignment, held_keys = shared(assignment), shared(held_keys)
-    kept = frame.map_partitions(_drop_follow_up, assignment, starts, held_keys, meta=frame._meta).persist()
+    split_of_key, held_keys = shared(GroupLookup(assignment)), shared(held_keys)
+    kept = frame.map_partitions(_drop_follow_up, split_of_key, starts, held_keys, meta=frame._meta).persist()
     kept_counts = group_counts(kept)
     meta = pd.DataFrame({SPLIT: pd.Series(dtype=object), TIME: pd.Series(dtype="float64")})
-    ordered = kept.map_partitions(_ordered_times, assignment, held_keys, meta=meta)
+    ordered = kept.map_partitions(_ordered_times, split_of_key, held_keys, meta=meta)
     bounds = ordered.groupby(SPLIT)[TIME].agg(["min", "max"]).compute()
     late = counts[ROWS] - kept_counts[ROWS].reindex(counts.index, fill_value=0)
     dropped = late.groupby(split_of).sum()
@@ -201,28 +202,28 @@ def order_in_time(frame: dd.DataFrame, counts: pd.DataFrame, assignment: pd.Seri
     return TimeOrdered(kept.drop(columns=[TIME]), kept_counts, section)
 
 
-def _drop_follow_up(partition: pd.DataFrame, assignment: pd.Series, starts: dict[str, float],
+def _drop_follow_up(partition: pd.DataFrame, split_of_key: GroupLookup, starts: dict[str, float],
                     held_keys: pd.Index) -> pd.DataFrame:
     keys = partition[GROUP_COLUMN]
-    late = splitting.follow_up_rows(assignment.reindex(keys.to_numpy()).to_numpy(), partition[TIME].to_numpy(),
+    late = splitting.follow_up_rows(split_of_key(keys.to_numpy()), partition[TIME].to_numpy(),
                                     ~keys.isin(held_keys).to_numpy(), starts)
     return partition[~late]
 
 
-def _ordered_times(partition: pd.DataFrame, assignment: pd.Series, held_keys: pd.Index) -> pd.DataFrame:
+def _ordered_times(partition: pd.DataFrame, split_of_key: GroupLookup, held_keys: pd.Index) -> pd.DataFrame:
     """The split and time of each row in the time order (the locked holdout's rows are not)."""
     ordered = ~partition[GROUP_COLUMN].isin(held_keys).to_numpy()
-    return pd.DataFrame({SPLIT: assignment.reindex(partition[GROUP_COLUMN].to_numpy()).to_numpy()[ordered],
+    return pd.DataFrame({SPLIT: split_of_key(partition[GROUP_COLUMN].to_numpy())[ordered],
                          TIME: partition[TIME].to_numpy()[ordered]})
 
 
-def rows_of_split(partition: pd.DataFrame, assignment: pd.Series, name: str) -> pd.DataFrame:
+def rows_of_split(partition: pd.DataFrame, split_of_key: GroupLookup, name: str) -> pd.DataFrame:
     """The rows of one partition whose group is assigned to a split.
 
     Raises:
         InvalidInputError: A row's group has no split: the assignment was made on other data.
     """
-    split = assignment.reindex(partition[GROUP_COLUMN].to_numpy()).to_numpy()
+    split = split_of_key(partition[GROUP_COLUMN].to_numpy())
     unassigned = pd.isna(split)
     if unassigned.any():
         examples = list(pd.unique(partition[GROUP_COLUMN].to_numpy()[unassigned])[:UNASSIGNED_EXAMPLES])
@@ -233,8 +234,8 @@ def rows_of_split(partition: pd.DataFrame, assignment: pd.Series, name: str) -> 
 
 def split_frame(frame: dd.DataFrame, assignment: pd.Series) -> dict[str, dd.DataFrame]:
     """The four splits of a Dask frame, lazily, one filter per partition and split."""
-    assignment = shared(assignment)
-    return {name: frame.map_partitions(rows_of_split, assignment, name, meta=frame._meta) for name in SPLITS}
+    split_of_key = shared(GroupLookup(assignment))
+    return {name: frame.map_partitions(rows_of_split, split_of_key, name, meta=frame._meta) for name in SPLITS}
 
 
 def split_summary(counts: pd.DataFrame, assignment: pd.Series, ratios: dict[str, float] = DEFAULT_RATIOS,
