@@ -214,9 +214,29 @@ def _rows(frame: pd.DataFrame) -> pd.DataFrame:
 def test_the_dask_load_reads_the_listed_files_lazily(written, tmp_path, kostecki, client):
     fingerprint, rows = parquet.load(str(written), str(tmp_path / "dask"))
     assert rows == len(kostecki)
+    assert len(list((tmp_path / "dask").glob("*.parquet"))) == len(PARTS), "small files are neither cut nor merged"
     back = pd.read_parquet(tmp_path / "dask")
     pd.testing.assert_frame_equal(_rows(back), _rows(kostecki), check_column_type=False)
     assert len(fingerprint) == 64
+
+
+def _memory(frame) -> pd.Series:
+    """Each partition's bytes in memory."""
+    return frame.map_partitions(lambda p: pd.Series([int(p.memory_usage(deep=True).sum())])).compute()
+
+
+def test_the_dask_load_cuts_partitions_over_the_limit_into_files_under_it(written, tmp_path, client, monkeypatch):
+    """A 1 GB worker cannot convert a 1M-row file at once: a file over the limit becomes several, rows in order."""
+    read = parquet.read_parquet(str(written))
+    limit = int(_memory(read).max()) // 3
+    monkeypatch.setattr(parquet, "PARTITION_BYTES", limit)
+    parquet.load(str(written), str(tmp_path / "cut"))
+    back = parquet.read_parquet(str(tmp_path / "cut"))
+    pieces = sum(-(-size // limit) for size in _memory(read))
+    assert len(list((tmp_path / "cut").glob("*.parquet"))) == back.npartitions == pieces >= 3 * len(PARTS)
+    # Equal row ranges, so a piece is near the limit, not under it to the byte (rows differ in size).
+    assert _memory(back).max() <= 1.05 * limit
+    pd.testing.assert_frame_equal(back.compute().reset_index(drop=True), read.compute().reset_index(drop=True))
 
 
 def test_the_dask_load_reads_no_partition_key_and_refuses_differing_files(dataset, tmp_path, client):
