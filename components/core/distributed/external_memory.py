@@ -34,6 +34,8 @@ from ..preprocessing import Preprocessor
 
 # xgboost's name of the first evaluation set, as `XGBClassifier.fit` names it.
 VALIDATION_SET = "validation_0"
+# How often a fit waiting for its workers checks that they are still in the cluster.
+WORKER_CHECK_SECONDS = 2
 
 
 def _start_tracker(workers: int, host: str) -> dict:
@@ -114,6 +116,28 @@ def _train_on_worker(collective_args: dict, train: bytes, validation: bytes, pre
         shutil.rmtree(cache, ignore_errors=True)
 
 
+def _wait_while_present(client: Client, futures: list, workers: list[str]) -> None:
+    """Waits for every worker's part of a fit, or fails it when one of its workers leaves the cluster.
+
+    Each part is pinned to its worker, and a worker that leaves (restarted by its nanny over
+    its memory limit, or lost) comes back under another address: the scheduler would wait for
+    the old one forever. The parts still running are then cancelled.
+
+    Raises:
+        RuntimeError: A worker of the fit left the cluster.
+    """
+    while True:
+        try:
+            wait(futures, timeout=WORKER_CHECK_SECONDS)
+            return
+        except TimeoutError:
+            gone = sorted(set(workers) - set(client.scheduler_info()["workers"]))
+            if gone:
+                client.cancel(futures)
+                raise RuntimeError(f"worker {', '.join(gone)} left the cluster during the fit (a worker's nanny "
+                                   "restarts it when it exceeds its memory limit; see the workers' logs)") from None
+
+
 def train(client: Client, params: dict, rounds: int, early_stopping_rounds: int | None, train: dd.DataFrame,
           validation: dd.DataFrame, preprocessor: Preprocessor, callbacks: Sequence[Any] = ()) -> tuple[bytes, dict]:
     """Boosts on a Dask train split, stopping early on the validation split, with external-memory matrices.
@@ -141,7 +165,7 @@ def train(client: Client, params: dict, rounds: int, early_stopping_rounds: int 
                                  preprocessor, params, rounds, early_stopping_rounds, callbacks,
                                  workers=[worker], allow_other_workers=False, pure=False)
                    for rank, worker in enumerate(workers)]
-        wait(futures)
+        _wait_while_present(client, futures, workers)
     failed = [future for future in futures if future.status == "error"]
     # A worker whose own batches fail leaves the collective and the others then fail inside it: which
     # failure arrives first is a race, so the cause (an error that is not xgboost's) is the one raised.
