@@ -41,6 +41,16 @@ def test_holdout_lock_grows_keeps_each_runs_groups_and_refuses_other_keys(db_url
     assert _on(db_url, lambda e: split_ledger.run_holdout(e, "exp", "r3")) == frozenset()
 
 
+def test_a_holdout_of_a_hundred_thousand_patients_is_locked_whole(db_url):
+    """2M patients have a holdout of 100,000: more groups than one SQL statement takes variables for."""
+    holdout = [f"{i:064x}" for i in range(100_000)]
+    added = _on(db_url, lambda e: split_ledger.lock_holdout(
+        e, experiment_id="big", training_run_id="r1", salt="salt", group_column="id", holdout=holdout,
+        others=["a"]))
+    assert added == len(holdout)
+    assert _on(db_url, lambda e: split_ledger.read_lock(e, "big", "salt", "id")) == set(holdout)
+
+
 def test_ledger_counts_models_once_and_budget_refuses_the_next(db_url):
     def record(model, **kw):
         return _on(db_url, lambda e: split_ledger.record_evaluation(

@@ -146,7 +146,9 @@ def lock_holdout(engine: sa.Engine, *, experiment_id: str, training_run_id: str,
         rows = [{"experiment_id": experiment_id, "training_run_id": training_run_id, "group_hash": h}
                 for h in sorted(set(holdout))]
         if rows:
-            conn.execute(dialect_insert(engine, holdout_groups).values(rows).on_conflict_do_nothing())
+            # Rows as executemany parameters, which SQLAlchemy sends in batches: one statement with
+            # them all would pass three variables a group, and SQLite takes 32,766 in one.
+            conn.execute(dialect_insert(engine, holdout_groups).on_conflict_do_nothing(), rows)
         return len(set(holdout) - locked)
 
 
