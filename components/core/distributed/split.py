@@ -187,7 +187,7 @@ def order_in_time(frame: dd.DataFrame, counts: pd.DataFrame, assignment: pd.Seri
     starts = splitting.split_starts(split_of.to_numpy(), counts[FIRST].to_numpy(), ~held.to_numpy())
     held_keys = counts.index[held.to_numpy()]
     split_of_key, held_keys = shared(GroupLookup(assignment)), shared(held_keys)
-    kept = frame.map_partitions(_drop_follow_up, split_of_key, starts, held_keys, meta=frame._meta).persist()
+    kept = frame.map_partitions(_drop_follow_up, split_of_key, starts, held_keys, meta=frame._meta)
     kept_counts = group_counts(kept)
     meta = pd.DataFrame({SPLIT: pd.Series(dtype=object), TIME: pd.Series(dtype="float64")})
     ordered = kept.map_partitions(_ordered_times, split_of_key, held_keys, meta=meta)
