@@ -39,11 +39,6 @@ class GroupLookup:
         else:
             self._keys, self._hashes, self._codes = None, hashes, codes[order]
 
-    @property
-    def exact(self) -> bool:
-        """Whether the keys themselves are kept (two keys share a hash)."""
-        return self._keys is not None
-
     def __call__(self, keys) -> np.ndarray:
         """The value of each key, missing (NaN or None) where the key has none."""
         if self._keys is not None:

@@ -50,6 +50,8 @@ FIRST = "first"
 TIME = "__time__"
 SPLIT = "split"
 BEFORE = "before"
+# The place of a locked-holdout group in the time-ordered split: in the holdout, outside the order.
+LOCKED = "locked holdout"
 UNASSIGNED_EXAMPLES = 5
 
 
@@ -185,12 +187,12 @@ def order_in_time(frame: dd.DataFrame, counts: pd.DataFrame, assignment: pd.Seri
     split_of = assignment.reindex(counts.index)
     # A split starts at the earliest first time of its groups in the time order: no row needed.
     starts = splitting.split_starts(split_of.to_numpy(), counts[FIRST].to_numpy(), ~held.to_numpy())
-    held_keys = counts.index[held.to_numpy()]
-    split_of_key, held_keys = shared(GroupLookup(assignment)), shared(held_keys)
-    kept = frame.map_partitions(_drop_follow_up, split_of_key, starts, held_keys, meta=frame._meta)
+    # One lookup carries both: the split of each group, or LOCKED for the locked holdout's.
+    place_of_key = shared(GroupLookup(split_of.mask(held.to_numpy(), LOCKED)))
+    kept = frame.map_partitions(_drop_follow_up, place_of_key, starts, meta=frame._meta)
     kept_counts = group_counts(kept)
     meta = pd.DataFrame({SPLIT: pd.Series(dtype=object), TIME: pd.Series(dtype="float64")})
-    ordered = kept.map_partitions(_ordered_times, split_of_key, held_keys, meta=meta)
+    ordered = kept.map_partitions(_ordered_times, place_of_key, meta=meta)
     bounds = ordered.groupby(SPLIT)[TIME].agg(["min", "max"]).compute()
     late = counts[ROWS] - kept_counts[ROWS].reindex(counts.index, fill_value=0)
     dropped = late.groupby(split_of).sum()
@@ -202,19 +204,21 @@ def order_in_time(frame: dd.DataFrame, counts: pd.DataFrame, assignment: pd.Seri
     return TimeOrdered(kept.drop(columns=[TIME]), kept_counts, section)
 
 
-def _drop_follow_up(partition: pd.DataFrame, split_of_key: GroupLookup, starts: dict[str, float],
-                    held_keys: pd.Index) -> pd.DataFrame:
-    keys = partition[GROUP_COLUMN]
-    late = splitting.follow_up_rows(split_of_key(keys.to_numpy()), partition[TIME].to_numpy(),
-                                    ~keys.isin(held_keys).to_numpy(), starts)
-    return partition[~late]
+def _places(partition: pd.DataFrame, place_of_key: GroupLookup) -> tuple[np.ndarray, np.ndarray]:
+    """Each row's place (its split, or LOCKED) and whether the row is in the time order."""
+    place = place_of_key(partition[GROUP_COLUMN].to_numpy())
+    return place, place != LOCKED
 
 
-def _ordered_times(partition: pd.DataFrame, split_of_key: GroupLookup, held_keys: pd.Index) -> pd.DataFrame:
+def _drop_follow_up(partition: pd.DataFrame, place_of_key: GroupLookup, starts: dict[str, float]) -> pd.DataFrame:
+    place, ordered = _places(partition, place_of_key)
+    return partition[~splitting.follow_up_rows(place, partition[TIME].to_numpy(), ordered, starts)]
+
+
+def _ordered_times(partition: pd.DataFrame, place_of_key: GroupLookup) -> pd.DataFrame:
     """The split and time of each row in the time order (the locked holdout's rows are not)."""
-    ordered = ~partition[GROUP_COLUMN].isin(held_keys).to_numpy()
-    return pd.DataFrame({SPLIT: split_of_key(partition[GROUP_COLUMN].to_numpy())[ordered],
-                         TIME: partition[TIME].to_numpy()[ordered]})
+    place, ordered = _places(partition, place_of_key)
+    return pd.DataFrame({SPLIT: place[ordered], TIME: partition[TIME].to_numpy()[ordered]})
 
 
 def rows_of_split(partition: pd.DataFrame, split_of_key: GroupLookup, name: str) -> pd.DataFrame:
