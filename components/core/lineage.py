@@ -126,7 +126,10 @@ def verify_split(frame: pd.DataFrame, role: str, consumer: str, manifest: Manife
         DataLeakageError: The content is not the manifest's split of this role (the message
             names both fingerprints).
     """
-    content = content_fingerprint(frame)
+    return _check_content(content_fingerprint(frame), role, consumer, manifest)
+
+
+def _check_content(content: str, role: str, consumer: str, manifest: Manifest) -> str:
     expected = manifest.split(role)
     if content != expected:
         raise DataLeakageError(
@@ -156,14 +159,19 @@ def read_split(path: str, role: str, consumer: str, manifest: Manifest, engine: 
     client's cluster, and the frame returned is the one verified: `path` is then a local
     directory or, on a cluster, the split artifact's gs:// URI (`locations.table_location`),
     which the workers read and fingerprint through gcsfs, so a split is verified by what is
-    at its URI, not by what the task's pod holds.
+    at its URI, not by what the task's pod holds. Its partitions stay on the workers; one
+    read again after a worker is lost is checked against its verified fingerprint
+    (`fingerprints.held_to`).
     """
     if engine == "dask":
+        from .distributed import fingerprints
         from .distributed.parquet import read_parquet
 
         frame = read_parquet(path)
-    else:
-        frame = tables.read_parquet(path)
+        parts = fingerprints.partition_fingerprints(frame)
+        _check_content(fingerprints.combined(parts), role, consumer, manifest)
+        return fingerprints.held_to(frame, parts, f"{consumer}: the {role} input {path}")
+    frame = tables.read_parquet(path)
     verify_split(frame, role, consumer, manifest)
     return frame
 

@@ -1,0 +1,82 @@
+"""A split partition read again after its worker is lost is held to the content verified.
+
+Found at 40M rows on 2 GB workers: both workers were restarted by their nannies in
+evaluate-model, and Dask read the lost partitions of the verified splits again from their
+files; the run went on. Had a file changed since the split was verified, the stage would have
+used the new content unchecked. Here real worker processes (with nannies, as `LocalCluster`
+starts them), a split file rewritten during the "run", and the workers restarted.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import dask.dataframe as dd
+import pandas as pd
+import pytest
+from conftest import KOSTECKI_SPEC
+
+from sealtrain.components.core import lineage, schema, splitting
+from sealtrain.components.core.constants import TRAIN
+from sealtrain.components.core.distributed import cluster, parquet
+from sealtrain.components.core.distributed.fingerprints import frame_fingerprint
+from sealtrain.components.core.errors import DataLeakageError
+
+
+@pytest.fixture
+def workers():
+    """A cluster per test: one whose workers were restarted is not reused."""
+    with cluster.dask_client(workers=2, threads_per_worker=1, processes=True) as client:
+        yield client
+
+
+@pytest.fixture
+def written(kostecki, tmp_path, workers):
+    """The train split of KosteckiDillon as partitioned Parquet, and a manifest that fingerprints it."""
+    train = splitting.split_table(schema.prepare(kostecki, KOSTECKI_SPEC, "KosteckiDillon")).tables[TRAIN]
+    path = str(tmp_path / "train")
+    parquet.write_parquet(dd.from_pandas(train, npartitions=4), path)
+    content = frame_fingerprint(parquet.read_parquet(path))
+    return path, lineage.Manifest("m", {"splits": {TRAIN: {"fingerprint": content}}})
+
+
+def _rewrite_one_file(path: str) -> None:
+    """Partition 1's file with one label flipped: the same schema and size, other content."""
+    target = Path(path) / "part.1.parquet"
+    frame = pd.read_parquet(target)
+    frame.loc[frame.index[0], "__label__"] = 1 - frame["__label__"].iloc[0]
+    frame.to_parquet(target, index=False)
+
+
+def _lose_the_partitions(client) -> None:
+    client.restart_workers(sorted(client.scheduler_info()["workers"]))
+
+
+def test_a_file_rewritten_after_verification_fails_the_read_again(written, workers):
+    path, manifest = written
+    train = lineage.read_split(path, TRAIN, "evaluate_model", manifest, "dask")
+    expected = train.compute()
+    _rewrite_one_file(path)
+    # In memory: the verified content, whatever the file now holds.
+    pd.testing.assert_frame_equal(train.compute(), expected)
+    _lose_the_partitions(workers)
+    with pytest.raises(DataLeakageError, match=rf"evaluate_model: the train input {path}: partition 1 was read again"):
+        train.compute()
+
+
+def test_a_plain_persisted_read_would_take_the_rewritten_file(written, workers):
+    """Why the check is needed: without it the lost partition comes back with the new content."""
+    path, _ = written
+    plain = parquet.read_parquet(path)
+    before = plain.compute()
+    _rewrite_one_file(path)
+    _lose_the_partitions(workers)
+    assert plain["__label__"].sum().compute() != before["__label__"].sum()
+
+
+def test_an_unchanged_file_is_read_again_silently(written, workers):
+    path, manifest = written
+    train = lineage.read_split(path, TRAIN, "evaluate_model", manifest, "dask")
+    expected = train.compute()
+    _lose_the_partitions(workers)
+    pd.testing.assert_frame_equal(train.compute(), expected)
