@@ -24,9 +24,8 @@ from sealtrain.components.core.distributed.fingerprints import frame_fingerprint
 from sealtrain.components.core.errors import DataLeakageError
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def workers():
-    """A cluster per test: one whose workers were restarted is not reused."""
     with cluster.dask_client(workers=2, threads_per_worker=1, processes=True) as client:
         yield client
 
@@ -50,7 +49,8 @@ def _rewrite_one_file(path: str) -> None:
 
 
 def _lose_the_partitions(client) -> None:
-    client.restart_workers(sorted(client.scheduler_info()["workers"]))
+    # The scheduler's own list: the client's copy still names the workers of a previous restart.
+    client.restart_workers(client.run_on_scheduler(lambda dask_scheduler: sorted(dask_scheduler.workers)))
 
 
 @pytest.mark.parametrize("rewritten", [True, False])
