@@ -1,4 +1,4 @@
-"""A split partition read again after its worker is lost is held to the content verified.
+"""A split (or loaded dataset) partition read again after its worker is lost is held to the content verified.
 
 Found at 40M rows on 2 GB workers: both workers were restarted by their nannies in
 evaluate-model, and Dask read the lost partitions of the verified splits again from their
@@ -18,7 +18,7 @@ import pytest
 from conftest import KOSTECKI_SPEC
 
 from sealtrain.components.core import lineage, schema, splitting
-from sealtrain.components.core.constants import TRAIN
+from sealtrain.components.core.constants import META_FINGERPRINT, TRAIN
 from sealtrain.components.core.distributed import cluster, parquet
 from sealtrain.components.core.distributed.fingerprints import frame_fingerprint
 from sealtrain.components.core.errors import DataLeakageError
@@ -40,11 +40,19 @@ def written(kostecki, tmp_path, workers):
     return path, lineage.Manifest("m", {"splits": {TRAIN: {"fingerprint": content}}})
 
 
-def _rewrite_one_file(path: str) -> None:
-    """Partition 1's file with one label flipped: the same schema and size, other content."""
+@pytest.fixture
+def loaded(kostecki, tmp_path, workers):
+    """KosteckiDillon as load-dataset writes it for the Dask engine, and that stage's metadata."""
+    path = str(tmp_path / "dataset")
+    parquet.write_parquet(dd.from_pandas(kostecki, npartitions=4), path)
+    return path, {META_FINGERPRINT: frame_fingerprint(parquet.read_parquet(path))}
+
+
+def _rewrite_one_file(path: str, column: str = "__label__") -> None:
+    """Partition 1's file with one value x of a numeric column made 1 - x: the same schema and size, other content."""
     target = Path(path) / "part.1.parquet"
     frame = pd.read_parquet(target)
-    frame.loc[frame.index[0], "__label__"] = 1 - frame["__label__"].iloc[0]
+    frame.loc[frame.index[0], column] = 1 - frame[column].iloc[0]
     frame.to_parquet(target, index=False)
 
 
@@ -69,6 +77,24 @@ def test_a_partition_read_again_after_a_lost_worker_is_held_to_the_content_verif
             train.compute()
     else:
         pd.testing.assert_frame_equal(train.compute(), expected)
+
+
+@pytest.mark.parametrize("when", ["before the read", "after the read"])
+def test_the_loaded_dataset_is_held_to_what_load_dataset_wrote(loaded, workers, when):
+    """The split and QC stages' input: refused when it changed since load-dataset, and when read again."""
+    path, metadata = loaded
+    if when == "before the read":
+        _rewrite_one_file(path, "dos")
+        with pytest.raises(DataLeakageError, match=rf"split_dataset: the dataset input {re.escape(path)} has "
+                           "fingerprint .*: it changed after it was loaded"):
+            lineage.read_loaded(path, metadata, "split_dataset", "dask")
+        return
+    dataset = lineage.read_loaded(path, metadata, "split_dataset", "dask")
+    _rewrite_one_file(path, "dos")
+    _lose_the_partitions(workers)
+    with pytest.raises(DataLeakageError, match=rf"split_dataset: the dataset input {re.escape(path)}: partition 1 "
+                       "was read again"):
+        dataset.compute()
 
 
 def test_a_plain_persisted_read_would_take_the_rewritten_file(written, workers):

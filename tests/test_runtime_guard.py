@@ -34,7 +34,14 @@ from sealtrain.components.core.constants import (
     VALIDATION,
 )
 from sealtrain.components.core.errors import DataLeakageError
-from sealtrain.components.core.stages import evaluate_model, fit_preprocessor, load_dataset, split_dataset, train_model
+from sealtrain.components.core.stages import (
+    check_data_quality,
+    evaluate_model,
+    fit_preprocessor,
+    load_dataset,
+    split_dataset,
+    train_model,
+)
 from sealtrain.components.fit_preprocessor import fit_preprocessor as fit_preprocessor_component
 from sealtrain.components.load_dataset import load_dataset as load_dataset_component
 from sealtrain.components.runtime import DEFAULT_IMAGE
@@ -242,6 +249,32 @@ def test_a_model_from_another_train_split_is_refused(split, other_split):
 def test_the_honest_chain_evaluates(split):
     _evaluate(split)
     assert json.loads(Path(split.path("evaluation.json")).read_text())["test_metrics"]["auc"] is not None
+
+
+def test_a_dataset_changed_after_it_was_loaded_is_neither_checked_nor_split(tmp_path, kostecki):
+    """One headache label flipped in the loaded dataset between load-dataset and the next stages."""
+    kostecki.to_csv(tmp_path / "kostecki.csv", index=False)
+    dataset = str(tmp_path / "dataset")
+    loaded = load_dataset.run(data_uri=str(tmp_path / "kostecki.csv"), data_fingerprint="", dataset_path=dataset)
+    changed = tables.read_parquet(dataset)
+    changed.loc[0, "headache"] = "no" if changed.loc[0, "headache"] == "yes" else "yes"
+    Path(dataset).unlink()
+    tables.write_parquet(changed, dataset)
+    refused = rf"the dataset input {dataset} has fingerprint \w+, but load-dataset wrote one with fingerprint " \
+              rf"{loaded.metadata['dataset'][META_FINGERPRINT]}: it changed after it was loaded"
+    with pytest.raises(DataLeakageError, match="check_data_quality: " + refused):
+        check_data_quality.run(dataset_path=dataset, dataset_metadata=loaded.metadata["dataset"],
+                               label_column="headache", positive_class="yes", group_column="id", no_group=False,
+                               drop_columns=["rownames"], time_column="", upstream_report="",
+                               qc_report_path=str(tmp_path / "qc.json"))
+    with pytest.raises(DataLeakageError, match="split_dataset: " + refused):
+        split_dataset.run(
+            dataset_path=dataset, dataset_metadata=loaded.metadata["dataset"], dataset_uri=dataset, **SPLIT,
+            db_url=_run_store(tmp_path), split_paths={name: str(tmp_path / name) for name in SPLITS},
+            split_uris={name: str(tmp_path / name) for name in SPLITS}, manifest_path=str(tmp_path / "manifest.json"),
+            group_splits_path=str(tmp_path / "group_splits"),
+        )
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["dataset", "kostecki.csv", "runs.db"]
 
 
 @dsl.component(base_image=DEFAULT_IMAGE, install_kfp_package=False)

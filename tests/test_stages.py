@@ -130,8 +130,9 @@ def run(tmp_path_factory, kostecki) -> Run:
     results = run.results
     results["load"] = load_dataset.run(data_uri=run.path("kostecki.csv"), data_fingerprint="",
                                        dataset_path=run.path("dataset"))
-    results["qc"] = check_data_quality.run(dataset_path=run.path("dataset"), **DATASET, upstream_report="",
-                                           qc_report_path=run.path("qc.json"))
+    results["qc"] = check_data_quality.run(dataset_path=run.path("dataset"),
+                                           dataset_metadata=run.meta("load", "dataset"), **DATASET,
+                                           upstream_report="", qc_report_path=run.path("qc.json"))
     results["split"] = _split(run)
     results["fit"] = fit_preprocessor.run(**_split_input(run, TRAIN), preprocessor_path=run.path("preprocessor"))
     results["tune"] = [_tune(run, worker) for worker in (0, 1)]

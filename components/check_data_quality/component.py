@@ -45,8 +45,8 @@ def check_data_quality(
     from sealtrain.components.core.stages import stamp
     from sealtrain.components.core.stages.check_data_quality import run
 
-    result = run(dataset_path=table_location(dataset.uri, dataset.path, engine), label_column=label_column,
-                 positive_class=positive_class,
+    result = run(dataset_path=table_location(dataset.uri, dataset.path, engine), dataset_metadata=dataset.metadata,
+                 label_column=label_column, positive_class=positive_class,
                  group_column=group_column, no_group=no_group, drop_columns=drop_columns, time_column=time_column,
                  upstream_report=upstream_report, qc_report_path=qc_report.path,
                  engine=engine, dask_scheduler=dask_scheduler, dask_workers=dask_workers)

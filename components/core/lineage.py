@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from . import splitting, tables
-from .constants import META_MANIFEST_CORE, META_MANIFEST_FINGERPRINT, META_ROLE, TRAIN
+from .constants import META_FINGERPRINT, META_MANIFEST_CORE, META_MANIFEST_FINGERPRINT, META_ROLE, TRAIN
 from .errors import DataLeakageError
 
 
@@ -173,6 +173,40 @@ def read_split(path: str, role: str, consumer: str, manifest: Manifest, engine: 
         return fingerprints.held_to(frame, parts, f"{consumer}: the {role} input {path}")
     frame = tables.read_parquet(path)
     verify_split(frame, role, consumer, manifest)
+    return frame
+
+
+def read_loaded(path: str, metadata: dict, consumer: str, engine: str = "pandas"):
+    """Reads the loaded dataset and verifies it is the table load_dataset wrote.
+
+    The load stage fingerprints the files it wrote (its metadata's `fingerprint`, by the
+    engine's function); QC and the split hash what they read and refuse anything else, so
+    a dataset changed or swapped between the stages is not split. With engine "dask" the
+    frame's partitions stay on the workers, and one read again after a worker is lost is
+    checked too (`fingerprints.held_to`).
+
+    Raises:
+        DataLeakageError: The metadata has no fingerprint, or the content read has another.
+    """
+    loaded = metadata.get(META_FINGERPRINT)
+    if not loaded:
+        raise DataLeakageError(f"{consumer}: the dataset input {path} has no fingerprint in its metadata: it was "
+                               "not written by load-dataset")
+    if engine == "dask":
+        from .distributed import fingerprints
+        from .distributed.parquet import read_parquet
+
+        frame = read_parquet(path)
+        parts = fingerprints.partition_fingerprints(frame)
+        found = fingerprints.combined(parts)
+    else:
+        frame = tables.read_parquet(path)
+        found = tables.fingerprint(frame)
+    if found != loaded:
+        raise DataLeakageError(f"{consumer}: the dataset input {path} has fingerprint {found}, but load-dataset "
+                               f"wrote one with fingerprint {loaded}: it changed after it was loaded")
+    if engine == "dask":
+        return fingerprints.held_to(frame, parts, f"{consumer}: the dataset input {path}")
     return frame
 
 

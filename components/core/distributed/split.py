@@ -283,20 +283,22 @@ class WrittenSplit:
     raw_meta: pd.DataFrame
 
 
-def write_splits(dataset_path: str, spec: schema.DatasetSpec, source: str, split_paths: dict[str, str], *,
+def write_splits(raw: dd.DataFrame, spec: schema.DatasetSpec, source: str, split_paths: dict[str, str], *,
                  ratios: dict[str, float], tolerance: float, salt: str, stratify: bool, max_duplicate_share: float,
                  allow_features: tuple[str, ...], locked: frozenset[str]) -> WrittenSplit:
-    """Splits a loaded Parquet dataset on the cluster, writes each split as Parquet parts and verifies them.
+    """Splits the loaded dataset on the cluster, writes each split as Parquet parts and verifies them.
 
     The order of `splitting.split_table`: the assignment (and with `spec.time` the time
     order: follow-up dropped, order verified) and its counts (ratios, classes), then on the
     written splits as every reader will read them: no group in two splits, re-identified
     patients, target leakage on train, and each split's `frame_fingerprint`.
 
+    Args:
+        raw: The loaded dataset, read and verified (`lineage.read_loaded`).
+
     Raises:
         As `splitting.split_table`.
     """
-    raw = parquet.read_parquet(dataset_path)
     canonical = frames.prepare(raw, spec, source)
     raw_meta, positive, features = raw._meta, canonical.positive, canonical.features
     # Not persisted: each pass below reads and converts the table again (16 s a pass at 40M rows

@@ -4,17 +4,20 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .. import engines, quality, schema, tables
+from .. import engines, lineage, quality, schema
 from . import StageResult
 
+CONSUMER = "check_data_quality"
 
-def run(*, dataset_path: str, label_column: str, positive_class: str, group_column: str, no_group: bool,
-        drop_columns: list, time_column: str, upstream_report: str, qc_report_path: str,
+
+def run(*, dataset_path: str, dataset_metadata: dict, label_column: str, positive_class: str, group_column: str,
+        no_group: bool, drop_columns: list, time_column: str, upstream_report: str, qc_report_path: str,
         engine: str = engines.PANDAS, dask_scheduler: str = "", dask_workers: int = 0) -> StageResult:
     """Checks the loaded table against the dataset contract, or takes an upstream report.
 
     Args:
         dataset_path: The loaded table (Parquet): a local path, or with dask its gs:// URI (`locations.table_location`).
+        dataset_metadata: Its artifact metadata, whose fingerprint the table read must have.
         label_column: The binary target.
         positive_class: The positive label value, or empty for 0/1 labels.
         group_column: The patient/group id column, or empty.
@@ -35,6 +38,7 @@ def run(*, dataset_path: str, label_column: str, positive_class: str, group_colu
 
     Raises:
         InvalidInputError: The upstream report is not a valid report.
+        DataLeakageError: The table read is not the one load_dataset wrote (`lineage.read_loaded`).
     """
     if upstream_report:
         report = quality.parse_report(upstream_report, "upstream QC report")
@@ -42,13 +46,12 @@ def run(*, dataset_path: str, label_column: str, positive_class: str, group_colu
         spec = schema.DatasetSpec(label_column, positive_class, group_column, tuple(drop_columns), time_column,
                                   no_group)
         if engines.check_engine(engine) == engines.DASK:
-            from ..distributed import parquet
             from ..distributed.quality import compute_report
 
             with engines.dask_session(dask_scheduler, dask_workers):
-                report = compute_report(parquet.read_parquet(dataset_path), spec)
+                report = compute_report(lineage.read_loaded(dataset_path, dataset_metadata, CONSUMER, engine), spec)
         else:
-            report = quality.compute_report(tables.read_parquet(dataset_path), spec)
+            report = quality.compute_report(lineage.read_loaded(dataset_path, dataset_metadata, CONSUMER), spec)
     Path(qc_report_path).write_text(report.to_json())
     return StageResult(
         metadata={"qc_report": {"status": report.status, "overall_score": report.overall_score}},

@@ -19,6 +19,8 @@ from ..constants import (
 from ..errors import DataLeakageError
 from . import StageResult
 
+CONSUMER = "split_dataset"
+
 
 def run(*, dataset_path: str, dataset_metadata: dict, dataset_uri: str, qc_status: str, label_column: str,
         positive_class: str, group_column: str, no_group: bool, drop_columns: list, time_column: str,
@@ -70,7 +72,8 @@ def run(*, dataset_path: str, dataset_metadata: dict, dataset_uri: str, qc_statu
     Raises:
         QCGateBlockedError: The QC status does not allow training.
         DataLeakageError: The lock changed since the run started (another run of the
-            experiment completed meanwhile).
+            experiment completed meanwhile), or the dataset is not the one load_dataset wrote
+            (`lineage.read_loaded`).
         InvalidInputError, SplitRatioViolationError, DataLeakageError: The split cannot be
             made or fails its verification.
     """
@@ -89,14 +92,15 @@ def run(*, dataset_path: str, dataset_metadata: dict, dataset_uri: str, qc_statu
     source = dataset_metadata.get("source", dataset_uri)
     ratios = dict(zip(SPLITS, split_ratios)) if split_ratios else DEFAULT_RATIOS
     if engine == engines.DASK:
-        written = _dask_split(dataset_path, spec, source, split_paths, dask_scheduler, dask_workers, ratios=ratios,
+        written = _dask_split(dataset_path, dataset_metadata, spec, source, split_paths, dask_scheduler, dask_workers,
+                              ratios=ratios,
                               tolerance=split_tolerance, salt=split_salt, stratify=stratify,
                               max_duplicate_share=max_duplicate_share, allow_features=tuple(allow_features),
                               locked=locked)
         manifest, groups, raw = written.manifest, written.groups, written.raw_meta
         positive, features = written.positive, written.features
     else:
-        raw = tables.read_parquet(dataset_path)
+        raw = lineage.read_loaded(dataset_path, dataset_metadata, CONSUMER)
         prepared = schema.prepare(raw, spec, source)
         times = schema.time_order(raw, spec) if time_column else None
         result = splitting.split_table(prepared, ratios, split_tolerance, split_salt,
@@ -141,10 +145,11 @@ def run(*, dataset_path: str, dataset_metadata: dict, dataset_uri: str, qc_statu
     return stage
 
 
-def _dask_split(dataset_path: str, spec: schema.DatasetSpec, source: str, split_paths: dict[str, str], scheduler: str,
-                workers: int, **options):
-    """`distributed.split.write_splits` in this task's Dask session."""
+def _dask_split(dataset_path: str, dataset_metadata: dict, spec: schema.DatasetSpec, source: str,
+                split_paths: dict[str, str], scheduler: str, workers: int, **options):
+    """`distributed.split.write_splits` of the verified dataset, in this task's Dask session."""
     from ..distributed import split
 
     with engines.dask_session(scheduler, workers):
-        return split.write_splits(dataset_path, spec, source, split_paths, **options)
+        raw = lineage.read_loaded(dataset_path, dataset_metadata, CONSUMER, engines.DASK)
+        return split.write_splits(raw, spec, source, split_paths, **options)
