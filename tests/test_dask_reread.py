@@ -42,7 +42,7 @@ def written(kostecki, tmp_path, workers):
 
 @pytest.fixture
 def loaded(kostecki, tmp_path, workers):
-    """KosteckiDillon as load-dataset writes it for the Dask engine, and that stage's metadata."""
+    """KosteckiDillon as load_dataset writes it for the Dask engine, and that stage's metadata."""
     path = str(tmp_path / "dataset")
     parquet.write_parquet(dd.from_pandas(kostecki, npartitions=4), path)
     return path, {META_FINGERPRINT: frame_fingerprint(parquet.read_parquet(path))}
@@ -61,19 +61,30 @@ def _lose_the_partitions(client) -> None:
     client.restart_workers(client.run_on_scheduler(lambda dask_scheduler: sorted(dask_scheduler.workers)))
 
 
-@pytest.mark.parametrize("rewritten", [True, False])
-def test_a_partition_read_again_after_a_lost_worker_is_held_to_the_content_verified(written, workers, rewritten):
+def _swap_two_files(path: str) -> None:
+    """Partitions 0 and 1 trade files: every row still there, in another order."""
+    first, second = Path(path) / "part.0.parquet", Path(path) / "part.1.parquet"
+    first.rename(Path(path) / "swap")
+    second.rename(first)
+    (Path(path) / "swap").rename(second)
+
+
+@pytest.mark.parametrize("change", ["one value", "two files swapped", None])
+def test_a_partition_read_again_after_a_lost_worker_is_held_to_the_content_verified(written, workers, change):
     path, manifest = written
     train = lineage.read_split(path, TRAIN, "evaluate_model", manifest, "dask")
     expected = train.compute()
-    if rewritten:
-        _rewrite_one_file(path)
-        # In memory: the verified content, whatever the file now holds.
+    if change:
+        if change == "one value":
+            _rewrite_one_file(path)
+        else:
+            _swap_two_files(path)
+        # In memory: the verified content, whatever the files now hold.
         pd.testing.assert_frame_equal(train.compute(), expected)
     _lose_the_partitions(workers)
-    if rewritten:
-        with pytest.raises(DataLeakageError, match=rf"evaluate_model: the train input {re.escape(path)}: partition 1 "
-                           "was read again"):
+    if change:
+        with pytest.raises(DataLeakageError, match=rf"evaluate_model: the train input {re.escape(path)}: partition "
+                           "[01] was read again"):
             train.compute()
     else:
         pd.testing.assert_frame_equal(train.compute(), expected)
@@ -81,7 +92,7 @@ def test_a_partition_read_again_after_a_lost_worker_is_held_to_the_content_verif
 
 @pytest.mark.parametrize("when", ["before the read", "after the read"])
 def test_the_loaded_dataset_is_held_to_what_load_dataset_wrote(loaded, workers, when):
-    """The split and QC stages' input: refused when it changed since load-dataset, and when read again."""
+    """The split and QC stages' input: refused when it changed since load_dataset, and when read again."""
     path, metadata = loaded
     if when == "before the read":
         _rewrite_one_file(path, "dos")

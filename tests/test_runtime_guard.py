@@ -252,7 +252,7 @@ def test_the_honest_chain_evaluates(split):
 
 
 def test_a_dataset_changed_after_it_was_loaded_is_neither_checked_nor_split(tmp_path, kostecki):
-    """One headache label flipped in the loaded dataset between load-dataset and the next stages."""
+    """One headache label flipped in the loaded dataset between load_dataset and the next stages."""
     kostecki.to_csv(tmp_path / "kostecki.csv", index=False)
     dataset = str(tmp_path / "dataset")
     loaded = load_dataset.run(data_uri=str(tmp_path / "kostecki.csv"), data_fingerprint="", dataset_path=dataset)
@@ -260,7 +260,7 @@ def test_a_dataset_changed_after_it_was_loaded_is_neither_checked_nor_split(tmp_
     changed.loc[0, "headache"] = "no" if changed.loc[0, "headache"] == "yes" else "yes"
     Path(dataset).unlink()
     tables.write_parquet(changed, dataset)
-    refused = rf"the dataset input {dataset} has fingerprint \w+, but load-dataset wrote one with fingerprint " \
+    refused = rf"the dataset input {dataset} has fingerprint \w+, but load_dataset wrote one with fingerprint " \
               rf"{loaded.metadata['dataset'][META_FINGERPRINT]}: it changed after it was loaded"
     with pytest.raises(DataLeakageError, match="check_data_quality: " + refused):
         check_data_quality.run(dataset_path=dataset, dataset_metadata=loaded.metadata["dataset"],

@@ -191,7 +191,7 @@ def read_loaded(path: str, metadata: dict, consumer: str, engine: str = "pandas"
     loaded = metadata.get(META_FINGERPRINT)
     if not loaded:
         raise DataLeakageError(f"{consumer}: the dataset input {path} has no fingerprint in its metadata: it was "
-                               "not written by load-dataset")
+                               "not written by load_dataset")
     if engine == "dask":
         from .distributed import fingerprints
         from .distributed.parquet import read_parquet
@@ -203,7 +203,7 @@ def read_loaded(path: str, metadata: dict, consumer: str, engine: str = "pandas"
         frame = tables.read_parquet(path)
         found = tables.fingerprint(frame)
     if found != loaded:
-        raise DataLeakageError(f"{consumer}: the dataset input {path} has fingerprint {found}, but load-dataset "
+        raise DataLeakageError(f"{consumer}: the dataset input {path} has fingerprint {found}, but load_dataset "
                                f"wrote one with fingerprint {loaded}: it changed after it was loaded")
     if engine == "dask":
         return fingerprints.held_to(frame, parts, f"{consumer}: the dataset input {path}")

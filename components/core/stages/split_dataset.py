@@ -93,8 +93,7 @@ def run(*, dataset_path: str, dataset_metadata: dict, dataset_uri: str, qc_statu
     ratios = dict(zip(SPLITS, split_ratios)) if split_ratios else DEFAULT_RATIOS
     if engine == engines.DASK:
         written = _dask_split(dataset_path, dataset_metadata, spec, source, split_paths, dask_scheduler, dask_workers,
-                              ratios=ratios,
-                              tolerance=split_tolerance, salt=split_salt, stratify=stratify,
+                              ratios=ratios, tolerance=split_tolerance, salt=split_salt, stratify=stratify,
                               max_duplicate_share=max_duplicate_share, allow_features=tuple(allow_features),
                               locked=locked)
         manifest, groups, raw = written.manifest, written.groups, written.raw_meta
