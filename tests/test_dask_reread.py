@@ -35,7 +35,7 @@ def written(kostecki, tmp_path, workers):
     """The train split of KosteckiDillon as partitioned Parquet, and a manifest that fingerprints it."""
     train = splitting.split_table(schema.prepare(kostecki, KOSTECKI_SPEC, "KosteckiDillon")).tables[TRAIN]
     path = str(tmp_path / "train")
-    parquet.write_parquet(dd.from_pandas(train, npartitions=4), path)
+    parquet.write_parquet({path: dd.from_pandas(train, npartitions=4)})
     content = frame_fingerprint(parquet.read_parquet(path))
     return path, lineage.Manifest("m", {"splits": {TRAIN: {"fingerprint": content}}})
 
@@ -44,7 +44,7 @@ def written(kostecki, tmp_path, workers):
 def loaded(kostecki, tmp_path, workers):
     """KosteckiDillon as load_dataset writes it for the Dask engine, and that stage's metadata."""
     path = str(tmp_path / "dataset")
-    parquet.write_parquet(dd.from_pandas(kostecki, npartitions=4), path)
+    parquet.write_parquet({path: dd.from_pandas(kostecki, npartitions=4)})
     return path, {META_FINGERPRINT: frame_fingerprint(parquet.read_parquet(path))}
 
 

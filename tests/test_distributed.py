@@ -365,7 +365,7 @@ def test_splits_round_trip_through_partitioned_parquet(client, prepared, tmp_pat
     table = prepared["KosteckiDillon"]
     frame = dd.from_pandas(table, npartitions=3)
     pieces = split.split_frame(frame, split.assign_groups(split.group_counts(frame)))
-    parquet.write_parquet(pieces[TRAIN], str(tmp_path / "train"))
+    parquet.write_parquet({str(tmp_path / "train"): pieces[TRAIN]})
     assert len(list((tmp_path / "train").glob("*.parquet"))) == 3, "one file per partition"
     assert not list(tmp_path.glob("*.partial-*")), "nothing half-written is left"
     back = parquet.read_parquet(str(tmp_path / "train"))
@@ -377,7 +377,8 @@ def test_splits_round_trip_through_partitioned_parquet(client, prepared, tmp_pat
     bumped = back.map_partitions(lambda p: p.assign(airq=p["airq"].mask(p.index == p.index[0], p["airq"] + 1)))
     assert frame_fingerprint(bumped) != frame_fingerprint(back), "a changed cell changes it"
     with pytest.raises(InvalidInputError, match="already exists"):
-        parquet.write_parquet(pieces[TRAIN], str(tmp_path / "train"))
+        parquet.write_parquet({str(tmp_path / "test"): pieces[TEST], str(tmp_path / "train"): pieces[TRAIN]})
+    assert not (tmp_path / "test").exists(), "every path is checked before anything is written"
     with pytest.raises(InvalidInputError, match="no Parquet dataset there"):
         parquet.read_parquet(str(tmp_path / "absent"))
 

@@ -98,34 +98,48 @@ def read_source(source: str) -> dd.DataFrame:
                       dataset={"partitioning": None, "schema": schema})
 
 
-def write_parquet(frame: dd.DataFrame, path: str) -> None:
-    """Writes a Dask frame as a Parquet dataset of one file per partition.
+def write_parquet(frames: dict[str, dd.DataFrame]) -> None:
+    """Writes Dask frames as Parquet datasets of one file per partition, in one computation.
 
-    A local dataset is written beside its target and renamed into place, so a failure leaves
-    no half-written directory; a remote one (gs://) is written in place.
+    Frames made from one table (its four splits) share its reading and conversion: each of its
+    partitions is computed once for all of them, not once per dataset. A local dataset is
+    written beside its target and renamed into place once every dataset is written, so a
+    failure leaves no half-written directory; a remote one (gs://) is written in place.
+
+    Args:
+        frames: Each dataset's frame, by its path.
 
     Raises:
-        InvalidInputError: Something is already at the path.
+        InvalidInputError: Something is already at a path (checked before anything is written).
     """
-    fs, root = _filesystem(path)
-    if fs.exists(root):
-        raise InvalidInputError(f"{path}: already exists; a split is written once")
+    targets = {}
+    for path in frames:
+        fs, root = _filesystem(path)
+        if fs.exists(root):
+            raise InvalidInputError(f"{path}: already exists; a split is written once")
+        local = isinstance(fs, LocalFileSystem)
+        targets[path] = (root, f"{root.rstrip('/')}.partial-{uuid.uuid4().hex[:8]}" if local else None)
+    writes = [frame.to_parquet(targets[path][1] or path, write_index=False, schema=_schema(frame), compute=False)
+              for path, frame in frames.items()]
+    try:
+        dask.compute(*writes)
+        for root, partial in targets.values():
+            if partial:
+                os.replace(partial, root)
+    finally:
+        for _, partial in targets.values():
+            if partial:
+                shutil.rmtree(partial, ignore_errors=True)
+
+
+def _schema(frame: dd.DataFrame) -> pa.Schema:
     # Object columns hold text (`schema.coerce_features`); inferring their type fails when the
     # first partitions hold no row of a split.
-    schema = pa.schema([
+    return pa.schema([
         (name, pa.large_string() if pd.api.types.is_object_dtype(dtype) else pa.Schema.from_pandas(
             frame._meta[[name]], preserve_index=False).field(name).type)
         for name, dtype in frame.dtypes.items()
     ])
-    if not isinstance(fs, LocalFileSystem):
-        frame.to_parquet(path, write_index=False, schema=schema)
-        return
-    partial = f"{root.rstrip('/')}.partial-{uuid.uuid4().hex[:8]}"
-    try:
-        frame.to_parquet(partial, write_index=False, schema=schema)
-        os.replace(partial, root)
-    finally:
-        shutil.rmtree(partial, ignore_errors=True)
 
 
 def bounded(frame: dd.DataFrame, limit: int) -> dd.DataFrame:
@@ -174,6 +188,6 @@ def load(source: str, path: str) -> tuple[str, int]:
     else:
         threads = sum(get_client().nthreads().values())
         frame = dd.from_pandas(tables.read_table(source), npartitions=max(1, threads))
-    write_parquet(bounded(frame, PARTITION_BYTES), path)
+    write_parquet({path: bounded(frame, PARTITION_BYTES)})
     written = read_parquet(path)
     return frame_fingerprint(written), int(written.shape[0].compute())

@@ -335,8 +335,7 @@ def write_splits(raw: dd.DataFrame, spec: schema.DatasetSpec, source: str, split
     # Groups all of whose rows were dropped as follow-up have no split, as in split_table's tables.
     assignment, hashes = assignment.reindex(counts.index), hashes.reindex(counts.index)
     pieces = split_frame(kept, assignment)
-    for name in SPLITS:
-        parquet.write_parquet(pieces[name], split_paths[name])
+    parquet.write_parquet({split_paths[name]: pieces[name] for name in SPLITS})
     # The checks below read the written splits, as every later stage will: the table itself is released.
     del prepared, kept, pieces
     if spec.time:
