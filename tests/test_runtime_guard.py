@@ -8,6 +8,7 @@ with the real `fit_preprocessor`.
 """
 
 import json
+import re
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -260,8 +261,8 @@ def test_a_dataset_changed_after_it_was_loaded_is_neither_checked_nor_split(tmp_
     changed.loc[0, "headache"] = "no" if changed.loc[0, "headache"] == "yes" else "yes"
     Path(dataset).unlink()
     tables.write_parquet(changed, dataset)
-    refused = rf"the dataset input {dataset} has fingerprint \w+, but load_dataset wrote one with fingerprint " \
-              rf"{loaded.metadata['dataset'][META_FINGERPRINT]}: it changed after it was loaded"
+    refused = (rf"the dataset input {re.escape(dataset)} has fingerprint \w+, but load_dataset wrote one with "
+               rf"fingerprint {loaded.metadata['dataset'][META_FINGERPRINT]}: it changed after it was loaded")
     with pytest.raises(DataLeakageError, match="check_data_quality: " + refused):
         check_data_quality.run(dataset_path=dataset, dataset_metadata=loaded.metadata["dataset"],
                                label_column="headache", positive_class="yes", group_column="id", no_group=False,
@@ -275,6 +276,8 @@ def test_a_dataset_changed_after_it_was_loaded_is_neither_checked_nor_split(tmp_
             group_splits_path=str(tmp_path / "group_splits"),
         )
     assert sorted(path.name for path in tmp_path.iterdir()) == ["dataset", "kostecki.csv", "runs.db"]
+    with pytest.raises(DataLeakageError, match="no fingerprint in its metadata: it was not written by load_dataset"):
+        lineage.read_loaded(dataset, {"source": "kostecki.csv"}, "split_dataset")
 
 
 @dsl.component(base_image=DEFAULT_IMAGE, install_kfp_package=False)
