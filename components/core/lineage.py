@@ -11,6 +11,7 @@ train fingerprint a preprocessor or model was fitted on with the manifest's trai
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import pandas as pd
@@ -153,7 +154,7 @@ def content_fingerprint(frame) -> str:
 
 
 def read_split(path: str, role: str, consumer: str, manifest: Manifest, engine: str = "pandas"):
-    """Reads a split artifact once and verifies the very table read (`verify_split`).
+    """Reads a split artifact once and verifies the very table read (as `verify_split` does).
 
     With engine "dask" the split is a Parquet dataset read lazily onto the current Dask
     client's cluster, and the frame returned is the one verified: `path` is then a local
@@ -163,17 +164,8 @@ def read_split(path: str, role: str, consumer: str, manifest: Manifest, engine: 
     read again after a worker is lost is checked against its verified fingerprint
     (`fingerprints.held_to`).
     """
-    if engine == "dask":
-        from .distributed import fingerprints
-        from .distributed.parquet import read_parquet
-
-        frame = read_parquet(path)
-        parts = fingerprints.partition_fingerprints(frame)
-        _check_content(fingerprints.combined(parts), role, consumer, manifest)
-        return fingerprints.held_to(frame, parts, f"{consumer}: the {role} input {path}")
-    frame = tables.read_parquet(path)
-    verify_split(frame, role, consumer, manifest)
-    return frame
+    return _read_checked(path, engine, lambda found: _check_content(found, role, consumer, manifest),
+                         f"{consumer}: the {role} input {path}")
 
 
 def read_loaded(path: str, metadata: dict, consumer: str, engine: str = "pandas"):
@@ -192,21 +184,31 @@ def read_loaded(path: str, metadata: dict, consumer: str, engine: str = "pandas"
     if not loaded:
         raise DataLeakageError(f"{consumer}: the dataset input {path} has no fingerprint in its metadata: it was "
                                "not written by load_dataset")
+
+    def check(found: str) -> None:
+        if found != loaded:
+            raise DataLeakageError(f"{consumer}: the dataset input {path} has fingerprint {found}, but load_dataset "
+                                   f"wrote one with fingerprint {loaded}: it changed after it was loaded")
+
+    return _read_checked(path, engine, check, f"{consumer}: the dataset input {path}")
+
+
+def _read_checked(path: str, engine: str, check: Callable[[str], object], where: str):
+    """Reads a Parquet table, hands its content fingerprint to `check` (which raises if it is wrong), returns the table.
+
+    With engine "dask" the frame stays on the workers, held to its partitions' fingerprints
+    (`fingerprints.held_to`, `where` naming it in errors).
+    """
     if engine == "dask":
         from .distributed import fingerprints
         from .distributed.parquet import read_parquet
 
         frame = read_parquet(path)
         parts = fingerprints.partition_fingerprints(frame)
-        found = fingerprints.combined(parts)
-    else:
-        frame = tables.read_parquet(path)
-        found = tables.fingerprint(frame)
-    if found != loaded:
-        raise DataLeakageError(f"{consumer}: the dataset input {path} has fingerprint {found}, but load_dataset "
-                               f"wrote one with fingerprint {loaded}: it changed after it was loaded")
-    if engine == "dask":
-        return fingerprints.held_to(frame, parts, f"{consumer}: the dataset input {path}")
+        check(fingerprints.combined(parts))
+        return fingerprints.held_to(frame, parts, where)
+    frame = tables.read_parquet(path)
+    check(tables.fingerprint(frame))
     return frame
 
 
