@@ -361,6 +361,12 @@ def test_an_algorithm_without_a_distributed_implementation_is_refused_by_name(cl
         dask_training.fit(client, name, {}, 0, train, train, None)
 
 
+def _fails_on_partition_1(partition: pd.DataFrame, partition_info: dict) -> pd.DataFrame:
+    if partition_info["number"] == 1:
+        raise RuntimeError("partition 1 could not be computed")
+    return partition
+
+
 def test_splits_round_trip_through_partitioned_parquet(client, prepared, tmp_path):
     table = prepared["KosteckiDillon"]
     frame = dd.from_pandas(table, npartitions=3)
@@ -379,6 +385,12 @@ def test_splits_round_trip_through_partitioned_parquet(client, prepared, tmp_pat
     with pytest.raises(InvalidInputError, match="already exists"):
         parquet.write_parquet({str(tmp_path / "test"): pieces[TEST], str(tmp_path / "train"): pieces[TRAIN]})
     assert not (tmp_path / "test").exists(), "every path is checked before anything is written"
+    failing = pieces[VALIDATION].map_partitions(_fails_on_partition_1, meta=pieces[VALIDATION]._meta)
+    with pytest.raises(RuntimeError, match="partition 1 could not be computed"):
+        parquet.write_parquet({str(tmp_path / "test"): pieces[TEST], str(tmp_path / "validation"): failing})
+    assert not (tmp_path / "test").exists() and not (tmp_path / "validation").exists(), \
+        "a dataset written in the same computation as one that failed is not put in place"
+    assert not list(tmp_path.glob("*.partial-*")), "nor left half-written beside it"
     with pytest.raises(InvalidInputError, match="no Parquet dataset there"):
         parquet.read_parquet(str(tmp_path / "absent"))
 
